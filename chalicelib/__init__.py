@@ -1,0 +1,1 @@
+"""Latchkey: API tokens for a code-quality platform, served by Chalice."""

@@ -1,0 +1,105 @@
+"""Who may do what: every access rule of the service, in one place.
+
+Pure functions over a `Principal` (who the token speaks for) and the
+directory facts of one request. Two failures, chosen deliberately:
+
+- `NotFound` when the caller may not even know the thing exists (another
+  repository, an organization the user is not in, another user's token);
+- `Forbidden` when the caller can see it but not do this to it.
+"""
+import enum
+from dataclasses import dataclass
+
+from chalicelib.errors import Forbidden, NotFound
+from chalicelib.token_format import Kind
+
+PROVIDERS = ("gh", "gl", "bb", "ghe", "gle", "bbe")
+ORG_ROLES = ("admin", "member")
+
+
+class Role(enum.IntEnum):
+    READ = 1
+    WRITE = 2
+    ADMIN = 3
+
+
+REPO_ROLES = {"read": Role.READ, "write": Role.WRITE, "admin": Role.ADMIN}
+
+
+class Action(enum.Enum):
+    """What a request does to a repository, and the role it takes."""
+
+    READ = Role.READ
+    UPLOAD = Role.WRITE
+    MANAGE_TOKENS = Role.ADMIN
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a validated token speaks for; travels in the authorizer context."""
+
+    kind: Kind
+    token_id: int
+    user_id: int | None = None  # account tokens
+    repository: str | None = None  # project tokens: "<provider>/<org>/<repo>"
+
+    def to_context(self) -> dict[str, str]:
+        # API Gateway passes context values as strings: send strings
+        # everywhere so local runs and deployed runs see the same thing.
+        context = {"kind": self.kind.value, "tokenId": str(self.token_id)}
+        if self.user_id is not None:
+            context["userId"] = str(self.user_id)
+        if self.repository is not None:
+            context["repository"] = self.repository
+        return context
+
+    @classmethod
+    def from_context(cls, context: dict) -> "Principal":
+        user_id = context.get("userId")
+        return cls(
+            kind=Kind(context["kind"]),
+            token_id=int(context["tokenId"]),
+            user_id=int(user_id) if user_id else None,
+            repository=context.get("repository") or None,
+        )
+
+
+def effective_role(org_role: str | None, repo_role: str | None) -> Role | None:
+    """An account's role on a repository: org admins administer every repository."""
+    if org_role == "admin":
+        return Role.ADMIN
+    return REPO_ROLES.get(repo_role or "")
+
+
+def require_account(principal: Principal) -> int:
+    """The user id of an account token; Forbidden for a project token."""
+    if principal.kind is not Kind.ACCOUNT:
+        raise Forbidden("this operation needs an account API token (api-token header)")
+    return principal.user_id
+
+
+def check_repository(principal: Principal, full_name: str, role: Role | None, action: Action) -> None:
+    """Allow `action` on repository `full_name`, or raise.
+
+    `role` is the account's live role on it (None: no access, or the
+    repository does not exist). A project token acts on its own repository
+    only, never manages tokens, and does not depend on any person's access.
+    """
+    if principal.kind is Kind.PROJECT:
+        if principal.repository != full_name:
+            raise NotFound()
+        if action is Action.MANAGE_TOKENS:
+            raise Forbidden("project tokens cannot manage tokens; use an account API token")
+        return
+    if role is None:
+        raise NotFound()
+    if role < action.value:
+        raise Forbidden(
+            f"this needs the {action.value.name.lower()} role on the repository; "
+            f"you have {role.name.lower()}"
+        )
+
+
+def organization_visible(org_role: str | None, repo_roles: list[str]) -> bool:
+    """An account sees an organization it belongs to or holds a repository grant in."""
+    return org_role is not None or bool(repo_roles)

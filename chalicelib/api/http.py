@@ -1,0 +1,180 @@
+"""The adapter between Chalice and the domain: the only place a domain
+error becomes an HTTP response, a request body becomes data, and the
+authorizer context becomes a `Principal`.
+
+Routes are registered on an `ApiBlueprint`: protected by the token
+authorizer unless declared `public=True`, handed their `principal`, and
+answered with `{"error": ...}` JSON on every failure.
+"""
+import functools
+import inspect
+import json
+import logging
+import uuid
+
+from chalice import Blueprint, Response
+
+from chalicelib import authorizer
+from chalicelib.access import Principal
+from chalicelib.errors import (
+    BadRequest,
+    LatchkeyError,
+    NotFound,
+    PayloadTooLarge,
+    TokenExpired,
+    Unavailable,
+    status_of,
+)
+from chalicelib.gateway import TOKEN_AUTHORIZER
+
+log = logging.getLogger("latchkey")
+
+# Clients send JSON, but curl and some reporters label it otherwise; the
+# body is parsed as JSON whatever the label says.
+BODY_CONTENT_TYPES = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "application/octet-stream",
+]
+MAX_LIMIT = 100
+
+_DENIALS = {
+    authorizer.DENIAL_EXPIRED: TokenExpired(),
+    authorizer.DENIAL_AMBIGUOUS: BadRequest(
+        "two different tokens were sent; send exactly one (api-token or project-token)"
+    ),
+    authorizer.DENIAL_MISPLACED: BadRequest(
+        "token sent in the wrong header: account tokens (lka_) go in api-token, "
+        "project tokens (lkp_) in project-token"
+    ),
+}
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def error_response(error: LatchkeyError) -> Response:
+    headers = {}
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return json_response({"error": error.message}, status_of(error), headers)
+
+
+def current_principal(request) -> Principal:
+    """The principal the authorizer validated, or the error it decided on."""
+    context = (request.context or {}).get("authorizer") or {}
+    denial = context.get("denial")
+    if denial:
+        raise _DENIALS.get(denial, NotFound())
+    if "kind" not in context:
+        # Reachable only if a protected route were served without the
+        # authorizer: refuse rather than run unauthenticated.
+        raise NotFound()
+    return Principal.from_context(context)
+
+
+def request_id(blueprint) -> str:
+    context = getattr(blueprint, "lambda_context", None)
+    return getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+
+
+class ApiBlueprint(Blueprint):
+    def route(self, path: str, public: bool = False, **kwargs):
+        if not public:
+            kwargs.setdefault("authorizer", TOKEN_AUTHORIZER)
+        kwargs.setdefault("content_types", BODY_CONTENT_TYPES)
+        register = super().route(path, **kwargs)
+
+        def decorator(view):
+            wants_principal = "principal" in inspect.signature(view).parameters
+
+            @functools.wraps(view)
+            def wrapped(**params):
+                try:
+                    if not public:
+                        principal = current_principal(self.current_request)
+                        if wants_principal:
+                            params["principal"] = principal
+                    return view(**params)
+                except LatchkeyError as error:
+                    return error_response(error)
+                except Exception:
+                    rid = request_id(self)
+                    log.exception("unhandled error in %s %s (request %s)", self.current_request.method, path, rid)
+                    return json_response({"error": "internal error", "requestId": rid}, 500)
+
+            register(wrapped)
+            return view
+
+        return decorator
+
+
+def json_body(request, *, max_bytes: int, default=None):
+    """The request body as JSON, within `max_bytes`; `default` when empty.
+
+    Deeply nested input would exhaust the recursion of `json.loads`: it is
+    answered as bad input, never as a 500.
+    """
+    raw = request.raw_body or b""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"body: larger than {max_bytes} bytes")
+    if not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise BadRequest("body: nested too deeply", field="body") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body: not valid JSON", field="body") from None
+
+
+def json_object(request, *, max_bytes: int, allowed: set[str]) -> dict:
+    """A JSON object body with no keys outside `allowed` ({} when empty)."""
+    body = json_body(request, max_bytes=max_bytes, default={})
+    if not isinstance(body, dict):
+        raise BadRequest("body: a JSON object is expected", field="body")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: unknown field", field=unknown[0])
+    return body
+
+
+def pagination(request) -> tuple[int, str | None]:
+    """`limit` (1-100, default 100) and `cursor` from the query string."""
+    params = request.query_params or {}
+    raw_limit = params.get("limit")
+    limit = MAX_LIMIT
+    if raw_limit not in (None, ""):
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            raise BadRequest(f"limit: an integer from 1 to {MAX_LIMIT}", field="limit")
+        limit = int(raw_limit)
+    return limit, params.get("cursor") or None
+
+
+def page_body(page, render) -> dict:
+    pagination_info = {"limit": page.limit, "total": page.total}
+    if page.cursor:
+        pagination_info["cursor"] = page.cursor
+    return {"data": [render(item) for item in page.items], "pagination": pagination_info}
+
+
+def path_id(raw: str) -> int:
+    """A numeric id from the path; ids that cannot exist are simply not found."""
+    if not raw.isdigit() or len(raw) > 16 or not 0 < int(raw) < 2**53:
+        raise NotFound()
+    return int(raw)
+
+
+def json_errors(event, get_response):
+    """Middleware: give Chalice's own error answers (405, 415) our `{"error"}` shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
+        response.body = {"error": str(body.get("Message") or body["Code"])}
+    return response

@@ -1,0 +1,175 @@
+"""API v3: the caller, its organizations and repositories, and token
+management, with Codacy's paths and shapes (`codacy-compat.md`)."""
+import functools
+
+from chalicelib.api.http import (
+    ApiBlueprint,
+    json_object,
+    json_response,
+    no_content,
+    page_body,
+    pagination,
+    path_id,
+)
+
+api = ApiBlueprint(__name__)
+
+MAX_BODY_BYTES = 16 * 1024
+TOKEN_FIELDS = {"name", "expiresAt"}
+REPOSITORY = "/organizations/{provider}/{org}/repositories/{repo}"
+
+
+@functools.lru_cache(maxsize=1)
+def services():
+    """(TokenService, DirectoryService), built on first use: importing the
+    API must not import PynamoDB (the authorizer Lambda imports it too)."""
+    from chalicelib.services.directory import DirectoryService
+    from chalicelib.services.tokens import TokenService
+
+    directory = DirectoryService()
+    return TokenService(directory=directory), directory
+
+
+def iso(moment) -> str | None:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+
+
+def api_token(token, value: str | None = None) -> dict:
+    """Codacy's `ApiToken`; the value only in the answer that creates it."""
+    body = {
+        "id": int(token.token_id),
+        "name": token.name,
+        "hint": token.hint,
+        "createdAt": iso(token.created_at),
+        "expiresAt": iso(token.expires_at),
+        "lastUsedAt": iso(token.last_used_at),
+    }
+    if value is not None:
+        body["token"] = value
+    return body
+
+
+def user_body(user) -> dict:
+    return {
+        "id": int(user.user_id),
+        "name": user.name,
+        "mainEmail": user.email,
+        "otherEmails": [],
+        "isAdmin": bool(user.is_admin),
+        "isActive": not user.disabled,
+        "created": iso(user.created_at),
+    }
+
+
+def organization_body(membership) -> dict:
+    org = membership.organization
+    body = {
+        "name": org.name,
+        "provider": org.provider,
+        "type": "Organization",
+        "remoteIdentifier": str(int(org.org_id)),
+        "identifier": int(org.org_id),
+    }
+    if membership.role:
+        body["userRole"] = membership.role
+    return body
+
+
+def repository_body(access) -> dict:
+    repo = access.repository
+    body = {
+        "provider": repo.provider,
+        "owner": repo.owner,
+        "name": repo.name,
+        "repositoryId": int(repo.repository_id),
+        "fullPath": f"{repo.owner}/{repo.name}",
+    }
+    if access.role is not None:
+        body["permission"] = access.role.name.lower()
+    return body
+
+
+def _token_request():
+    body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=TOKEN_FIELDS)
+    return {"name": body.get("name"), "expires_at": body.get("expiresAt")}
+
+
+# -- the caller ----------------------------------------------------------------
+
+@api.route("/user", methods=["GET"])
+def get_user(principal):
+    _, directory = services()
+    return json_response({"data": user_body(directory.user(principal))})
+
+
+@api.route("/user/organizations", methods=["GET"])
+def list_organizations(principal):
+    _, directory = services()
+    limit, cursor = pagination(api.current_request)
+    page = directory.organizations(principal, limit=limit, cursor=cursor)
+    return json_response(page_body(page, organization_body))
+
+
+# -- account tokens ------------------------------------------------------------
+
+@api.route("/user/tokens", methods=["GET"])
+def list_account_tokens(principal):
+    tokens, _ = services()
+    limit, cursor = pagination(api.current_request)
+    return json_response(page_body(tokens.account_tokens(principal, limit=limit, cursor=cursor), api_token))
+
+
+@api.route("/user/tokens", methods=["POST"])
+def create_account_token(principal):
+    tokens, _ = services()
+    created = tokens.create_account_token(principal, **_token_request())
+    return json_response(api_token(created.token, created.value))
+
+
+@api.route("/user/tokens/{tokenId}", methods=["DELETE"])
+def delete_account_token(principal, tokenId):
+    tokens, _ = services()
+    tokens.delete_account_token(principal, path_id(tokenId))
+    return no_content()
+
+
+# -- repositories --------------------------------------------------------------
+
+@api.route("/organizations/{provider}/{org}/repositories", methods=["GET"])
+def list_repositories(principal, provider, org):
+    _, directory = services()
+    limit, cursor = pagination(api.current_request)
+    page = directory.repositories(principal, provider, org, limit=limit, cursor=cursor)
+    return json_response(page_body(page, repository_body))
+
+
+@api.route(REPOSITORY, methods=["GET"])
+def get_repository(principal, provider, org, repo):
+    from chalicelib.access import Action
+
+    _, directory = services()
+    return json_response({"data": repository_body(directory.repository(principal, provider, org, repo, Action.READ))})
+
+
+# -- project tokens ------------------------------------------------------------
+
+@api.route(REPOSITORY + "/tokens", methods=["GET"])
+def list_project_tokens(principal, provider, org, repo):
+    tokens, _ = services()
+    limit, cursor = pagination(api.current_request)
+    page = tokens.project_tokens(principal, provider, org, repo, limit=limit, cursor=cursor)
+    return json_response(page_body(page, api_token))
+
+
+@api.route(REPOSITORY + "/tokens", methods=["POST"])
+def create_project_token(principal, provider, org, repo):
+    tokens, _ = services()
+    created = tokens.create_project_token(principal, provider, org, repo, **_token_request())
+    return json_response({"data": api_token(created.token, created.value)}, status=201)
+
+
+@api.route(REPOSITORY + "/tokens/{tokenId}", methods=["DELETE"])
+def delete_project_token(principal, provider, org, repo, tokenId):
+    tokens, _ = services()
+    tokens.delete_project_token(principal, provider, org, repo, path_id(tokenId))
+    return no_content()

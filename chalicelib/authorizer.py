@@ -1,0 +1,151 @@
+"""The Lambda authorizer: one token in, one decision out.
+
+It runs as its own Lambda function, as an API Gateway REQUEST authorizer,
+so it sees every header spelling Codacy's clients use (`api-token`,
+`api_token`, `project-token`, `project_token`). Its answers:
+
+- no token at all: `Exception("Unauthorized")`, which API Gateway turns into
+  its UNAUTHORIZED gateway response (401);
+- malformed, unknown, revoked, or owner disabled/deleted: a Deny policy,
+  answered by the ACCESS_DENIED gateway response as 404 `{"error":"not found"}`;
+- expired, or ambiguous (two different tokens, or a token under the other
+  kind's header): an Allow carrying a `denial` in the context; the API
+  answers it with its own status (401 / 400) before any route runs;
+- otherwise an Allow whose context is the `Principal`.
+
+A malformed token costs no DynamoDB call; a well-formed one costs exactly
+one strongly consistent GetItem, plus a "last used" write at most once per
+interval. Nothing else is imported here: every Lambda cold start pays for
+what this module imports.
+"""
+import logging
+from datetime import datetime
+
+from chalicelib import token_format
+from chalicelib.access import Principal
+from chalicelib.clock import utcnow
+from chalicelib.settings import get_settings
+from chalicelib.token_format import Kind
+
+log = logging.getLogger(__name__)
+
+HEADER_KINDS = {
+    "api-token": Kind.ACCOUNT,
+    "api_token": Kind.ACCOUNT,
+    "project-token": Kind.PROJECT,
+    "project_token": Kind.PROJECT,
+}
+
+# Denials the API answers itself (the gateway can only give one status to
+# all Deny answers). `chalicelib.api.http` maps each to its error.
+DENIAL_EXPIRED = "expired"
+DENIAL_AMBIGUOUS = "ambiguous"
+DENIAL_MISPLACED = "misplaced"
+
+
+class Decision(dict):
+    """An authorizer answer in API Gateway's format."""
+
+    @classmethod
+    def build(cls, effect: str, principal_id: str, resource: str, context: dict) -> "Decision":
+        return cls(
+            principalId=principal_id,
+            policyDocument={
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": [resource]}],
+            },
+            context=context,
+        )
+
+
+def presented_tokens(event: dict) -> list[tuple[str, Kind]]:
+    """Every distinct (token, header kind) the request carries, in any spelling."""
+    found: dict[str, Kind] = {}
+    multi = event.get("multiValueHeaders") or {}
+    single = event.get("headers") or {}
+    for name, values in list(multi.items()) + [(k, [v]) for k, v in single.items()]:
+        kind = HEADER_KINDS.get(name.lower())
+        for value in values or ():
+            if kind is not None and isinstance(value, str) and value.strip():
+                found.setdefault(value.strip(), kind)
+    return list(found.items())
+
+
+def policy_resource(method_arn: str, ttl_seconds: int) -> str:
+    """What an Allow covers.
+
+    Without caching, exactly the method called. With caching, API Gateway
+    reuses one answer for every route the same token calls, so it must
+    cover the whole stage (`arn:...:api-id/stage/*`).
+    """
+    if ttl_seconds <= 0:
+        return method_arn
+    parts = method_arn.split("/", 2)
+    return "/".join(parts[:2] + ["*"])
+
+
+class TokenAuthorizer:
+    def __init__(self, store=None, clock=utcnow, settings=None):
+        self._store = store
+        self.clock = clock
+        self.settings = settings or get_settings()
+
+    @property
+    def store(self):
+        if self._store is None:
+            from chalicelib.store.tokens import TokenStore
+
+            self._store = TokenStore(self.settings)
+        return self._store
+
+    def __call__(self, event: dict) -> Decision:
+        method_arn = event.get("methodArn", "")
+        presented = presented_tokens(event)
+        if not presented:
+            raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
+        if len(presented) > 1:
+            return self._denial(method_arn, DENIAL_AMBIGUOUS)
+        raw, header_kind = presented[0]
+        kind = token_format.parse(raw)
+        if kind is None:
+            return self._deny(method_arn)
+        if kind is not header_kind:
+            return self._denial(method_arn, DENIAL_MISPLACED)
+        token = self.store.find(token_format.digest(raw))
+        if token is None or token.disabled or token.kind != kind.value:
+            return self._deny(method_arn)
+        now = self.clock()
+        if token.expires_at is not None and token.expires_at <= now:
+            return self._denial(method_arn, DENIAL_EXPIRED)
+        if self._stale(token.last_used_at, now):
+            self.store.touch(token, now)
+        principal = Principal(
+            kind=kind,
+            token_id=int(token.token_id),
+            user_id=int(token.owner.split("#", 1)[1]) if kind is Kind.ACCOUNT else None,
+            repository=token.owner.split("#", 1)[1] if kind is Kind.PROJECT else None,
+        )
+        resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
+        return Decision.build("Allow", f"token:{principal.token_id}", resource, principal.to_context())
+
+    def _stale(self, last_used_at: datetime | None, now: datetime) -> bool:
+        interval = self.settings.last_used_interval_seconds
+        return last_used_at is None or (now - last_used_at).total_seconds() >= interval
+
+    def _deny(self, method_arn: str) -> Decision:
+        return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})
+
+    def _denial(self, method_arn: str, denial: str) -> Decision:
+        # An Allow for this one method only: the API answers the denial.
+        return Decision.build("Allow", "anonymous", method_arn, {"denial": denial})
+
+
+_authorizer: TokenAuthorizer | None = None
+
+
+def handle(event: dict) -> Decision:
+    """The Lambda entry point (built once per process)."""
+    global _authorizer
+    if _authorizer is None:
+        _authorizer = TokenAuthorizer()
+    return _authorizer(event)

@@ -1,0 +1,72 @@
+"""What API Gateway itself does in front of the API: the token authorizer
+and the gateway's own answers.
+
+Chalice's built-in authorizer is a TOKEN authorizer: one header, no path.
+Latchkey's must see all four header spellings, so routes use
+`RequestAuthorizer`, which Chalice renders into the API definition through
+`to_swagger()`. The same definitions drive the deployed stack (the deploy
+tooling writes `GATEWAY_RESPONSES` into the REST API) and the local gateway
+(`chalicelib.local_gateway` answers with them), so both answer alike.
+"""
+from chalice.app import Authorizer
+
+from chalicelib.errors import NotFound, Unauthenticated, Unavailable
+from chalicelib.settings import get_settings
+
+TOKEN_AUTHORIZER_NAME = "token_authorizer"
+
+# API Gateway response type -> (status, JSON body, extra headers).
+GATEWAY_RESPONSES = {
+    # The authorizer returned a Deny policy: unknown, revoked, malformed.
+    "ACCESS_DENIED": (404, {"error": NotFound.default_message}, {}),
+    # The authorizer raised Exception("Unauthorized"): no token was sent.
+    "UNAUTHORIZED": (401, {"error": Unauthenticated.default_message}, {}),
+    # The authorizer failed (DynamoDB unreachable or throttled).
+    "AUTHORIZER_FAILURE": (503, {"error": Unavailable.default_message}, {"Retry-After": "1"}),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, {"error": "internal error"}, {}),
+}
+
+
+class RequestAuthorizer(Authorizer):
+    """A Lambda REQUEST authorizer, by the name of its `@app.lambda_function`."""
+
+    def __init__(self, name: str, ttl_seconds: int = 0, authorizer_uri=None):
+        self.name = name
+        self.scopes = []
+        self.ttl_seconds = ttl_seconds
+        self.authorizer_uri = authorizer_uri
+
+    def with_scopes(self, scopes):
+        raise NotImplementedError("a Lambda authorizer has no scopes")
+
+    def to_swagger(self) -> dict:
+        uri = self.authorizer_uri or {
+            # Resolved by CloudFormation in `chalice package` output; the
+            # deploy tooling passes the concrete ARN for `chalice deploy`.
+            "Fn::Sub": (
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                "${TokenAuthorizer.Arn}/invocations"
+            )
+        }
+        authorizer = {
+            "type": "request",
+            "authorizerUri": uri,
+            "authorizerResultTtlInSeconds": self.ttl_seconds,
+        }
+        if self.ttl_seconds:
+            # A cached answer is keyed on identity sources, which API Gateway
+            # then requires on every request: only the current header
+            # spelling of account tokens can be listed.
+            authorizer["identitySource"] = "method.request.header.api-token"
+        return {
+            "in": "header",
+            "type": "apiKey",
+            "name": "api-token",
+            "x-amazon-apigateway-authtype": "custom",
+            "x-amazon-apigateway-authorizer": authorizer,
+        }
+
+
+TOKEN_AUTHORIZER = RequestAuthorizer(
+    TOKEN_AUTHORIZER_NAME, ttl_seconds=get_settings().authorizer_ttl_seconds
+)

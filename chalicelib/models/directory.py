@@ -1,0 +1,103 @@
+"""The directory table: users, organizations, repositories and grants.
+
+Items share `pk`/`sk` and are told apart by a discriminator, so one
+BatchGetItem fetches everything an access decision needs:
+
+| item | pk | sk |
+|---|---|---|
+| User | `user#<id>` | `user` |
+| Email (unique) | `email#<address>` | `email` |
+| Organization | `org#<provider>/<org>` | `org` |
+| Repository | `org#<provider>/<org>` | `repo#<name>` |
+| Grant | `user#<id>` | `grant#<provider>/<org>[/<repo>]` |
+
+Grants are also indexed by what they grant on (`target-index`), so deleting
+a repository can remove its grants without a Scan.
+"""
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models import table_meta
+from chalicelib.settings import get_settings
+
+
+def user_key(user_id: int) -> str:
+    return f"user#{user_id}"
+
+
+def email_key(email: str) -> str:
+    return f"email#{email.lower()}"
+
+
+def org_key(provider: str, org: str) -> str:
+    return f"org#{provider}/{org}"
+
+
+def repo_sort_key(repo: str) -> str:
+    return f"repo#{repo}"
+
+
+def grant_sort_key(target: str) -> str:
+    return f"grant#{target}"
+
+
+class TargetIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "target-index"
+        projection = AllProjection()
+
+    target = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
+class DirectoryItem(Model):
+    Meta = table_meta(get_settings().directory_table)
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    item_type = DiscriminatorAttribute()
+    created_at = UTCDateTimeAttribute()
+    target = UnicodeAttribute(null=True)  # grants only: "<provider>/<org>[/<repo>]"
+
+    by_target = TargetIndex()
+
+
+class User(DirectoryItem, discriminator="user"):
+    user_id = NumberAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    disabled = BooleanAttribute(default=False)
+    is_admin = BooleanAttribute(default=False)
+
+
+class Email(DirectoryItem, discriminator="email"):
+    user_id = NumberAttribute()
+
+
+class Organization(DirectoryItem, discriminator="org"):
+    org_id = NumberAttribute()
+    provider = UnicodeAttribute()
+    name = UnicodeAttribute()
+
+
+class Repository(DirectoryItem, discriminator="repo"):
+    repository_id = NumberAttribute()
+    provider = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    name = UnicodeAttribute()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.provider}/{self.owner}/{self.name}"
+
+
+class Grant(DirectoryItem, discriminator="grant"):
+    user_id = NumberAttribute()
+    role = UnicodeAttribute()

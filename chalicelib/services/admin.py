@@ -1,0 +1,103 @@
+"""Operators' use cases (the `manage.py` CLI): the directory and bootstrap tokens.
+
+Changes that end access fan out at write time, so that validating a token
+stays one read: disabling a user disables their account tokens, deleting a
+repository deletes its project tokens and grants.
+"""
+from datetime import timedelta
+
+from chalicelib.access import ORG_ROLES, PROVIDERS, REPO_ROLES
+from chalicelib.clock import utcnow
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.models.directory import User
+from chalicelib.services.tokens import NewToken, TokenService
+from chalicelib.store.directory import DirectoryStore
+
+
+def parse_target(target: str) -> tuple[str, str, str | None]:
+    """`PROVIDER/ORG` or `PROVIDER/ORG/REPO`."""
+    parts = target.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise BadRequest(f"target: expected PROVIDER/ORG or PROVIDER/ORG/REPO, got {target!r}")
+    check_provider(parts[0])
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def check_provider(provider: str) -> None:
+    if provider not in PROVIDERS:
+        raise BadRequest(f"provider: one of {', '.join(PROVIDERS)}, got {provider!r}")
+
+
+def check_name(what: str, value: str) -> None:
+    if not value or "/" in value or "#" in value or len(value) > 100 or not value.isprintable():
+        raise BadRequest(f"{what}: 1-100 printable characters without '/' or '#', got {value!r}")
+
+
+class AdminService:
+    def __init__(self, store: DirectoryStore | None = None, tokens: TokenService | None = None, clock=utcnow):
+        self.store = store or DirectoryStore()
+        self.tokens = tokens or TokenService()
+        self.clock = clock
+
+    def user(self, email: str) -> User:
+        user = self.store.user_by_email(email)
+        if user is None:
+            raise NotFound(f"no user {email}")
+        return user
+
+    def create_user(self, email: str, name: str | None = None) -> User:
+        if "@" not in email or len(email) > 254 or not email.isprintable() or " " in email:
+            raise BadRequest(f"email: not an email address: {email!r}")
+        return self.store.create_user(email, name or email.split("@")[0], self.clock())
+
+    def disable_user(self, email: str) -> int:
+        """Disable a user and every account token of theirs; the count disabled."""
+        user = self.user(email)
+        self.store.disable_user(user)
+        return self.tokens.disable_tokens_of_user(user.user_id)
+
+    def create_organization(self, provider: str, org: str):
+        check_provider(provider)
+        check_name("org", org)
+        return self.store.create_organization(provider, org, self.clock())
+
+    def create_repository(self, provider: str, org: str, repo: str):
+        check_provider(provider)
+        check_name("repo", repo)
+        if self.store.organization(provider, org) is None:
+            raise NotFound(f"no organization {provider}/{org}; create-org first")
+        return self.store.create_repository(provider, org, repo, self.clock())
+
+    def delete_repository(self, provider: str, org: str, repo: str) -> int:
+        """Delete a repository, its grants and its project tokens; the tokens deleted."""
+        check_provider(provider)
+        repository = self.store.repository(provider, org, repo)
+        if repository is None:
+            raise NotFound(f"no repository {provider}/{org}/{repo}")
+        self.store.delete_repository(repository)
+        return self.tokens.delete_tokens_of_repository(repository.full_name)
+
+    def grant(self, email: str, target: str, role: str):
+        provider, org, repo = parse_target(target)
+        roles = REPO_ROLES if repo else ORG_ROLES
+        if role not in roles:
+            kind = "repository" if repo else "organization"
+            raise BadRequest(f"role: {kind} roles are {', '.join(roles)}, got {role!r}")
+        user = self.user(email)
+        exists = self.store.repository(provider, org, repo) if repo else self.store.organization(provider, org)
+        if exists is None:
+            raise NotFound(f"no {'repository' if repo else 'organization'} {target}")
+        return self.store.put_grant(user, target, role, self.clock())
+
+    def revoke_access(self, email: str, target: str) -> None:
+        parse_target(target)
+        if not self.store.delete_grant(self.user(email), target):
+            raise NotFound(f"{email} has no grant on {target}")
+
+    def issue_token(self, email: str, name: str | None = None, expires_in_days: int | None = None) -> NewToken:
+        expires_at = None
+        if expires_in_days is not None:
+            if expires_in_days < 1:
+                raise BadRequest("expires-in: at least 1 day")
+            expires_at = (self.clock() + timedelta(days=expires_in_days)).isoformat()
+        return self.tokens.issue_account_token(self.user(email), name=name, expires_at=expires_at)

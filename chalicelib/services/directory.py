@@ -1,0 +1,109 @@
+"""What a caller may see of users, organizations and repositories."""
+from dataclasses import dataclass
+
+from chalicelib.access import (
+    PROVIDERS,
+    Action,
+    Principal,
+    Role,
+    check_repository,
+    effective_role,
+    require_account,
+)
+from chalicelib.errors import NotFound
+from chalicelib.models.directory import Organization, Repository, User
+from chalicelib.store.directory import DirectoryStore
+from chalicelib.store.pagination import Page, list_page
+from chalicelib.token_format import Kind
+
+
+@dataclass(frozen=True)
+class RepositoryAccess:
+    repository: Repository
+    role: Role | None  # None for a project token
+
+
+@dataclass(frozen=True)
+class Membership:
+    organization: Organization
+    role: str | None  # "admin" | "member"
+
+
+class DirectoryService:
+    def __init__(self, store: DirectoryStore | None = None):
+        self.store = store or DirectoryStore()
+
+    def user(self, principal: Principal) -> User:
+        """The caller's own user; NotFound if it is gone or disabled."""
+        user = self.store.user(require_account(principal))
+        if user is None or user.disabled:
+            raise NotFound()
+        return user
+
+    def repository(self, principal: Principal, provider: str, org: str, repo: str, action: Action) -> RepositoryAccess:
+        """The repository, if `principal` may do `action` on it, live."""
+        if provider not in PROVIDERS:
+            raise NotFound()
+        full_name = f"{provider}/{org}/{repo}"
+        if principal.kind is Kind.PROJECT:
+            check_repository(principal, full_name, None, action)
+            repository = self.store.repository(provider, org, repo)
+            if repository is None:
+                raise NotFound()
+            return RepositoryAccess(repository, None)
+        snapshot = self.store.snapshot(principal.user_id, provider, org, repo)
+        if snapshot.user is None or snapshot.user.disabled:
+            raise NotFound()
+        role = effective_role(snapshot.org_role, snapshot.repo_role) if snapshot.repository else None
+        check_repository(principal, full_name, role, action)
+        return RepositoryAccess(snapshot.repository, role)
+
+    def organizations(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Membership]:
+        """Organizations the caller belongs to or holds a repository grant in."""
+        self.user(principal)
+        roles: dict[tuple[str, str], str | None] = {}
+        for grant in self.store.grants_of(principal.user_id):
+            provider, org, *repo = grant.target.split("/")
+            if repo:
+                roles.setdefault((provider, org), None)
+            else:
+                roles[(provider, org)] = grant.role
+        memberships = [
+            Membership(org, roles[(org.provider, org.name)])
+            for org in self.store.organizations(sorted(roles))
+        ]
+        memberships.sort(key=lambda m: (m.organization.provider, m.organization.name))
+        return list_page(memberships, limit=limit, cursor=cursor, key=lambda m: m.organization.pk)
+
+    def repositories(
+        self, principal: Principal, provider: str, org: str, *, limit: int, cursor: str | None
+    ) -> Page[RepositoryAccess]:
+        """Repositories of an organization that the caller can see."""
+        if provider not in PROVIDERS:
+            raise NotFound()
+        if principal.kind is Kind.PROJECT:
+            own_provider, own_org, own_repo = principal.repository.split("/", 2)
+            if (own_provider, own_org) != (provider, org):
+                raise NotFound()
+            access = self.repository(principal, provider, org, own_repo, Action.READ)
+            return list_page([access], limit=limit, cursor=cursor, key=lambda a: a.repository.sk)
+        snapshot = self.store.snapshot(principal.user_id, provider, org, None)
+        if snapshot.user is None or snapshot.user.disabled or snapshot.organization is None:
+            raise NotFound()
+        if snapshot.org_role == "admin":
+            page = self.store.repositories_page(provider, org, limit=limit, cursor=cursor)
+            return Page(
+                items=[RepositoryAccess(r, Role.ADMIN) for r in page.items],
+                cursor=page.cursor, limit=page.limit, total=page.total,
+            )
+        prefix = f"{provider}/{org}/"
+        roles = {
+            grant.target[len(prefix):]: effective_role(None, grant.role)
+            for grant in self.store.grants_of(principal.user_id)
+            if grant.target.startswith(prefix)
+        }
+        if snapshot.org_role is None and not roles:
+            raise NotFound()
+        visible = [RepositoryAccess(r, roles[r.name]) for r in self.store.repositories(provider, org, list(roles))]
+        visible.sort(key=lambda a: a.repository.sk)
+        return list_page(visible, limit=limit, cursor=cursor, key=lambda a: a.repository.sk)

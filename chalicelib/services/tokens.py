@@ -1,0 +1,148 @@
+"""Creating, listing and revoking account and project API tokens."""
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from chalicelib import token_format
+from chalicelib.access import Action, Principal, require_account
+from chalicelib.clock import utcnow
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.models.directory import DirectoryItem, User, org_key, repo_sort_key, user_key
+from chalicelib.models.tokens import Token, repository_owner, user_owner
+from chalicelib.services.directory import DirectoryService
+from chalicelib.settings import get_settings
+from chalicelib.store.pagination import Page
+from chalicelib.store.tokens import TokenStore
+from chalicelib.token_format import Kind
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9-]{1,100}")
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: the only moment its value exists outside the caller."""
+
+    value: str
+    token: Token
+
+
+def validate_name(name) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise BadRequest("name: at most 100 letters, digits and dashes", field="name")
+    return name
+
+
+def parse_expiry(value, now: datetime, max_days: int) -> datetime | None:
+    """An `expiresAt` value: ISO-8601, in the future, at most `max_days` ahead."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise BadRequest("expiresAt: an ISO-8601 date-time is expected", field="expiresAt")
+    try:
+        expires_at = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest("expiresAt: an ISO-8601 date-time is expected", field="expiresAt") from None
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=timezone.utc)
+    expires_at = expires_at.astimezone(timezone.utc)
+    if expires_at <= now:
+        raise BadRequest("expiresAt: must be in the future", field="expiresAt")
+    if expires_at > now + timedelta(days=max_days):
+        raise BadRequest(f"expiresAt: must be at most {max_days} days ahead", field="expiresAt")
+    return expires_at
+
+
+class TokenService:
+    def __init__(self, tokens: TokenStore | None = None, directory: DirectoryService | None = None,
+                 settings=None, clock=utcnow):
+        self.settings = settings or get_settings()
+        self.tokens = tokens or TokenStore(self.settings)
+        self.directory = directory or DirectoryService()
+        self.clock = clock
+
+    # -- account tokens ----------------------------------------------------
+
+    def create_account_token(self, principal: Principal, *, name=None, expires_at=None) -> NewToken:
+        user = self.directory.user(principal)
+        return self.issue_account_token(user, name=name, expires_at=expires_at)
+
+    def issue_account_token(self, user: User, *, name=None, expires_at=None) -> NewToken:
+        """An account token for `user` (also the operators' bootstrap path)."""
+        if user.disabled:
+            raise BadRequest(f"user {user.email} is disabled")
+        now = self.clock()
+        # The user must still be enabled when the token is written: a token
+        # created while the user is being disabled would escape the fan-out.
+        owner_check = ((user_key(user.user_id), "user"), DirectoryItem.pk.exists() & (User.disabled != True))  # noqa: E712
+        return self._create(
+            Kind.ACCOUNT, user_owner(user.user_id), created_by=user.user_id,
+            name=validate_name(name),
+            expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
+            limit=self.settings.max_account_tokens, owner_check=owner_check, now=now,
+        )
+
+    def account_tokens(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Token]:
+        user = self.directory.user(principal)
+        return self.tokens.page(user_owner(user.user_id), limit=limit, cursor=cursor)
+
+    def delete_account_token(self, principal: Principal, token_id: int) -> None:
+        user_id = require_account(principal)
+        self._delete(user_owner(user_id), token_id)
+
+    # -- project tokens ----------------------------------------------------
+
+    def create_project_token(self, principal: Principal, provider: str, org: str, repo: str,
+                             *, name=None, expires_at=None) -> NewToken:
+        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        now = self.clock()
+        repository = access.repository
+        owner_check = ((org_key(provider, org), repo_sort_key(repo)), DirectoryItem.pk.exists())
+        return self._create(
+            Kind.PROJECT, repository_owner(repository.full_name), created_by=principal.user_id,
+            name=validate_name(name),
+            expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
+            limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
+        )
+
+    def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
+                       *, limit: int, cursor: str | None) -> Page[Token]:
+        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        return self.tokens.page(repository_owner(access.repository.full_name), limit=limit, cursor=cursor)
+
+    def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int) -> None:
+        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        self._delete(repository_owner(access.repository.full_name), token_id)
+
+    # -- fan-out (operators) ----------------------------------------------
+
+    def disable_tokens_of_user(self, user_id: int) -> int:
+        tokens = self.tokens.all_of(user_owner(user_id))
+        for token in tokens:
+            self.tokens.disable(token)
+        return len(tokens)
+
+    def delete_tokens_of_repository(self, full_name: str) -> int:
+        tokens = self.tokens.all_of(repository_owner(full_name))
+        for token in tokens:
+            self.tokens.delete(token)
+        return len(tokens)
+
+    # -- shared ------------------------------------------------------------
+
+    def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now) -> NewToken:
+        value = token_format.generate(kind)
+        token = Token(
+            token_format.digest(value),
+            kind=kind.value, owner=owner, token_id=0, name=name,
+            hint=token_format.hint(value), created_at=now, created_by=created_by,
+            expires_at=expires_at, disabled=False,
+        )
+        return NewToken(value, self.tokens.create(token, limit=limit, owner_check=owner_check))
+
+    def _delete(self, owner: str, token_id: int) -> None:
+        token = self.tokens.find_by_id(token_id)
+        # Another owner's token is answered exactly like a missing one.
+        if token is None or token.owner != owner or not self.tokens.delete(token):
+            raise NotFound()

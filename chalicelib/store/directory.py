@@ -1,0 +1,204 @@
+"""Reads and writes of the directory table (users, orgs, repositories, grants)."""
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models.directory import (
+    DirectoryItem,
+    Email,
+    Grant,
+    Organization,
+    Repository,
+    User,
+    email_key,
+    grant_sort_key,
+    org_key,
+    repo_sort_key,
+    user_key,
+)
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+from chalicelib.store.pagination import Page, query_page
+
+MAX_ID = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one access decision on a repository needs, read in one call."""
+
+    user: User | None
+    organization: Organization | None
+    repository: Repository | None
+    org_role: str | None
+    repo_role: str | None
+
+
+class DirectoryStore:
+    # -- reads -------------------------------------------------------------
+
+    def user(self, user_id: int) -> User | None:
+        return self._get(User, user_key(user_id), "user")
+
+    def user_by_email(self, email: str) -> User | None:
+        pointer = self._get(Email, email_key(email), "email")
+        return self.user(pointer.user_id) if pointer else None
+
+    def organization(self, provider: str, org: str) -> Organization | None:
+        return self._get(Organization, org_key(provider, org), "org")
+
+    def repository(self, provider: str, org: str, repo: str) -> Repository | None:
+        return self._get(Repository, org_key(provider, org), repo_sort_key(repo))
+
+    def snapshot(self, user_id: int | None, provider: str, org: str, repo: str | None) -> Snapshot:
+        """User, organization, repository and the user's grants on them: one BatchGetItem."""
+        keys = [(org_key(provider, org), "org")]
+        if repo is not None:
+            keys.append((org_key(provider, org), repo_sort_key(repo)))
+        if user_id is not None:
+            keys.append((user_key(user_id), "user"))
+            keys.append((user_key(user_id), grant_sort_key(f"{provider}/{org}")))
+            if repo is not None:
+                keys.append((user_key(user_id), grant_sort_key(f"{provider}/{org}/{repo}")))
+        with dependency_errors():
+            items = {(item.pk, item.sk): item for item in DirectoryItem.batch_get(keys, consistent_read=True)}
+        org_grant = items.get((user_key(user_id), grant_sort_key(f"{provider}/{org}")))
+        repo_grant = items.get((user_key(user_id), grant_sort_key(f"{provider}/{org}/{repo}")))
+        return Snapshot(
+            user=items.get((user_key(user_id), "user")),
+            organization=items.get((org_key(provider, org), "org")),
+            repository=items.get((org_key(provider, org), repo_sort_key(repo))) if repo else None,
+            org_role=org_grant.role if org_grant else None,
+            repo_role=repo_grant.role if repo_grant else None,
+        )
+
+    def grants_of(self, user_id: int) -> list[Grant]:
+        """Every grant a user holds, in target order (one Query; users hold few)."""
+        with dependency_errors():
+            return list(
+                Grant.query(user_key(user_id), Grant.sk.startswith("grant#"), consistent_read=True)
+            )
+
+    def organizations(self, keys: list[tuple[str, str]]) -> list[Organization]:
+        with dependency_errors():
+            return list(Organization.batch_get([(org_key(p, o), "org") for p, o in keys]))
+
+    def repositories_page(self, provider: str, org: str, *, limit: int, cursor: str | None) -> Page[Repository]:
+        with dependency_errors():
+            condition = Repository.sk.startswith("repo#")
+            total = Repository.count(org_key(provider, org), condition)
+            return query_page(
+                lambda **kwargs: Repository.query(org_key(provider, org), condition, **kwargs),
+                limit=limit,
+                cursor=cursor,
+                key_names=["pk", "sk"],
+                total=total,
+            )
+
+    def repositories(self, provider: str, org: str, names: list[str]) -> list[Repository]:
+        if not names:
+            return []
+        with dependency_errors():
+            return list(Repository.batch_get([(org_key(provider, org), repo_sort_key(n)) for n in names]))
+
+    # -- writes (operators' CLI) ---------------------------------------
+
+    def create_user(self, email: str, name: str, now: datetime) -> User:
+        """A new user and its unique email, written together (one transaction)."""
+        for _ in range(5):
+            user_id = secrets.randbelow(MAX_ID) + 1
+            user = User(user_key(user_id), "user", user_id=user_id, email=email, name=name, created_at=now)
+            pointer = Email(email_key(email), "email", user_id=user_id, created_at=now)
+            with dependency_errors():
+                try:
+                    with TransactWrite(connection=DirectoryItem._get_connection().connection) as transaction:
+                        transaction.save(pointer, condition=DirectoryItem.pk.does_not_exist())
+                        transaction.save(user, condition=DirectoryItem.pk.does_not_exist())
+                    return user
+                except TransactWriteError as error:
+                    codes = cancellation_codes(error)
+                    if codes and codes[0] == "ConditionalCheckFailed":
+                        raise Conflict(f"user {email} already exists") from None
+                    if "ConditionalCheckFailed" not in codes:
+                        raise
+        raise Conflict("could not allocate a user id, retry")
+
+    def disable_user(self, user: User) -> None:
+        with dependency_errors():
+            user.update(actions=[User.disabled.set(True)])
+
+    def create_organization(self, provider: str, name: str, now: datetime) -> Organization:
+        org = Organization(
+            org_key(provider, name), "org", org_id=secrets.randbelow(MAX_ID) + 1,
+            provider=provider, name=name, created_at=now,
+        )
+        self._put_new(org, retry_on_conflict=False, what=f"organization {provider}/{name}")
+        return org
+
+    def create_repository(self, provider: str, org: str, name: str, now: datetime) -> Repository:
+        repo = Repository(
+            org_key(provider, org), repo_sort_key(name), repository_id=secrets.randbelow(MAX_ID) + 1,
+            provider=provider, owner=org, name=name, created_at=now,
+        )
+        self._put_new(repo, retry_on_conflict=False, what=f"repository {provider}/{org}/{name}")
+        return repo
+
+    def delete_repository(self, repo: Repository) -> None:
+        """Delete a repository and every grant on it (fan-out through target-index)."""
+        with dependency_errors():
+            repo.delete()
+            for grant in Grant.by_target.query(repo.full_name):
+                grant.delete()
+
+    def put_grant(self, user: User, target: str, role: str, now: datetime) -> Grant:
+        grant = Grant(
+            user_key(user.user_id), grant_sort_key(target), user_id=user.user_id,
+            target=target, role=role, created_at=now,
+        )
+        with dependency_errors():
+            grant.save()
+        return grant
+
+    def delete_grant(self, user: User, target: str) -> bool:
+        with dependency_errors():
+            try:
+                Grant(user_key(user.user_id), grant_sort_key(target)).delete(condition=Grant.pk.exists())
+            except DeleteError as error:
+                if is_condition_failure(error):
+                    return False
+                raise
+        return True
+
+    # -- helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _get(model, pk: str, sk: str):
+        with dependency_errors():
+            try:
+                return model.get(pk, sk, consistent_read=True)
+            except model.DoesNotExist:
+                return None
+
+    @staticmethod
+    def _put_new(item: DirectoryItem, *, retry_on_conflict: bool, what: str) -> bool:
+        """Save `item` only if its key is free; False (or Conflict) if not."""
+        with dependency_errors():
+            try:
+                item.save(condition=DirectoryItem.pk.does_not_exist())
+            except PutError as error:
+                if not is_condition_failure(error):
+                    raise
+                if retry_on_conflict:
+                    return False
+                raise Conflict(f"{what} already exists") from None
+        return True
+
+
+def require(item, message: str = "not found"):
+    """`item`, or NotFound if it is None."""
+    if item is None:
+        raise NotFound(message)
+    return item

@@ -1,0 +1,98 @@
+"""Cursor pagination over DynamoDB queries.
+
+A cursor is the key of the last item of a page, as URL-safe base64 JSON.
+Pages are fetched one item long so that a cursor is only handed out when
+another item really follows (no empty last page).
+"""
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, TypeVar
+
+from chalicelib.errors import BadRequest
+
+T = TypeVar("T")
+
+MAX_CURSOR_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursor: str | None
+    limit: int
+    total: int
+
+
+def encode_cursor(key: dict[str, dict[str, str]]) -> str:
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, dict[str, str]] | None:
+    """The DynamoDB key a cursor stands for; BadRequest if it is not one."""
+    if not cursor:
+        return None
+    error = BadRequest("cursor is not a cursor returned by this API", field="cursor")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise error
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise error from None
+    valid = isinstance(key, dict) and key and all(
+        isinstance(name, str)
+        and isinstance(value, dict)
+        and len(value) == 1
+        and next(iter(value)) in ("S", "N")
+        and isinstance(next(iter(value.values())), str)
+        for name, value in key.items()
+    )
+    if not valid:
+        raise error
+    return key
+
+
+def item_key(item: Any, names: list[str]) -> dict[str, dict[str, str]]:
+    """The serialized attributes `names` of a PynamoDB item: a query key."""
+    attributes = item.get_attributes()
+    key = {}
+    for name in names:
+        attribute = attributes[name]
+        key[attribute.attr_name] = {
+            attribute.attr_type: attribute.serialize(getattr(item, name))
+        }
+    return key
+
+
+def query_page(
+    query: Callable[..., Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    key_names: list[str],
+    total: int,
+) -> Page:
+    """One page of `query(limit=..., last_evaluated_key=...)`."""
+    items = list(query(limit=limit + 1, page_size=limit + 1, last_evaluated_key=decode_cursor(cursor)))
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        next_cursor = encode_cursor(item_key(items[-1], key_names))
+    return Page(items=items, cursor=next_cursor, limit=limit, total=total)
+
+
+def list_page(items: list[T], *, limit: int, cursor: str | None, key: Callable[[T], str]) -> Page[T]:
+    """One page of an in-memory list sorted by `key` (for small, bounded lists)."""
+    start = 0
+    decoded = decode_cursor(cursor)
+    if decoded is not None:
+        after = decoded.get("after", {}).get("S")
+        if after is None:
+            raise BadRequest("cursor is not a cursor returned by this API", field="cursor")
+        start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
+    chunk = items[start:start + limit]
+    more = start + limit < len(items)
+    next_cursor = encode_cursor({"after": {"S": key(chunk[-1])}}) if more and chunk else None
+    return Page(items=chunk, cursor=next_cursor, limit=limit, total=len(items))

@@ -1,0 +1,19 @@
+"""Creating the tables (and bucket) a stage needs, where they are missing.
+
+Used by `make run`, `manage.py` and the tests; deployed stages get theirs
+from the CloudFormation stack instead.
+"""
+from chalicelib.models.directory import DirectoryItem
+from chalicelib.models.tokens import Token
+
+TABLE_MODELS = [Token, DirectoryItem]
+
+
+def ensure_tables() -> list[str]:
+    """Create every missing table; return the names created."""
+    created = []
+    for model in TABLE_MODELS:
+        if not model.exists():
+            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+            created.append(model.Meta.table_name)
+    return created

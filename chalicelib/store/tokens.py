@@ -1,0 +1,212 @@
+"""Reads and writes of the tokens table.
+
+The authorizer imports this module and nothing heavier: `find` is its one
+read, `touch` its occasional write.
+"""
+import secrets
+from datetime import datetime, timedelta
+
+import functools
+
+from pynamodb.connection import Connection, TableConnection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models.directory import DirectoryItem
+from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName
+from chalicelib.settings import get_settings
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+from chalicelib.store.pagination import Page, query_page
+
+# JavaScript clients read ids as doubles: stay below 2**53.
+MAX_TOKEN_ID = 2**53 - 1
+_ID_ATTEMPTS = 5
+
+
+class LimitReached(Conflict):
+    pass
+
+
+@functools.lru_cache(maxsize=1)
+def _touch_connection() -> TableConnection:
+    """A connection for "last used" writes: one attempt, short timeouts.
+
+    The write is best effort; retrying or waiting on it would slow the
+    request it rides on.
+    """
+    table = Token._get_connection()
+    return TableConnection(
+        Token.Meta.table_name,
+        region=Token.Meta.region,
+        connect_timeout_seconds=0.25,
+        read_timeout_seconds=0.25,
+        max_retry_attempts=0,
+        meta_table=table.connection.get_meta_table(Token.Meta.table_name),
+    )
+
+
+def new_token_id() -> int:
+    return secrets.randbelow(MAX_TOKEN_ID) + 1
+
+
+class TokenStore:
+    def __init__(self, settings=None):
+        self.settings = settings or get_settings()
+
+    def _connection(self) -> Connection:
+        return Token._get_connection().connection
+
+    # -- the authorizer's hot path -------------------------------------
+
+    def find(self, digest: str) -> Token | None:
+        """The token stored under `digest`, or None.
+
+        A strongly consistent read: a token revoked a millisecond ago is
+        gone for this read, which is what makes revocation hold on the very
+        next request.
+        """
+        with dependency_errors():
+            try:
+                return Token.get(digest, consistent_read=True)
+            except Token.DoesNotExist:
+                return None
+
+    def touch(self, token: Token, now: datetime) -> bool:
+        """Record a use, at most once per interval (a conditional update).
+
+        Returns whether this call wrote. Never raises: a failure to record a
+        use must not fail the request it belongs to.
+        """
+        interval = timedelta(seconds=self.settings.last_used_interval_seconds)
+        try:
+            _touch_connection().update_item(
+                token.pk,
+                actions=[Token.last_used_at.set(now)],
+                condition=Token.pk.exists()
+                & (Token.last_used_at.does_not_exist() | (Token.last_used_at <= now - interval)),
+            )
+        except Exception:  # noqa: BLE001 - by contract: a lost "last used" is harmless
+            return False
+        return True
+
+    # -- management ------------------------------------------------------
+
+    def create(self, token: Token, *, limit: int, owner_check=None) -> Token:
+        """Store a new token with its id, name and count in one transaction.
+
+        `token.token_id` is assigned here. `owner_check`, a (DirectoryItem
+        key, condition) pair, makes the write depend on the owner still
+        being valid (user not disabled, repository not deleted).
+
+        Raises LimitReached, Conflict (name taken), NotFound (owner gone).
+        """
+        for _ in range(_ID_ATTEMPTS):
+            token.token_id = new_token_id()
+            try:
+                with dependency_errors():
+                    self._create_once(token, limit, owner_check)
+                return token
+            except _IdTaken:
+                continue
+        raise Conflict("could not allocate a token id, retry")
+
+    def _create_once(self, token, limit, owner_check):
+        counter = TokenCounter(TokenCounter.key(token.owner))
+        try:
+            with TransactWrite(connection=self._connection()) as transaction:
+                transaction.update(
+                    counter,
+                    actions=[TokenCounter.count.add(1)],
+                    condition=TokenCounter.count.does_not_exist() | (TokenCounter.count < limit),
+                )
+                transaction.save(
+                    TokenId(TokenId.key(token.token_id), digest=token.pk),
+                    condition=TokenId.pk.does_not_exist(),
+                )
+                transaction.save(token, condition=Token.pk.does_not_exist())
+                if token.name:
+                    transaction.save(
+                        TokenName(TokenName.key(token.owner, token.name)),
+                        condition=TokenName.pk.does_not_exist(),
+                    )
+                if owner_check:
+                    (hash_key, range_key), condition = owner_check
+                    transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+            if not failed:
+                raise
+            first = failed[0]
+            if first == 0:
+                raise LimitReached(f"token limit reached: at most {limit} tokens") from None
+            if first == 1:
+                raise _IdTaken() from None
+            if first == 2:
+                raise Conflict("token collision, retry") from None
+            if first == 3 and token.name:
+                raise Conflict(f"name: a token named {token.name!r} already exists", field="name") from None
+            raise NotFound() from None
+
+    def find_by_id(self, token_id: int) -> Token | None:
+        with dependency_errors():
+            try:
+                pointer = TokenId.get(TokenId.key(token_id), consistent_read=True)
+            except TokenId.DoesNotExist:
+                return None
+        return self.find(pointer.digest)
+
+    def delete(self, token: Token) -> bool:
+        """Delete a token and its id, name and count. False if already gone."""
+        with dependency_errors():
+            try:
+                with TransactWrite(connection=self._connection()) as transaction:
+                    transaction.delete(token, condition=Token.pk.exists())
+                    transaction.delete(TokenId(TokenId.key(token.token_id)))
+                    if token.name:
+                        transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
+                    transaction.update(
+                        TokenCounter(TokenCounter.key(token.owner)),
+                        actions=[TokenCounter.count.add(-1)],
+                    )
+            except TransactWriteError as error:
+                if "ConditionalCheckFailed" in cancellation_codes(error):
+                    return False
+                raise
+        return True
+
+    def count(self, owner: str) -> int:
+        with dependency_errors():
+            try:
+                return int(TokenCounter.get(TokenCounter.key(owner), consistent_read=True).count)
+            except TokenCounter.DoesNotExist:
+                return 0
+
+    def page(self, owner: str, *, limit: int, cursor: str | None) -> Page[Token]:
+        """An owner's tokens, newest first, one Query per page."""
+        with dependency_errors():
+            return query_page(
+                lambda **kwargs: Token.owner_index.query(owner, scan_index_forward=False, **kwargs),
+                limit=limit,
+                cursor=cursor,
+                key_names=["pk", "owner", "created_at"],
+                total=self.count(owner),
+            )
+
+    def all_of(self, owner: str) -> list[Token]:
+        """Every token of an owner (for fan-out; an owner has at most a few hundred)."""
+        with dependency_errors():
+            return list(Token.owner_index.query(owner))
+
+    def disable(self, token: Token) -> None:
+        with dependency_errors():
+            try:
+                token.update(actions=[Token.disabled.set(True)], condition=Token.pk.exists())
+            except UpdateError as error:
+                if not is_condition_failure(error):
+                    raise
+
+
+class _IdTaken(Exception):
+    """Two tokens drew the same random id: draw again."""
