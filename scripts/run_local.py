@@ -118,6 +118,8 @@ def main(port, aws_port, stage):
     os.environ["AWS_ENDPOINT_URL"] = stage_env.local_endpoint()
     stage_env.configure(stage, local=True)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    for noisy in ("werkzeug", "botocore", "pynamodb", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from moto.server import ThreadedMotoServer
 
