@@ -34,7 +34,7 @@ def decode_cursor(cursor: str | None) -> dict[str, dict[str, str]] | None:
     """The DynamoDB key a cursor stands for; BadRequest if it is not one."""
     if not cursor:
         return None
-    error = BadRequest("cursor is not a cursor returned by this API", field="cursor")
+    error = BadRequest("cursor: not a cursor returned by this API", field="cursor")
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise error
     try:
@@ -90,7 +90,7 @@ def list_page(items: list[T], *, limit: int, cursor: str | None, key: Callable[[
     if decoded is not None:
         after = decoded.get("after", {}).get("S")
         if after is None:
-            raise BadRequest("cursor is not a cursor returned by this API", field="cursor")
+            raise BadRequest("cursor: not a cursor returned by this API", field="cursor")
         start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
     chunk = items[start:start + limit]
     more = start + limit < len(items)

@@ -134,20 +134,21 @@ class TokenStore:
                     (hash_key, range_key), condition = owner_check
                     transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
         except TransactWriteError as error:
-            codes = cancellation_codes(error)
-            failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+            # PynamoDB sends condition checks, then deletes, puts and updates,
+            # whatever order they were added in; reasons follow that order.
+            labels = (["owner"] if owner_check else []) + ["id", "token"] + (["name"] if token.name else []) + ["limit"]
+            failed = {label for label, code in zip(labels, cancellation_codes(error)) if code == "ConditionalCheckFailed"}
             if not failed:
                 raise
-            first = failed[0]
-            if first == 0:
+            if "owner" in failed:
+                raise NotFound() from None
+            if "limit" in failed:
                 raise LimitReached(f"token limit reached: at most {limit} tokens") from None
-            if first == 1:
-                raise _IdTaken() from None
-            if first == 2:
-                raise Conflict("token collision, retry") from None
-            if first == 3 and token.name:
+            if "name" in failed:
                 raise Conflict(f"name: a token named {token.name!r} already exists", field="name") from None
-            raise NotFound() from None
+            if "id" in failed:
+                raise _IdTaken() from None
+            raise Conflict("token collision, retry") from None
 
     def find_by_id(self, token_id: int) -> Token | None:
         with dependency_errors():
