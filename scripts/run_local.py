@@ -3,7 +3,7 @@
 An embedded AWS endpoint (moto's server, on 127.0.0.1 only) holds the
 tables; the Chalice API runs beside it with the same authorizer as
 deployed. moto keeps no state across restarts, so the endpoint's content is
-saved to `.local/state.json` every few seconds and on exit, and loaded at
+saved to `.local/state.json` (or `$LATCHKEY_STATE_FILE`) every few seconds and on exit, and loaded at
 the next start: tokens survive a restart, revoked ones stay revoked.
 """
 import base64
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts import stage_env  # noqa: E402
 
-STATE_FILE = stage_env.PROJECT_DIR / ".local" / "state.json"
+STATE_FILE = Path(os.environ.get("LATCHKEY_STATE_FILE") or stage_env.PROJECT_DIR / ".local" / "state.json")
 SAVE_EVERY_SECONDS = 5
 DEMO_EMAIL = "demo@example.com"
 
@@ -163,7 +163,7 @@ def main(port, aws_port, stage):
         stop.set()
         save_state()
         aws.stop()
-        click.echo("\nstopped; local data saved to .local/state.json")
+        click.echo(f"\nstopped; local data saved to {STATE_FILE}")
 
 
 if __name__ == "__main__":

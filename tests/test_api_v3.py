@@ -372,3 +372,21 @@ def test_project_token_names_unique_per_repository(api, acme):
 def test_project_token_in_account_header_is_rejected(api, acme):
     status, body = api.get(REPO, acme.project_token("gh/acme/widgets"), header="api-token")
     assert status == 400 and "wrong header" in body["error"]
+
+
+def test_no_table_holds_a_plaintext_token(api, acme):
+    import boto3
+
+    admin_token = acme.user().grant("gh/acme", "admin").token()
+    values = [admin_token]
+    values.append(api.post("/api/v3/user/tokens", admin_token, body={"name": "a"})[1]["token"])
+    values.append(api.post(REPO + "/tokens", admin_token, body={"name": "b"})[1]["data"]["token"])
+    for value in values:
+        api.get(REPO, value)
+    dynamodb = boto3.client("dynamodb")
+    dump = ""
+    for table in dynamodb.list_tables()["TableNames"]:
+        dump += str(dynamodb.scan(TableName=table)["Items"])
+    assert dump and "lka_..." in dump  # hints are there
+    for value in values:
+        assert value not in dump and value[4:] not in dump and value[4:20] not in dump
