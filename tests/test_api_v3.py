@@ -206,8 +206,13 @@ def test_unexpected_failure_is_500_with_request_id_in_log(api, make, monkeypatch
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr("chalicelib.services.directory.DirectoryService.user", boom)
-    with caplog.at_level(logging.ERROR, logger="latchkey"):
+    # "latchkey" is also the Chalice app's logger, which does not propagate.
+    logger = logging.getLogger("latchkey")
+    logger.addHandler(caplog.handler)
+    try:
         status, body = api.get("/api/v3/user", token)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert status == 500
     assert body["error"] == "internal error" and body["requestId"]
     assert body["requestId"] in caplog.text and "kaboom" in caplog.text
