@@ -24,6 +24,9 @@ GATEWAY_RESPONSES = {
     # The authorizer failed (DynamoDB unreachable or throttled).
     "AUTHORIZER_FAILURE": (503, {"error": Unavailable.default_message}, {"Retry-After": "1"}),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, {"error": "internal error"}, {}),
+    # No route matches (API Gateway's default is a 403 "Missing
+    # Authentication Token", which clients would misread as a token problem).
+    "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "no such route"}, {}),
 }
 
 

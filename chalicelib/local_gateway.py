@@ -10,7 +10,8 @@ Chalice reads when each gateway is built, with one that, like API Gateway:
 - sends the authorizer Lambda a REQUEST event (all headers, path, query);
 - answers its Deny, its `Unauthorized` and its failures with the gateway
   responses of `chalicelib.gateway.GATEWAY_RESPONSES`;
-- hands the route the authorizer context, every value a string.
+- hands the route the authorizer context, every value a string;
+- answers a path that no route matches with the same JSON as deployed.
 
 Nothing here runs on Lambda: `app.py` installs it only outside Lambda.
 """
@@ -41,6 +42,7 @@ def request_event(method_arn: str, lambda_event: dict) -> dict:
     """The REQUEST authorizer event API Gateway would send for `lambda_event`."""
     context = lambda_event.get("requestContext", {})
     headers = lambda_event.get("headers") or {}
+    multi_query = lambda_event.get("multiValueQueryStringParameters")
     return {
         "type": "REQUEST",
         "methodArn": method_arn,
@@ -49,7 +51,8 @@ def request_event(method_arn: str, lambda_event: dict) -> dict:
         "httpMethod": context.get("httpMethod"),
         "headers": dict(headers),
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": lambda_event.get("queryStringParameters"),
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
+        "multiValueQueryStringParameters": multi_query,
         "pathParameters": lambda_event.get("pathParameters"),
         "stageVariables": lambda_event.get("stageVariables"),
         "requestContext": context,
@@ -89,6 +92,30 @@ class LocalRequestAuthorizer(local.LocalGatewayAuthorizer):
         raise RuntimeError(f"no @app.lambda_function named {name!r} for the authorizer")
 
 
+def _answer_unknown_routes_like_the_gateway(handle_request):
+    """Wrap `LocalGateway.handle_request`: Chalice answers a path no route
+    matches with a ForbiddenError typed `UnauthorizedException`; the deployed
+    gateway answers it with our MISSING_AUTHENTICATION_TOKEN response."""
+
+    def wrapped(self, method, path, headers, body):
+        try:
+            return handle_request(self, method, path, headers, body)
+        except local.ForbiddenError as error:
+            if error.headers.get("x-amzn-ErrorType") != "UnauthorizedException":
+                raise
+            raise GatewayResponse("MISSING_AUTHENTICATION_TOKEN", error.headers.get("x-amzn-RequestId", "")) from None
+
+    wrapped.latchkey = True
+    return wrapped
+
+
 def install() -> None:
-    """Make every LocalGateway built from now on use `LocalRequestAuthorizer`."""
+    """Make every LocalGateway answer as the deployed API Gateway does.
+
+    Chalice's test client imports the `LocalGateway` class itself, so the
+    unknown-route answer is changed on the class; the authorizer is replaced
+    at the module attribute each gateway reads when it is built.
+    """
     local.LocalGatewayAuthorizer = LocalRequestAuthorizer
+    if not getattr(local.LocalGateway.handle_request, "latchkey", False):
+        local.LocalGateway.handle_request = _answer_unknown_routes_like_the_gateway(local.LocalGateway.handle_request)

@@ -1,0 +1,71 @@
+"""Local parity: the local gateway answers as API Gateway does once deployed."""
+import json
+
+import pytest
+
+from chalicelib.gateway import GATEWAY_RESPONSES
+
+
+def gateway_body(response_type):
+    status, body, _ = GATEWAY_RESPONSES[response_type]
+    return status, body
+
+
+def test_unknown_route_answers_json_404(api, aws):
+    assert api.get("/nowhere") == gateway_body("MISSING_AUTHENTICATION_TOKEN")
+    assert api.get("/api/v3/nowhere", "lka_x", headers={"Authorization": "x"}) == gateway_body(
+        "MISSING_AUTHENTICATION_TOKEN"
+    )
+
+
+def test_deny_is_the_access_denied_gateway_response(api, aws):
+    assert api.get("/api/v3/user", "lka_garbage") == gateway_body("ACCESS_DENIED") == (404, {"error": "not found"})
+
+
+def test_missing_token_is_the_unauthorized_gateway_response(api, aws):
+    assert api.get("/api/v3/user") == gateway_body("UNAUTHORIZED")
+
+
+def test_authorizer_failure_is_503_with_retry_after(client, make, monkeypatch):
+    token = make.user().token()
+
+    def down(self, digest):
+        from chalicelib.errors import Unavailable
+
+        raise Unavailable()
+
+    monkeypatch.setattr("chalicelib.store.tokens.TokenStore.find", down)
+    response = client.http.get("/api/v3/user", headers={"api-token": token})
+    assert response.status_code == 503
+    assert json.loads(response.body) == {"error": "service temporarily unavailable, retry later"}
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_authorizer_answer_without_policy_is_a_configuration_error(client, monkeypatch):
+    monkeypatch.setattr("chalicelib.authorizer.handle", lambda event: {"principalId": "x"})
+    response = client.http.get("/api/v3/user", headers={"api-token": "lka_x"})
+    assert (response.status_code, json.loads(response.body)) == gateway_body("AUTHORIZER_CONFIGURATION_ERROR")
+
+
+@pytest.mark.parametrize("context", [{"kind": "account", "tokenId": "1", "userId": "2"}])
+def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypatch, context, make):
+    seen = {}
+
+    def fake_handle(event):
+        seen["event"] = event
+        return {
+            "principalId": "p",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [event["methodArn"]]}]},
+            "context": {"kind": "account", "tokenId": 1, "userId": make.user().user_id},
+        }
+
+    monkeypatch.setattr("chalicelib.authorizer.handle", fake_handle)
+    response = client.http.get("/api/v3/user?x=1", headers={"API-Token": "anything", "User-Agent": "t"})
+    assert response.status_code == 200
+    event = seen["event"]
+    assert event["type"] == "REQUEST"
+    assert event["path"] == "/api/v3/user" and event["resource"] == "/api/v3/user"
+    assert event["queryStringParameters"] == {"x": "1"}
+    assert {k.lower() for k in event["headers"]} >= {"api-token", "user-agent"}
+    assert event["methodArn"].endswith("/GET/api/v3/user")
