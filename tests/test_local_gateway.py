@@ -1,8 +1,7 @@
 """Local parity: the local gateway answers as API Gateway does once deployed."""
 import json
 
-import pytest
-
+from chalicelib.access import Principal
 from chalicelib.gateway import GATEWAY_RESPONSES
 
 
@@ -47,9 +46,15 @@ def test_authorizer_answer_without_policy_is_a_configuration_error(client, monke
     assert (response.status_code, json.loads(response.body)) == gateway_body("AUTHORIZER_CONFIGURATION_ERROR")
 
 
-@pytest.mark.parametrize("context", [{"kind": "account", "tokenId": "1", "userId": "2"}])
-def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypatch, context, make):
+def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypatch, make):
     seen = {}
+    from_context = Principal.from_context.__func__
+
+    def spy(cls, context):
+        seen["context"] = dict(context)
+        return from_context(cls, context)
+
+    monkeypatch.setattr(Principal, "from_context", classmethod(spy))
 
     def fake_handle(event):
         seen["event"] = event
@@ -69,3 +74,4 @@ def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypa
     assert event["queryStringParameters"] == {"x": "1"}
     assert {k.lower() for k in event["headers"]} >= {"api-token", "user-agent"}
     assert event["methodArn"].endswith("/GET/api/v3/user")
+    assert all(isinstance(value, str) for value in seen["context"].values())
