@@ -6,7 +6,7 @@ from datetime import datetime
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict
 from chalicelib.models.directory import (
     DirectoryItem,
     Email,
@@ -196,9 +196,3 @@ class DirectoryStore:
                 raise Conflict(f"{what} already exists") from None
         return True
 
-
-def require(item, message: str = "not found"):
-    """`item`, or NotFound if it is None."""
-    if item is None:
-        raise NotFound(message)
-    return item

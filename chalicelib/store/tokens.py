@@ -3,10 +3,9 @@
 The authorizer imports this module and nothing heavier: `find` is its one
 read, `touch` its occasional write.
 """
+import functools
 import secrets
 from datetime import datetime, timedelta
-
-import functools
 
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -137,7 +136,10 @@ class TokenStore:
             # PynamoDB sends condition checks, then deletes, puts and updates,
             # whatever order they were added in; reasons follow that order.
             labels = (["owner"] if owner_check else []) + ["id", "token"] + (["name"] if token.name else []) + ["limit"]
-            failed = {label for label, code in zip(labels, cancellation_codes(error)) if code == "ConditionalCheckFailed"}
+            codes = cancellation_codes(error)
+            if len(codes) != len(labels):  # not a cancellation: throttling, 5xx...
+                raise
+            failed = {label for label, code in zip(labels, codes, strict=True) if code == "ConditionalCheckFailed"}
             if not failed:
                 raise
             if "owner" in failed:
