@@ -23,3 +23,13 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Deploy a stage to AWS (or to AWS_ENDPOINT_URL): see docs/deployment.md.
+.PHONY: deploy package
+deploy: $(STAMP)
+	$(BIN)/python scripts/deploy.py deploy --stage $(STAGE)
+
+# One CloudFormation/SAM template for the stage, in build/$(STAGE)/package/.
+package: $(STAMP)
+	$(BIN)/python scripts/deploy.py package --stage $(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/package/sam.json

@@ -8,12 +8,19 @@ Latchkey's must see all four header spellings, so routes use
 tooling writes `GATEWAY_RESPONSES` into the REST API) and the local gateway
 (`chalicelib.local_gateway` answers with them), so both answer alike.
 """
+import os
+
 from chalice.app import Authorizer
 
 from chalicelib.errors import NotFound, Unauthenticated, Unavailable
 from chalicelib.settings import get_settings
 
 TOKEN_AUTHORIZER_NAME = "token_authorizer"
+# `chalice package` names that function's CloudFormation resource this.
+TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"
+# `make deploy` sets this for `chalice deploy`, which sends the API
+# definition to API Gateway as it is (no CloudFormation to resolve Fn::Sub).
+AUTHORIZER_URI_VARIABLE = "LATCHKEY_AUTHORIZER_URI"
 
 # API Gateway response type -> (status, JSON body, extra headers).
 GATEWAY_RESPONSES = {
@@ -43,12 +50,12 @@ class RequestAuthorizer(Authorizer):
         raise NotImplementedError("a Lambda authorizer has no scopes")
 
     def to_swagger(self) -> dict:
-        uri = self.authorizer_uri or {
+        uri = self.authorizer_uri or os.environ.get(AUTHORIZER_URI_VARIABLE) or {
             # Resolved by CloudFormation in `chalice package` output; the
             # deploy tooling passes the concrete ARN for `chalice deploy`.
             "Fn::Sub": (
                 "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
-                "${TokenAuthorizer.Arn}/invocations"
+                f"${{{TOKEN_AUTHORIZER_LOGICAL_ID}.Arn}}/invocations"
             )
         }
         authorizer = {

@@ -33,6 +33,9 @@ class Settings:
     aws_max_attempts: int
     aws_connect_timeout_seconds: float
     aws_read_timeout_seconds: float
+    # Where uploads live in UPLOADS_BUCKET: the API's IAM policy grants
+    # object access under this prefix only.
+    uploads_prefix: str = "uploads/"
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -76,6 +79,7 @@ def from_environ(environ) -> Settings:
         aws_max_attempts=_int(environ, "AWS_MAX_ATTEMPTS", 3, 1, 10),
         aws_connect_timeout_seconds=_float(environ, "AWS_CONNECT_TIMEOUT_SECONDS", 1.0),
         aws_read_timeout_seconds=_float(environ, "AWS_READ_TIMEOUT_SECONDS", 2.0),
+        uploads_prefix=environ.get("UPLOADS_PREFIX", "uploads/"),
     )
 
 

@@ -1,0 +1,58 @@
+"""API Gateway's own answers and the authorizer's wiring, from
+`chalicelib.gateway` (the same definitions the local gateway answers with).
+"""
+import json
+
+from chalicelib.gateway import GATEWAY_RESPONSES
+
+JSON = "application/json"
+
+
+def _body(body: dict) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def swagger_gateway_responses() -> dict:
+    """`x-amazon-apigateway-gateway-responses` for the API definition (package path)."""
+    return {
+        response_type: {
+            "statusCode": str(status),
+            "responseParameters": {
+                f"gatewayresponse.header.{name}": f"'{value}'" for name, value in sorted(headers.items())
+            },
+            "responseTemplates": {JSON: _body(body)},
+        }
+        for response_type, (status, body, headers) in sorted(GATEWAY_RESPONSES.items())
+    }
+
+
+def put_gateway_response_calls(rest_api_id: str) -> list[dict]:
+    """Keyword arguments of `apigateway.put_gateway_response`, one per response (deploy path)."""
+    return [
+        {
+            "restApiId": rest_api_id,
+            "responseType": response_type,
+            "statusCode": str(status),
+            "responseParameters": {
+                f"gatewayresponse.header.{name}": f"'{value}'" for name, value in sorted(headers.items())
+            },
+            "responseTemplates": {JSON: _body(body)},
+        }
+        for response_type, (status, body, headers) in sorted(GATEWAY_RESPONSES.items())
+    ]
+
+
+def authorizer_permission(function_logical_id: str, rest_api_logical_id: str) -> dict:
+    """Let this stage's REST API (and only it) invoke the authorizer function."""
+    return {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [function_logical_id, "Arn"]},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                f"${{{rest_api_logical_id}}}/authorizers/*"
+            },
+        },
+    }
