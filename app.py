@@ -15,6 +15,10 @@ from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
 app = Chalice(app_name="latchkey")
 app.register_blueprint(v3.api, url_prefix="/api/v3")
 app.register_middleware(http.json_errors, "http")
+# Bodies labelled application/octet-stream are JSON too (http.BODY_CONTENT_TYPES);
+# as a binary type it would mix binary and text content types on one route,
+# which `chalice deploy` refuses. As text, API Gateway passes it unencoded.
+app.api.binary_types.remove("application/octet-stream")
 
 
 @app.lambda_function(name=TOKEN_AUTHORIZER_NAME)

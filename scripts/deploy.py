@@ -134,6 +134,13 @@ class Stage:
             "api_gateway_stage", "api"
         )
 
+    def public_routes(self) -> set[tuple[str, str]]:
+        """(method, path) of routes the app declares without the authorizer."""
+        from app import app
+
+        return {(method, path) for path, methods in app.routes.items()
+                for method, entry in methods.items() if entry.authorizer is None}
+
     def data_template(self) -> dict:
         from infra.data import data_template
 
@@ -296,8 +303,8 @@ class Deployer:
             deployed = self.stage.project_dir / ".chalice" / "deployed" / f"{self.stage.name}.json"
             resources = json.loads(deployed.read_text())["resources"]
             return next(r for r in resources if r.get("resource_type") == "rest_api")
-        if is_local_endpoint() and self._functions_exist() and ("RestApi" in output or "rest_api" in output):
-            click.echo(output.rstrip()[-2000:])
+        if is_local_endpoint() and "RestApi operation" in output and self._functions_exist():
+            say("chalice", "chalice deploy stopped at the REST API: " + _error_line(output))
             raise StepSkipped(
                 "the local endpoint created the roles and Lambda functions but not the REST API "
                 "(moto's ImportRestApi/PutRestApi does not take Chalice's Swagger 2.0 definition)"
@@ -316,17 +323,20 @@ class Deployer:
 
     # 4. the authorizer
     def wire_authorizer(self, arns, rest_api_id: str) -> None:
-        wire_authorizer(self.client("apigateway"), self.client("lambda"), arns, rest_api_id,
+        apigateway = self.client("apigateway")
+        wire_authorizer(apigateway, self.client("lambda"), arns, rest_api_id,
                         self.stage.authorizer_function, self.stage.settings.authorizer_ttl_seconds)
+        verify_methods_protected(apigateway, rest_api_id, self.stage.public_routes())
 
     # 5, 6
-    def finish_api(self, rest_api_id: str) -> str:
+    def finish_api(self, rest_api: dict) -> str:
         apigateway = self.client("apigateway")
+        rest_api_id = rest_api["rest_api_id"]
         put_gateway_responses(apigateway, rest_api_id)
-        apigateway.create_deployment(restApiId=rest_api_id, stageName=self.stage.api_gateway_stage,
-                                     description="make deploy: authorizer and gateway responses")
-        say("deployment", f"deployed stage {self.stage.api_gateway_stage!r}")
-        return f"https://{rest_api_id}.execute-api.{self.region}.amazonaws.com/{self.stage.api_gateway_stage}/"
+        create_api_deployment(apigateway, rest_api_id, self.stage.api_gateway_stage)
+        return rest_api.get("rest_api_url") or (
+            f"https://{rest_api_id}.execute-api.{self.region}.amazonaws.com/{self.stage.api_gateway_stage}/"
+        )
 
 
 def wire_authorizer(apigateway, lambda_client, arns, rest_api_id: str, function_name: str, ttl: int) -> None:
@@ -358,6 +368,37 @@ def wire_authorizer(apigateway, lambda_client, arns, rest_api_id: str, function_
                                  Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
                                  SourceArn=source_arn)
     say("authorizer", f"allowed {source_arn} to invoke it")
+
+
+def verify_methods_protected(apigateway, rest_api_id: str, public: set[tuple[str, str]] = frozenset()) -> int:
+    """Refuse an API with a method that bypasses the authorizer; return how many are protected."""
+    authorizer_ids = {a["id"] for a in apigateway.get_authorizers(restApiId=rest_api_id).get("items", [])}
+    protected = 0
+    paginator = apigateway.get_paginator("get_resources")
+    for page in paginator.paginate(restApiId=rest_api_id, embed=["methods"]):
+        for resource in page.get("items", []):
+            for method, details in (resource.get("resourceMethods") or {}).items():
+                if method == "OPTIONS" or (method, resource["path"]) in public:
+                    continue
+                if details.get("authorizationType") != "CUSTOM" or details.get("authorizerId") not in authorizer_ids:
+                    raise click.ClickException(f"{method} {resource['path']} is not behind the token authorizer")
+                protected += 1
+    say("authorizer", f"{protected} methods are behind it")
+    return protected
+
+
+def create_api_deployment(apigateway, rest_api_id: str, stage_name: str) -> None:
+    """Gateway responses and authorizer changes take effect with a new deployment."""
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=stage_name,
+                                 description="make deploy: authorizer and gateway responses")
+    say("deployment", f"deployed stage {stage_name!r}")
+
+
+def _error_line(output: str) -> str:
+    """The AWS error of a failed chalice run, without its traceback."""
+    text = " ".join(output.split())
+    start = text.find("An error occurred")
+    return text[start:start + 160] if start >= 0 else text[-160:]
 
 
 def _policy_statements(lambda_client, function_name: str) -> dict:
@@ -424,7 +465,7 @@ def deploy(stage, project_dir):
         return
     rest_api_id = rest_api["rest_api_id"]
     deployer.wire_authorizer(arns, rest_api_id)
-    url = deployer.finish_api(rest_api_id)
+    url = deployer.finish_api(rest_api)
     click.echo(f"API URL: {url}")
 
 
