@@ -35,7 +35,6 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-DEFAULT_PREFIXES = ("TOKENS_TABLE", "DIRECTORY_TABLE", "UPLOADS_TABLE", "UPLOADS_BUCKET", "AUDIT_TABLE")
 
 
 class StepSkipped(Exception):
@@ -43,7 +42,7 @@ class StepSkipped(Exception):
 
 
 def say(step: str, message: str) -> None:
-    click.echo(f"[{step}] {message}", err=False)
+    click.echo(f"[{step}] {message}")
 
 
 # -- stage configuration ------------------------------------------------------
@@ -148,11 +147,10 @@ class Stage:
 
     def policies(self, arns) -> dict[str, dict]:
         """Function name (as in config.json's lambda_functions) -> policy document."""
+        from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
         from chalicelib.models.tokens import Token
         from infra import policies
         from infra.data import index_names
-
-        from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
 
         tables = {model.Meta.table_name: index_names(model) for model in self.models}
         return {
