@@ -23,6 +23,9 @@ import pytest
 
 from chalicelib.gateway import GATEWAY_RESPONSES, TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME
 
+# moto's CloudFormation skips the TLS-only bucket policy (checked on the template instead).
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
+
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STAGE_VARIABLES = ("TOKENS_TABLE", "DIRECTORY_TABLE", "UPLOADS_TABLE", "UPLOADS_BUCKET", "AUDIT_TABLE",
@@ -423,3 +426,51 @@ def test_verify_methods_protected_refuses_an_open_method(boto):
     apigateway.put_method(restApiId=rest_api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
     with pytest.raises(click.ClickException, match="GET / is not behind the token authorizer"):
         verify_methods_protected(apigateway, rest_api_id)
+
+
+def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto, endpoint, monkeypatch, tmp_path):
+    """The whole `deploy` command as on AWS, with Chalice's REST API step stood in
+    for by a REST API built in moto (wrong authorizer URI and TTL, every app
+    route behind the authorizer): the wrapper must fix, check and deploy it."""
+    from click.testing import CliRunner
+
+    from app import app
+    from scripts import deploy
+
+    apigateway = boto("apigateway")
+
+    def chalice_deploy(self, arns):
+        self.stage.write_policies(arns)
+        rest_api_id = apigateway.create_rest_api(name="latchkey-dev")["id"]
+        authorizer_id = apigateway.create_authorizer(
+            restApiId=rest_api_id, name=TOKEN_AUTHORIZER_NAME, type="REQUEST", authorizerResultTtlInSeconds=300,
+            authorizerUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/wrong/invocations")["id"]
+        root = apigateway.get_resources(restApiId=rest_api_id)["items"][0]["id"]
+        for number, (path, methods) in enumerate(sorted(app.routes.items())):
+            resource = apigateway.create_resource(restApiId=rest_api_id, parentId=root, pathPart=f"r{number}")["id"]
+            for method in methods:
+                apigateway.put_method(restApiId=rest_api_id, resourceId=resource, httpMethod=method,
+                                      authorizationType="CUSTOM", authorizerId=authorizer_id)
+                apigateway.put_integration(restApiId=rest_api_id, resourceId=resource, httpMethod=method,
+                                           type="MOCK")
+        return {"rest_api_id": rest_api_id, "rest_api_url": f"https://{rest_api_id}.example/api/"}
+
+    project = project_copy(tmp_path)
+    saved = dict(os.environ)
+    monkeypatch.setattr(deploy.Deployer, "chalice_deploy", chalice_deploy)
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        result = CliRunner().invoke(deploy.cli, ["deploy", "--stage", "dev", "--project-dir", str(project)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    routes = sum(len(methods) for methods in app.routes.values())
+    (rest_api,) = [a for a in apigateway.get_rest_apis()["items"] if a["name"] == "latchkey-dev"]
+    for line in (f"[authorizer] {TOKEN_AUTHORIZER_NAME} (REQUEST) -> latchkey-dev-token_authorizer, cache TTL 0s",
+                 f"[authorizer] {routes} methods are behind it",
+                 "[responses] ACCESS_DENIED -> 404 {\"error\":\"not found\"}",
+                 "[deployment] deployed stage 'api'",
+                 f"API URL: https://{rest_api['id']}.example/api/"):
+        assert line in result.output, result.output
+    assert "SKIPPED" not in result.output
