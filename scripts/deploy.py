@@ -9,7 +9,8 @@ REQUEST authorizer. `deploy` therefore runs, each step idempotent:
 2. env      the stage's environment variables (`.chalice/config.json`)
             checked against the stack, and each function's policy written;
 3. chalice  `chalice deploy --stage <stage>` with the authorizer's concrete
-            invocation ARN in the API definition;
+            invocation ARN in the API definition (Chalice's record of the
+            stage is restored from, and saved to, SSM Parameter Store);
 4. authorizer  every REST API authorizer pointed at that function, with the
             stage's cache TTL, and API Gateway allowed to invoke it;
 5. responses   the gateway responses of `chalicelib.gateway`;
@@ -286,6 +287,36 @@ class Deployer:
             raise click.ClickException(f"stage variables and stack disagree (config, stack): {wrong}")
         say("env", "stage variables name the stack's " + ", ".join(sorted(expected.values())))
 
+    # 3. Chalice's memory of the stage
+    @property
+    def state_parameter(self) -> str:
+        return f"/{self.stage.app}/{self.stage.name}/chalice-deployed"
+
+    @property
+    def deployed_file(self) -> Path:
+        return self.stage.project_dir / ".chalice" / "deployed" / f"{self.stage.name}.json"
+
+    def restore_chalice_state(self) -> None:
+        """Chalice knows what it deployed only from `.chalice/deployed/<stage>.json`:
+        without it, it creates a second REST API (a new URL). A copy is kept in
+        SSM Parameter Store after every deploy, so any clone (CI included)
+        updates the same stage; it wins over a local file, being the latest."""
+        ssm = self.client("ssm")
+        try:
+            value = ssm.get_parameter(Name=self.state_parameter)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            where = "a local file" if self.deployed_file.exists() else "nothing: first deploy of this stage"
+            say("state", f"no {self.state_parameter} in SSM; Chalice starts from {where}")
+            return
+        self.deployed_file.parent.mkdir(parents=True, exist_ok=True)
+        self.deployed_file.write_text(value)
+        say("state", f"restored Chalice's record of the stage from SSM {self.state_parameter}")
+
+    def save_chalice_state(self) -> None:
+        self.client("ssm").put_parameter(Name=self.state_parameter, Value=self.deployed_file.read_text(),
+                                         Type="String", Overwrite=True, Tier="Intelligent-Tiering")
+        say("state", f"saved Chalice's record of the stage to SSM {self.state_parameter}")
+
     # 3. chalice deploy
     def chalice_deploy(self, arns) -> dict | None:
         from chalicelib.gateway import AUTHORIZER_URI_VARIABLE
@@ -298,8 +329,7 @@ class Deployer:
         output = result.stdout + result.stderr
         if result.returncode == 0:
             click.echo(output.rstrip())
-            deployed = self.stage.project_dir / ".chalice" / "deployed" / f"{self.stage.name}.json"
-            resources = json.loads(deployed.read_text())["resources"]
+            resources = json.loads(self.deployed_file.read_text())["resources"]
             return next(r for r in resources if r.get("resource_type") == "rest_api")
         if is_local_endpoint() and "RestApi operation" in output and self._functions_exist():
             say("chalice", "chalice deploy stopped at the REST API: " + _error_line(output))
@@ -452,6 +482,7 @@ def deploy(stage, project_dir):
     arns = deployer.arns()
     outputs = deployer.data_stack()
     deployer.check_environment(outputs)
+    deployer.restore_chalice_state()
     try:
         rest_api = deployer.chalice_deploy(arns)
     except StepSkipped as skipped:
@@ -461,6 +492,7 @@ def deploy(stage, project_dir):
         click.echo("REHEARSAL: stack, stage variables, roles and functions done; "
                    "REST API, authorizer wiring, gateway responses and deployment not run against this endpoint")
         return
+    deployer.save_chalice_state()
     rest_api_id = rest_api["rest_api_id"]
     deployer.wire_authorizer(arns, rest_api_id)
     url = deployer.finish_api(rest_api)

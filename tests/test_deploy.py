@@ -453,7 +453,11 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
                                       authorizationType="CUSTOM", authorizerId=authorizer_id)
                 apigateway.put_integration(restApiId=rest_api_id, resourceId=resource, httpMethod=method,
                                            type="MOCK")
-        return {"rest_api_id": rest_api_id, "rest_api_url": f"https://{rest_api_id}.example/api/"}
+        record = {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": rest_api_id,
+                  "rest_api_url": f"https://{rest_api_id}.example/api/"}
+        self.deployed_file.parent.mkdir(parents=True, exist_ok=True)
+        self.deployed_file.write_text(json.dumps({"resources": [record], "schema_version": "2.0"}))
+        return record
 
     project = project_copy(tmp_path)
     saved = dict(os.environ)
@@ -474,3 +478,22 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
                  f"API URL: https://{rest_api['id']}.example/api/"):
         assert line in result.output, result.output
     assert "SKIPPED" not in result.output
+    saved = boto("ssm").get_parameter(Name="/latchkey/dev/chalice-deployed")["Parameter"]["Value"]
+    assert json.loads(saved)["resources"][0]["rest_api_id"] == rest_api["id"]
+
+
+def test_restore_chalice_state_gives_a_fresh_clone_the_stage_record(deployed, boto, endpoint, tmp_path):
+    """A clone without .chalice/deployed/ must update the stage's REST API, not create another."""
+    from scripts import deploy
+
+    boto("ssm").put_parameter(Name="/latchkey/staging/chalice-deployed", Value='{"resources": []}', Type="String")
+    project = project_copy(tmp_path)
+    saved = dict(os.environ)
+    try:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        deployer = deploy.Deployer(deploy.prepare("staging", project))
+        deployer.restore_chalice_state()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert (project / ".chalice" / "deployed" / "staging.json").read_text() == '{"resources": []}'
