@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts import stage_env  # noqa: E402
 
 STATE_FILE = stage_env.PROJECT_DIR / ".local" / "state.json"
+# Tests (and anyone running a second copy) point the state elsewhere.
+STATE_FILE = Path(os.environ.get("LATCHKEY_STATE_FILE") or STATE_FILE)
 SAVE_EVERY_SECONDS = 5
 DEMO_EMAIL = "demo@example.com"
 
@@ -163,7 +165,7 @@ def main(port, aws_port, stage):
         stop.set()
         save_state()
         aws.stop()
-        click.echo("\nstopped; local data saved to .local/state.json")
+        click.echo(f"\nstopped; local data saved to {STATE_FILE}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,424 @@
+"""Uploads from CI through chalice.test.Client: every /2.0 route with both
+token kinds and every header spelling, bad input, and what a user sees when
+reading it back through /api/v3."""
+import json
+
+import pytest
+
+from tests import upload_bodies as b
+from tests.upload_bodies import COMMIT, OTHER_COMMIT
+
+NOT_FOUND = (404, {"error": "not found"})
+REPO = "gh/acme/widgets"
+READ_BACK = "/api/v3/organizations/gh/acme/repositories/widgets/commits/{commit}/{what}"
+ACCOUNT = "/2.0/gh/acme/widgets"
+
+COVERAGE_BODY = b.coverage({"src/a.py": {1: 1, 2: 0}})
+ISSUES_BODY = [b.issues(files={"src/a.js": [b.issue()]})]
+METRICS_BODY = [b.metrics(files={"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3}})]
+DUPLICATION_BODY = [b.duplication(clones=[(40, 5)])]
+
+# (method, path after the repository part, body)
+ROUTES = [
+    ("POST", "/commit/{c}/coverage/python", COVERAGE_BODY),
+    ("POST", "/commit/{c}/coverage/python?partial=true", COVERAGE_BODY),
+    ("POST", "/commit/{c}/coverageFinal", {}),
+    ("POST", "/commit/{c}/issuesRemoteResults", ISSUES_BODY),
+    ("POST", "/commit/{c}/metricsRemoteResults", METRICS_BODY),
+    ("POST", "/commit/{c}/duplicationRemoteResults", DUPLICATION_BODY),
+    ("POST", "/commit/{c}/resultsFinal", None),
+    ("GET", "/analysis/configuration", None),
+]
+
+
+def project_path(path: str) -> str:
+    """The project-token form of an account-route suffix."""
+    if path.startswith("/commit/{c}/coverage/"):
+        return "/2.0/coverage/{c}/" + path.rsplit("/", 1)[1]
+    if path == "/analysis/configuration":
+        return "/2.0/project/analysis/configuration"
+    return "/2.0" + path
+
+
+PROJECT_ROUTES = [(m, project_path(p), body) for m, p, body in ROUTES]
+ACCOUNT_ROUTES = [(m, ACCOUNT + p, body) for m, p, body in ROUTES] + [
+    ("POST", "/2.0/acme/widgets/commit/{c}/coverage/python", COVERAGE_BODY),  # old Node reporter
+]
+PROJECT_HEADERS = [("project-token",), ("project_token",), ("project-token", "project_token")]
+ACCOUNT_HEADERS = [("api-token",), ("api_token",), ("api-token", "api_token")]
+
+
+def send(api, method, path, token, names, body=None, commit=COMMIT):
+    headers = {name: token for name in names}
+    return api.call(method, path.replace("{c}", commit), headers=headers, body=body)
+
+
+def assert_answer(method, status, body):
+    assert status == 200, body
+    if method == "POST":
+        assert set(body) == {"success"} and isinstance(body["success"], str)
+    else:
+        assert body == {"ignoredPaths": [], "defaultIgnores": [], "projectExtensions": [], "toolConfiguration": []}
+
+
+@pytest.fixture
+def tokens(make):
+    """The repository, its project token, and account tokens by role."""
+    make.repo(REPO)
+    make.repo("gh/acme/other")
+    return {
+        "project": make.project_token(REPO),
+        "other_project": make.project_token("gh/acme/other"),
+        "writer": make.user("writer@example.com").grant(REPO, "write").token(),
+        "reader": make.user("reader@example.com").grant(REPO, "read").token(),
+        "admin": make.user("admin@example.com").grant("gh/acme", "admin").token(),
+        "stranger": make.user("stranger@example.com").token(),
+    }
+
+
+# -- every route, both token kinds, every header spelling ---------------------
+
+@pytest.mark.parametrize("names", PROJECT_HEADERS, ids="+".join)
+@pytest.mark.parametrize("method,path,body", PROJECT_ROUTES, ids=[p for _, p, _ in PROJECT_ROUTES])
+def test_project_route_accepts_every_header_spelling(api, tokens, method, path, body, names):
+    status, answer = send(api, method, path, tokens["project"], names, body)
+    assert_answer(method, status, answer)
+
+
+@pytest.mark.parametrize("names", ACCOUNT_HEADERS, ids="+".join)
+@pytest.mark.parametrize("method,path,body", ACCOUNT_ROUTES, ids=[p for _, p, _ in ACCOUNT_ROUTES])
+def test_account_route_accepts_every_header_spelling(api, tokens, method, path, body, names):
+    status, answer = send(api, method, path, tokens["writer"], names, body)
+    assert_answer(method, status, answer)
+
+
+@pytest.mark.parametrize("method,path,body", PROJECT_ROUTES, ids=[p for _, p, _ in PROJECT_ROUTES])
+def test_project_route_with_account_token_is_403(api, tokens, method, path, body):
+    status, answer = send(api, method, path, tokens["writer"], ("api-token",), body)
+    assert status == 403
+    assert answer["error"].startswith("this path takes a project token")
+
+
+@pytest.mark.parametrize("method,path,body", ACCOUNT_ROUTES, ids=[p for _, p, _ in ACCOUNT_ROUTES])
+def test_account_route_with_project_token_is_403(api, tokens, method, path, body):
+    status, answer = send(api, method, path, tokens["project"], ("project-token",), body)
+    assert status == 403
+    assert answer["error"].startswith("this path names a repository and takes an account token")
+
+
+@pytest.mark.parametrize("method,path,body", ACCOUNT_ROUTES, ids=[p for _, p, _ in ACCOUNT_ROUTES])
+def test_account_route_without_write_role(api, tokens, method, path, body):
+    status, answer = send(api, method, path, tokens["reader"], ("api-token",), body)
+    assert status == 403 and "write" in answer["error"]
+    assert send(api, method, path, tokens["stranger"], ("api-token",), body) == NOT_FOUND
+
+
+@pytest.mark.parametrize("method,path,body", PROJECT_ROUTES + ACCOUNT_ROUTES)
+def test_upload_route_without_token_is_401(api, aws, method, path, body):
+    status, answer = send(api, method, path, None, (), body)
+    assert status == 401 and "error" in answer
+
+
+@pytest.mark.parametrize("token", ["lkp_" + "0" * 33, "not-a-token"])
+def test_upload_with_unknown_token_is_not_found(api, tokens, token):
+    assert send(api, "POST", "/2.0/coverage/{c}/python", token, ("project_token",), COVERAGE_BODY) == NOT_FOUND
+
+
+def test_upload_with_two_different_tokens_is_400(api, tokens):
+    status, answer = api.post(f"/2.0/coverage/{COMMIT}/python", body=COVERAGE_BODY,
+                              headers={"project-token": tokens["project"], "project_token": tokens["other_project"]})
+    assert status == 400 and "two different tokens" in answer["error"]
+
+
+def test_account_token_of_org_admin_uploads(api, tokens):
+    status, _ = send(api, "POST", ACCOUNT + "/commit/{c}/coverage/python", tokens["admin"], ("api_token",),
+                     COVERAGE_BODY)
+    assert status == 200
+
+
+def test_account_upload_judged_live_after_grant_removed(api, tokens, make):
+    path = ACCOUNT + "/commit/{c}/coverage/python"
+    assert send(api, "POST", path, tokens["writer"], ("api-token",), COVERAGE_BODY)[0] == 200
+    make.admin.grant("writer@example.com", REPO, "read")
+    assert send(api, "POST", path, tokens["writer"], ("api-token",), COVERAGE_BODY)[0] == 403
+
+
+def test_unknown_provider_on_account_path_is_not_found(api, tokens):
+    path = "/2.0/zz/acme/widgets/commit/{c}/coverage/python"
+    assert send(api, "POST", path, tokens["writer"], ("api-token",), COVERAGE_BODY) == NOT_FOUND
+
+
+# -- read-back -----------------------------------------------------------------
+
+@pytest.mark.parametrize("what", ["coverage", "analysis"])
+@pytest.mark.parametrize("who,names", [
+    ("project", ("project-token",)), ("project", ("project_token",)), ("project", ("project-token", "project_token")),
+    ("reader", ("api-token",)), ("reader", ("api_token",)), ("reader", ("api-token", "api_token")),
+    ("writer", ("api-token",)), ("admin", ("api-token",)),
+])
+def test_read_back_allowed(api, tokens, what, who, names):
+    status, answer = send(api, "GET", READ_BACK.format(commit=COMMIT, what=what), tokens[who], names)
+    assert status == 200 and answer["data"]["commit"] == COMMIT
+
+
+@pytest.mark.parametrize("what", ["coverage", "analysis"])
+@pytest.mark.parametrize("who", ["other_project", "stranger"])
+def test_read_back_of_another_repository_is_not_found(api, tokens, what, who):
+    path = READ_BACK.format(commit=COMMIT, what=what)
+    assert api.get(path, tokens[who]) == NOT_FOUND
+
+
+def test_read_back_bad_commit_is_400(api, tokens):
+    status, answer = api.get(READ_BACK.format(commit="abc", what="coverage"), tokens["reader"])
+    assert status == 400 and "40-character" in answer["error"]
+
+
+def coverage_of(api, token, commit=COMMIT):
+    status, answer = api.get(READ_BACK.format(commit=commit, what="coverage"), token)
+    assert status == 200
+    return answer["data"]
+
+
+def test_coverage_partials_merged_on_final(api, tokens):
+    token = tokens["project"]
+    python = b.coverage({"src/a.py": {1: 1, 2: 0, 3: 5}, "src/shared.txt": {1: 0}})
+    java = b.coverage({"src/A.java": {1: 0, 2: 0}, "src/shared.txt": {1: 2, 2: 0}})
+    assert api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=python)[0] == 200
+    assert api.post(f"/2.0/coverage/{COMMIT}/java?partial=true", token, body=java)[0] == 200
+    before = coverage_of(api, tokens["reader"])
+    assert before["final"] is False and [r["partial"] for r in before["reports"]] == [True, True]
+    assert api.post(f"/2.0/commit/{COMMIT}/coverageFinal", token, body={}) == (
+        200, {"success": f"Coverage of commit {COMMIT} is final"})
+    data = coverage_of(api, tokens["reader"])
+    assert data["final"] is True and data["finalizedAt"]
+    # a.py 2/3, A.java 0/2, shared.txt: line 1 hit in one report -> 1/2
+    assert data["total"] == {"files": 3, "covered": 3, "coverable": 7, "percentage": 42.86}
+    assert data["files"] == [
+        {"filename": "src/A.java", "covered": 0, "coverable": 2, "percentage": 0.0},
+        {"filename": "src/a.py", "covered": 2, "coverable": 3, "percentage": 66.67},
+        {"filename": "src/shared.txt", "covered": 1, "coverable": 2, "percentage": 50.0},
+    ]
+    assert sorted(r["language"] for r in data["reports"]) == ["java", "python"]
+
+
+def test_coverage_complete_report_replaces_same_language(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"a.py": {1: 0}}))
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"b.py": {1: 0}}))
+    api.post(f"/2.0/coverage/{COMMIT}/go", token, body=b.coverage({"c.go": {1: 1}}))
+    status, answer = api.post(f"/2.0/coverage/{COMMIT}/python", token, body=b.coverage({"a.py": {1: 3, 2: 1}}))
+    assert (status, answer) == (200, {"success": f"Coverage report (python, complete) received for commit {COMMIT}"})
+    data = coverage_of(api, token)
+    assert [(r["language"], r["partial"]) for r in data["reports"]] == [("go", False), ("python", False)]
+    assert data["total"] == {"files": 2, "covered": 3, "coverable": 3, "percentage": 100.0}
+    assert data["final"] is True and data["finalizedAt"] is None
+
+
+def test_coverage_retry_is_idempotent(api, tokens):
+    token = tokens["project"]
+    body = b.coverage({"a.py": {1: 1, 2: 0}})
+    for _ in range(3):
+        assert api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=body)[0] == 200
+    data = coverage_of(api, token)
+    assert len(data["reports"]) == 1
+    assert data["total"] == {"files": 1, "covered": 1, "coverable": 2, "percentage": 50.0}
+
+
+def test_coverage_partial_after_final_reopens_commit(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"a.py": {1: 1}}))
+    api.post(f"/2.0/commit/{COMMIT}/coverageFinal", token, body={})
+    api.post(f"/2.0/coverage/{COMMIT}/java?partial=true", token, body=b.coverage({"A.java": {1: 0}}))
+    assert coverage_of(api, token)["final"] is False
+
+
+def test_coverage_language_case_and_escaped_space(api, tokens):
+    token = tokens["project"]
+    assert api.post(f"/2.0/coverage/{COMMIT.upper()}/Visual%20Basic", token, body=COVERAGE_BODY)[0] == 200
+    assert api.post(f"/2.0/coverage/{COMMIT}/visual basic", token, body=COVERAGE_BODY)[0] == 200
+    data = coverage_of(api, token)
+    assert [r["language"] for r in data["reports"]] == ["visual basic"]
+
+
+def test_coverage_old_client_fields_accepted(api, tokens):
+    body = b.coverage({"a.py": {1: 1, 2: 0}}, total=99, codeLines=2, language="python")
+    body["fileReports"][0].update(total=99, codeLines=2)
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=body)[0] == 200
+    assert coverage_of(api, tokens["project"])["total"]["percentage"] == 50.0
+
+
+def test_commits_are_kept_apart(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python", token, body=b.coverage({"a.py": {1: 1}}))
+    assert coverage_of(api, token, OTHER_COMMIT) == {
+        "commit": OTHER_COMMIT, "final": False, "finalizedAt": None,
+        "total": {"files": 0, "covered": 0, "coverable": 0, "percentage": None}, "files": [], "reports": [],
+    }
+
+
+def test_revoked_project_token_is_not_found_and_uploads_stay(api, tokens, make):
+    account = make.user("owner@example.com").grant("gh/acme", "admin").token()
+    status, created = api.post("/api/v3/organizations/gh/acme/repositories/widgets/tokens", account)
+    token = created["data"]["token"]
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", token, body=COVERAGE_BODY, header="project_token")[0] == 200
+    path = f"/api/v3/organizations/gh/acme/repositories/widgets/tokens/{created['data']['id']}"
+    assert api.delete(path, account)[0] == 204
+    assert api.post(f"/2.0/coverage/{COMMIT}/java", token, body=COVERAGE_BODY, header="project_token") == NOT_FOUND
+    assert api.post(f"/2.0/commit/{COMMIT}/coverageFinal", token, body={}) == NOT_FOUND
+    data = coverage_of(api, account)
+    assert [r["language"] for r in data["reports"]] == ["python"]
+    assert data["total"]["covered"] == 1
+
+
+def test_analysis_read_back_sums_batches(api, tokens):
+    token = tokens["project"]
+    batch_one = [
+        b.issues("eslint", {"src/a.js": [b.issue(level="Info"), b.issue(level="Error", column=3)],
+                            "src/b.js": [b.issue("src/b.js", level="Error"), b.file_error("src/b.js")]}),
+        b.issues("pylint", failure="pylint crashed"),
+    ]
+    batch_two = [b.issues("eslint", {"src/c.js": [b.issue("src/c.js", level="Warning")]}),
+                 {"tool": "semgrep", "issues": {"Success": {"results": [b.file_error("src/d.py", {"text": "x"})]}}}]
+    for batch in (batch_one, batch_two):
+        assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", token, body=batch)[0] == 200
+    api.post(f"/2.0/commit/{COMMIT}/metricsRemoteResults", token, body=[
+        b.metrics("javascript", {"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3, "nrMethods": 1,
+                                              "lineComplexities": [{"line": 1, "value": 2}]},
+                                 "src/b.js": {"loc": 5}}),
+        b.metrics("python", failure="radon missing")])
+    api.post(f"/2.0/commit/{COMMIT}/duplicationRemoteResults", token,
+             body=[b.duplication(clones=[(40, 5), (60, 7)])])
+    status, data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])
+    assert status == 200
+    data = data["data"]
+    assert data["resultsFinal"] is False
+    assert data["issues"] == {
+        "total": 4, "byLevel": {"Error": 2, "Info": 1, "Warning": 1},
+        "byTool": {
+            "eslint": {"issues": 4, "byLevel": {"Error": 2, "Info": 1, "Warning": 1}, "fileErrors": 1},
+            "pylint": {"issues": 0, "byLevel": {}, "fileErrors": 0},
+            "semgrep": {"issues": 0, "byLevel": {}, "fileErrors": 1},
+        },
+    }
+    assert data["fileErrors"] == {"total": 2, "items": [
+        {"tool": "eslint", "filename": "src/b.js", "message": "could not parse"},
+        {"tool": "semgrep", "filename": "src/d.py", "message": "x"}]}
+    assert data["toolFailures"] == [{"tool": "pylint", "message": "pylint crashed"}]
+    assert data["metrics"]["total"] == {"files": 2, "complexity": 3, "loc": 15, "cloc": 2, "nrMethods": 1,
+                                        "nrClasses": 0}
+    assert data["metrics"]["failures"] == [{"language": "python", "message": "radon missing"}]
+    assert data["duplication"]["total"] == {"clones": 2, "duplicatedLines": 12, "duplicatedTokens": 100,
+                                            "analysedFiles": 2}
+    assert [u["kind"] for u in data["uploads"]] == ["issues", "issues", "metrics", "duplication"]
+    assert api.post(f"/2.0/commit/{COMMIT}/resultsFinal", token)[0] == 200
+    final = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), token)[1]["data"]
+    assert final["resultsFinal"] is True and final["resultsFinalAt"]
+
+
+def test_analysis_batch_retry_is_idempotent(api, tokens):
+    for _ in range(2):
+        assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=ISSUES_BODY)[0] == 200
+    data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["project"])[1]["data"]
+    assert data["issues"]["total"] == 1 and len(data["uploads"]) == 1
+
+
+def test_analysis_batch_of_50000_results_accepted(api, tokens):
+    results = [b.issue(line=n + 1) for n in range(50_000)]
+    body = [b.issues("eslint", {"src/a.js": results})]
+    status, answer = api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)
+    assert (status, answer) == (200, {"success": f"50000 issues results received for commit {COMMIT}"})
+    results.append(b.issue())
+    status, answer = api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)
+    assert status == 413 and answer == {"error": "body: at most 50000 results per request"}
+
+
+# -- bad input -----------------------------------------------------------------
+
+def error_of(api, path, token, body=None, raw=None):
+    status, answer = api.post(path, token, body=raw if raw is not None else body)
+    return status, answer["error"]
+
+
+@pytest.mark.parametrize("commit", ["abc", "g" * 40, "0" * 41, "0" * 39])
+def test_bad_commit_is_400(api, tokens, commit):
+    status, error = error_of(api, f"/2.0/coverage/{commit}/python", tokens["project"], COVERAGE_BODY)
+    assert (status, error) == (400, "commit: must be a 40-character hexadecimal commit SHA")
+
+
+@pytest.mark.parametrize("language", ["%20", "%20%20"])
+def test_empty_language_is_400(api, tokens, language):
+    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/{language}", tokens["project"], COVERAGE_BODY)
+    assert (status, error) == (400, "language: must not be empty")
+
+
+@pytest.mark.parametrize("body,expected", [
+    ([], "body: must be an object"),
+    ({}, "fileReports: must be a list"),
+    ({"fileReports": [{"filename": "/etc/passwd", "coverage": {}}]},
+     "fileReports[0].filename: must be relative to the repository, got '/etc/passwd'"),
+    ({"fileReports": [{"filename": "C:\\x.py", "coverage": {}}]},
+     "fileReports[0].filename: must be relative to the repository, got 'C:\\\\x.py'"),
+    ({"fileReports": [{"filename": "src/../../x.py", "coverage": {}}]},
+     "fileReports[0].filename: must not contain '..', got 'src/../../x.py'"),
+    ({"fileReports": [{"filename": "", "coverage": {}}]}, "fileReports[0].filename: must be a non-empty string"),
+    ({"fileReports": [{"filename": "a.py", "coverage": {"1": -1}}]},
+     'fileReports[0].coverage["1"]: hit count must be a non-negative integer'),
+    ({"fileReports": [{"filename": "a.py", "coverage": {"1": 1.5}}]},
+     'fileReports[0].coverage["1"]: hit count must be a non-negative integer'),
+    ({"fileReports": [{"filename": "a.py", "coverage": {"x": 1}}]},
+     'fileReports[0].coverage["x"]: line must be a positive integer'),
+    ({"fileReports": [{"filename": "a.py", "coverage": [1]}]},
+     'fileReports[0].coverage: must be an object {"<line>": hits}'),
+])
+def test_bad_coverage_body_is_400(api, tokens, body, expected):
+    assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], body) == (400, expected)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    (b"{not json", "body: not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "body: nested too deeply"),
+    (b"", "body: must be an object"),
+])
+def test_unparseable_body_is_400(api, tokens, raw, expected):
+    assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw) == (400, expected)
+
+
+def test_body_over_10_mb_is_413(api, tokens):
+    raw = json.dumps({"fileReports": [], "pad": "x" * (10 * 1024 * 1024)}).encode()
+    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw)
+    assert (status, error) == (413, f"body: larger than {10 * 1024 * 1024} bytes")
+
+
+def test_bad_partial_flag_is_400(api, tokens):
+    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/python?partial=yes", tokens["project"], COVERAGE_BODY)
+    assert (status, error) == (400, "partial: must be true or false")
+
+
+@pytest.mark.parametrize("route,body,expected", [
+    ("issuesRemoteResults", {}, "body: must be a list"),
+    ("issuesRemoteResults", [{"tool": "x", "issues": {}}],
+     '[0].issues: must be {"Success": {...}} or {"Failure": {"message": ...}}'),
+    ("issuesRemoteResults", [b.issues(files={"a.js": [{"Oops": {}}]})],
+     '[0].issues.Success.results[0].results[0]: must be {"Issue": {...}} or {"FileError": {...}}'),
+    ("issuesRemoteResults", [b.issues(files={"a.js": [b.issue(line=0)]})],
+     "[0].issues.Success.results[0].results[0].Issue.location.LineLocation.line: must be a positive integer"),
+    ("issuesRemoteResults", [b.issues(files={"../a.js": [b.issue()]})],
+     "[0].issues.Success.results[0].filename: must not contain '..', got '../a.js'"),
+    ("issuesRemoteResults", [b.issues(files={"a.js": [b.file_error("/abs.js")]})],
+     "[0].issues.Success.results[0].results[0].FileError.filename: must be relative to the repository, "
+     "got '/abs.js'"),
+    ("metricsRemoteResults", [b.metrics(files={"a.js": {"loc": -1}})],
+     "[0].metrics.Success.results[0].metrics.loc: loc must be a non-negative integer"),
+    ("duplicationRemoteResults", [b.duplication(clones=[(-1, 2)])],
+     "[0].duplication.Success.results[0].nrTokens: nrTokens must be a non-negative integer"),
+    ("duplicationRemoteResults", [b.duplication(analysed=["/x.js"])],
+     "[0].duplication.Success.analysedFiles[0]: must be relative to the repository, got '/x.js'"),
+])
+def test_bad_analysis_body_is_400(api, tokens, route, body, expected):
+    assert error_of(api, f"/2.0/commit/{COMMIT}/{route}", tokens["project"], body) == (400, expected)
+
+
+def test_rejected_upload_stores_nothing(api, tokens):
+    bad = {"fileReports": [{"filename": "/abs", "coverage": {}}]}
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=bad)[0] == 400
+    assert coverage_of(api, tokens["project"])["reports"] == []
