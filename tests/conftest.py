@@ -161,7 +161,7 @@ class LocalServer:
     project: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def local_server(tmp_path_factory):
     import re
     import subprocess
