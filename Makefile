@@ -33,3 +33,12 @@ deploy: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python scripts/deploy.py package --stage $(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/package/sam.json
+# Codacy's Node coverage reporter, for tests/test_reporters.py (project-local,
+# gitignored). Best effort: without npm or a registry the test skips.
+NODE_STAMP := .node/.installed
+NODE_REPORTER := codacy-coverage@3.4.0
+
+$(NODE_STAMP):
+	-npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error $(NODE_REPORTER) && touch $(NODE_STAMP)
+
+test: $(NODE_STAMP)

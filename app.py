@@ -10,10 +10,13 @@ from chalice import Chalice
 
 from chalicelib import authorizer
 from chalicelib.api import http, v3
+from chalicelib.api import v2, v3_commits
 from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
 
 app = Chalice(app_name="latchkey")
 app.register_blueprint(v3.api, url_prefix="/api/v3")
+app.register_blueprint(v2.api, url_prefix="/2.0")
+app.register_blueprint(v3_commits.api, url_prefix="/api/v3")
 app.register_middleware(http.json_errors, "http")
 # Bodies labelled application/octet-stream are JSON too (http.BODY_CONTENT_TYPES);
 # as a binary type it would mix binary and text content types on one route,

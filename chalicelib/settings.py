@@ -36,6 +36,10 @@ class Settings:
     # Where uploads live in UPLOADS_BUCKET: the API's IAM policy grants
     # object access under this prefix only.
     uploads_prefix: str = "uploads/"
+    # Uploads from CI: Codacy documents a 10 MB body limit and clients
+    # batch at most 50,000 analysis results a request.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_analysis_results: int = 50_000
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -80,6 +84,8 @@ def from_environ(environ) -> Settings:
         aws_connect_timeout_seconds=_float(environ, "AWS_CONNECT_TIMEOUT_SECONDS", 1.0),
         aws_read_timeout_seconds=_float(environ, "AWS_READ_TIMEOUT_SECONDS", 2.0),
         uploads_prefix=environ.get("UPLOADS_PREFIX", "uploads/"),
+        max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
+        max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
     )
 
 

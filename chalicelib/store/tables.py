@@ -5,8 +5,10 @@ from the CloudFormation stack instead.
 """
 from chalicelib.models.directory import DirectoryItem
 from chalicelib.models.tokens import Token
+from chalicelib.models.uploads import UploadItem
 
 TABLE_MODELS = [Token, DirectoryItem]
+TABLE_MODELS.append(UploadItem)  # uploads from CI (a line of its own: merges cleanly)
 
 
 def ensure_tables() -> list[str]:
@@ -16,4 +18,14 @@ def ensure_tables() -> list[str]:
         if not model.exists():
             model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
+    from chalicelib.store.uploads import ensure_bucket
+
+    if ensure_bucket():
+        created.append(f"s3://{_bucket()}")
     return created
+
+
+def _bucket() -> str:
+    from chalicelib.settings import get_settings
+
+    return get_settings().uploads_bucket

@@ -1,0 +1,138 @@
+"""API v2: uploads from CI, with the paths and answers of Codacy's clients
+(`codacy-compat.md`, API v2). Every success is 200 `{"success": "..."}`.
+
+API Gateway allows one variable name per path level (a literal beside it is
+fine). The provider-less path of the old Node reporter,
+`/2.0/{username}/{project}/commit/{commit}/coverage/{language}`, is
+therefore registered with the variable names of the provider form, as
+`/{provider}/{username}/commit/{commit}/coverage/{language}`, and its
+values are renamed in the view (provider `gh`, as Codacy assumed).
+"""
+import functools
+
+from chalicelib.api.http import ApiBlueprint, json_body, json_response
+from chalicelib.errors import BadRequest
+from chalicelib.settings import get_settings
+
+api = ApiBlueprint(__name__)
+
+ACCOUNT = "/{provider}/{username}/{project}"
+LEGACY_PROVIDER = "gh"
+
+
+@functools.lru_cache(maxsize=1)
+def services():
+    """The UploadService, built on first use (no PynamoDB at import)."""
+    from chalicelib.services.uploads import UploadService
+
+    return UploadService()
+
+
+def success(message: str):
+    return json_response({"success": message})
+
+
+def _partial() -> bool:
+    raw = (api.current_request.query_params or {}).get("partial")
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() == "true":
+        return True
+    raise BadRequest("partial: must be true or false", field="partial")
+
+
+def _body():
+    """(parsed JSON, raw bytes) of an upload, within the size limit."""
+    request = api.current_request
+    body = json_body(request, max_bytes=get_settings().max_upload_bytes)
+    return body, request.raw_body or b""
+
+
+def _coverage(principal, repo_path, commit, language):
+    body, raw = _body()
+    return success(services().upload_coverage(principal, repo_path, commit, language, _partial(), body, raw))
+
+
+def _analysis(principal, repo_path, commit, kind):
+    body, raw = _body()
+    return success(services().upload_analysis(principal, repo_path, commit, kind, body, raw))
+
+
+# -- project token: the token names the repository ------------------------------
+
+@api.route("/coverage/{commit}/{language}", methods=["POST"])
+def project_coverage(principal, commit, language):
+    return _coverage(principal, None, commit, language)
+
+
+@api.route("/commit/{commit}/coverageFinal", methods=["POST"])
+def project_coverage_final(principal, commit):
+    return success(services().finish_coverage(principal, None, commit))
+
+
+@api.route("/commit/{commit}/issuesRemoteResults", methods=["POST"])
+def project_issues(principal, commit):
+    return _analysis(principal, None, commit, "issues")
+
+
+@api.route("/commit/{commit}/metricsRemoteResults", methods=["POST"])
+def project_metrics(principal, commit):
+    return _analysis(principal, None, commit, "metrics")
+
+
+@api.route("/commit/{commit}/duplicationRemoteResults", methods=["POST"])
+def project_duplication(principal, commit):
+    return _analysis(principal, None, commit, "duplication")
+
+
+@api.route("/commit/{commit}/resultsFinal", methods=["POST"])
+def project_results_final(principal, commit):
+    return success(services().finish_results(principal, None, commit))
+
+
+@api.route("/project/analysis/configuration", methods=["GET"])
+def project_configuration(principal):
+    return json_response(services().configuration(principal, None))
+
+
+# -- account token: the path names the repository -------------------------------
+
+@api.route(ACCOUNT + "/commit/{commit}/coverage/{language}", methods=["POST"])
+def account_coverage(principal, provider, username, project, commit, language):
+    return _coverage(principal, (provider, username, project), commit, language)
+
+
+@api.route("/{provider}/{username}/commit/{commit}/coverage/{language}", methods=["POST"])
+def legacy_account_coverage(principal, provider, username, commit, language):
+    # Really /2.0/{username}/{project}/commit/...: see the module docstring.
+    return _coverage(principal, (LEGACY_PROVIDER, provider, username), commit, language)
+
+
+@api.route(ACCOUNT + "/commit/{commit}/coverageFinal", methods=["POST"])
+def account_coverage_final(principal, provider, username, project, commit):
+    return success(services().finish_coverage(principal, (provider, username, project), commit))
+
+
+@api.route(ACCOUNT + "/commit/{commit}/issuesRemoteResults", methods=["POST"])
+def account_issues(principal, provider, username, project, commit):
+    return _analysis(principal, (provider, username, project), commit, "issues")
+
+
+@api.route(ACCOUNT + "/commit/{commit}/metricsRemoteResults", methods=["POST"])
+def account_metrics(principal, provider, username, project, commit):
+    return _analysis(principal, (provider, username, project), commit, "metrics")
+
+
+@api.route(ACCOUNT + "/commit/{commit}/duplicationRemoteResults", methods=["POST"])
+def account_duplication(principal, provider, username, project, commit):
+    return _analysis(principal, (provider, username, project), commit, "duplication")
+
+
+@api.route(ACCOUNT + "/commit/{commit}/resultsFinal", methods=["POST"])
+def account_results_final(principal, provider, username, project, commit):
+    return success(services().finish_results(principal, (provider, username, project), commit))
+
+
+@api.route(ACCOUNT + "/analysis/configuration", methods=["GET"])
+def account_configuration(principal, provider, username, project):
+    return json_response(services().configuration(principal, (provider, username, project)))

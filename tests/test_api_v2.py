@@ -1,0 +1,348 @@
+"""Uploads from CI through chalice.test.Client: every /2.0 route with both
+token kinds and every header spelling, bad input, and what a user sees when
+reading it back through /api/v3."""
+import json
+
+import pytest
+
+from tests import upload_bodies as b
+from tests.upload_bodies import COMMIT, OTHER_COMMIT
+
+NOT_FOUND = (404, {"error": "not found"})
+REPO = "gh/acme/widgets"
+READ_BACK = "/api/v3/organizations/gh/acme/repositories/widgets/commits/{commit}/{what}"
+ACCOUNT = "/2.0/gh/acme/widgets"
+
+COVERAGE_BODY = b.coverage({"src/a.py": {1: 1, 2: 0}})
+ISSUES_BODY = [b.issues(files={"src/a.js": [b.issue()]})]
+METRICS_BODY = [b.metrics(files={"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3}})]
+DUPLICATION_BODY = [b.duplication(clones=[(40, 5)])]
+
+# (method, path after the repository part, body)
+ROUTES = [
+    ("POST", "/commit/{c}/coverage/python", COVERAGE_BODY),
+    ("POST", "/commit/{c}/coverage/python?partial=true", COVERAGE_BODY),
+    ("POST", "/commit/{c}/coverageFinal", {}),
+    ("POST", "/commit/{c}/issuesRemoteResults", ISSUES_BODY),
+    ("POST", "/commit/{c}/metricsRemoteResults", METRICS_BODY),
+    ("POST", "/commit/{c}/duplicationRemoteResults", DUPLICATION_BODY),
+    ("POST", "/commit/{c}/resultsFinal", None),
+    ("GET", "/analysis/configuration", None),
+]
+
+
+def project_path(path: str) -> str:
+    """The project-token form of an account-route suffix."""
+    if path.startswith("/commit/{c}/coverage/"):
+        return "/2.0/coverage/{c}/" + path.rsplit("/", 1)[1]
+    if path == "/analysis/configuration":
+        return "/2.0/project/analysis/configuration"
+    return "/2.0" + path
+
+
+PROJECT_ROUTES = [(m, project_path(p), body) for m, p, body in ROUTES]
+ACCOUNT_ROUTES = [(m, ACCOUNT + p, body) for m, p, body in ROUTES] + [
+    ("POST", "/2.0/acme/widgets/commit/{c}/coverage/python", COVERAGE_BODY),  # old Node reporter
+]
+
+
+def send(api, method, path, token, names, body=None, commit=COMMIT):
+    headers = {name: token for name in names}
+    return api.call(method, path.replace("{c}", commit), headers=headers, body=body)
+
+
+def assert_answer(method, status, body):
+    assert status == 200, body
+    if method == "POST":
+        assert set(body) == {"success"} and isinstance(body["success"], str)
+    else:
+        assert body == {"ignoredPaths": [], "defaultIgnores": [], "projectExtensions": [], "toolConfiguration": []}
+
+
+class Tokens(dict):
+    """Tokens by role, made on first use (each costs a few moto calls)."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+        make.repo(REPO)
+
+    def __missing__(self, role):
+        make = self.make
+        if role == "project":
+            value = make.project_token(REPO)
+        elif role == "other_project":
+            value = make.project_token(make.repo("gh/acme/other"))
+        else:
+            target, grant = {"writer": (REPO, "write"), "reader": (REPO, "read"),
+                             "admin": ("gh/acme", "admin"), "stranger": (None, None)}[role]
+            user = make.user(f"{role}@example.com")
+            if target:
+                user.grant(target, grant)
+            value = user.token()
+        self[role] = value
+        return value
+
+
+@pytest.fixture
+def tokens(make):
+    """The repository, its project token, and account tokens by role."""
+    return Tokens(make)
+
+
+# -- read-back -----------------------------------------------------------------
+
+def test_read_back_bad_commit_is_400(api, tokens):
+    status, answer = api.get(READ_BACK.format(commit="abc", what="coverage"), tokens["reader"])
+    assert status == 400 and "40-character" in answer["error"]
+
+
+def coverage_of(api, token, commit=COMMIT):
+    status, answer = api.get(READ_BACK.format(commit=commit, what="coverage"), token)
+    assert status == 200
+    return answer["data"]
+
+
+def test_coverage_partials_merged_on_final(api, tokens):
+    token = tokens["project"]
+    python = b.coverage({"src/a.py": {1: 1, 2: 0, 3: 5}, "src/shared.txt": {1: 0}})
+    java = b.coverage({"src/A.java": {1: 0, 2: 0}, "src/shared.txt": {1: 2, 2: 0}})
+    assert api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=python)[0] == 200
+    assert api.post(f"/2.0/coverage/{COMMIT}/java?partial=true", token, body=java)[0] == 200
+    before = coverage_of(api, tokens["reader"])
+    assert before["final"] is False and [r["partial"] for r in before["reports"]] == [True, True]
+    assert api.post(f"/2.0/commit/{COMMIT}/coverageFinal", token, body={}) == (
+        200, {"success": f"Coverage of commit {COMMIT} is final"})
+    data = coverage_of(api, tokens["reader"])
+    assert data["final"] is True and data["finalizedAt"]
+    # a.py 2/3, A.java 0/2, shared.txt: line 1 hit in one report -> 1/2
+    assert data["total"] == {"files": 3, "covered": 3, "coverable": 7, "percentage": 42.86}
+    assert data["files"] == [
+        {"filename": "src/A.java", "covered": 0, "coverable": 2, "percentage": 0.0},
+        {"filename": "src/a.py", "covered": 2, "coverable": 3, "percentage": 66.67},
+        {"filename": "src/shared.txt", "covered": 1, "coverable": 2, "percentage": 50.0},
+    ]
+    assert sorted(r["language"] for r in data["reports"]) == ["java", "python"]
+
+
+def test_coverage_complete_report_replaces_same_language(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"a.py": {1: 0}}))
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"b.py": {1: 0}}))
+    api.post(f"/2.0/coverage/{COMMIT}/go", token, body=b.coverage({"c.go": {1: 1}}))
+    status, answer = api.post(f"/2.0/coverage/{COMMIT}/python", token, body=b.coverage({"a.py": {1: 3, 2: 1}}))
+    assert (status, answer) == (200, {"success": f"Coverage report (python, complete) received for commit {COMMIT}"})
+    data = coverage_of(api, token)
+    assert [(r["language"], r["partial"]) for r in data["reports"]] == [("go", False), ("python", False)]
+    assert data["total"] == {"files": 2, "covered": 3, "coverable": 3, "percentage": 100.0}
+    assert data["final"] is True and data["finalizedAt"] is None
+
+
+def test_coverage_retry_is_idempotent(api, tokens):
+    token = tokens["project"]
+    body = b.coverage({"a.py": {1: 1, 2: 0}})
+    for _ in range(3):
+        assert api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=body)[0] == 200
+    data = coverage_of(api, token)
+    assert len(data["reports"]) == 1
+    assert data["total"] == {"files": 1, "covered": 1, "coverable": 2, "percentage": 50.0}
+
+
+def test_coverage_partial_after_final_reopens_commit(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"a.py": {1: 1}}))
+    api.post(f"/2.0/commit/{COMMIT}/coverageFinal", token, body={})
+    api.post(f"/2.0/coverage/{COMMIT}/java?partial=true", token, body=b.coverage({"A.java": {1: 0}}))
+    assert coverage_of(api, token)["final"] is False
+
+
+def test_coverage_language_case_and_escaped_space(api, tokens):
+    token = tokens["project"]
+    assert api.post(f"/2.0/coverage/{COMMIT.upper()}/Visual%20Basic", token, body=COVERAGE_BODY)[0] == 200
+    assert api.post(f"/2.0/coverage/{COMMIT}/visual basic", token, body=COVERAGE_BODY)[0] == 200
+    data = coverage_of(api, token)
+    assert [r["language"] for r in data["reports"]] == ["visual basic"]
+
+
+def test_coverage_old_client_fields_accepted(api, tokens):
+    body = b.coverage({"a.py": {1: 1, 2: 0}}, total=99, codeLines=2, language="python")
+    body["fileReports"][0].update(total=99, codeLines=2)
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=body)[0] == 200
+    assert coverage_of(api, tokens["project"])["total"]["percentage"] == 50.0
+
+
+def test_commits_are_kept_apart(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python", token, body=b.coverage({"a.py": {1: 1}}))
+    assert coverage_of(api, token, OTHER_COMMIT) == {
+        "commit": OTHER_COMMIT, "final": False, "finalizedAt": None,
+        "total": {"files": 0, "covered": 0, "coverable": 0, "percentage": None}, "files": [], "reports": [],
+    }
+
+
+def test_revoked_project_token_is_not_found_and_uploads_stay(api, tokens, make):
+    account = make.user("owner@example.com").grant("gh/acme", "admin").token()
+    status, created = api.post("/api/v3/organizations/gh/acme/repositories/widgets/tokens", account)
+    token = created["data"]["token"]
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", token, body=COVERAGE_BODY, header="project_token")[0] == 200
+    path = f"/api/v3/organizations/gh/acme/repositories/widgets/tokens/{created['data']['id']}"
+    assert api.delete(path, account)[0] == 204
+    assert api.post(f"/2.0/coverage/{COMMIT}/java", token, body=COVERAGE_BODY, header="project_token") == NOT_FOUND
+    assert api.post(f"/2.0/commit/{COMMIT}/coverageFinal", token, body={}) == NOT_FOUND
+    data = coverage_of(api, account)
+    assert [r["language"] for r in data["reports"]] == ["python"]
+    assert data["total"]["covered"] == 1
+
+
+def test_analysis_read_back_sums_batches(api, tokens):
+    token = tokens["project"]
+    batch_one = [
+        b.issues("eslint", {"src/a.js": [b.issue(level="Info"), b.issue(level="Error", column=3)],
+                            "src/b.js": [b.issue("src/b.js", level="Error"), b.file_error("src/b.js")]}),
+        b.issues("pylint", failure="pylint crashed"),
+    ]
+    batch_two = [b.issues("eslint", {"src/c.js": [b.issue("src/c.js", level="Warning")]}),
+                 {"tool": "semgrep", "issues": {"Success": {"results": [b.file_error("src/d.py", {"text": "x"})]}}}]
+    for batch in (batch_one, batch_two):
+        assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", token, body=batch)[0] == 200
+    api.post(f"/2.0/commit/{COMMIT}/metricsRemoteResults", token, body=[
+        b.metrics("javascript", {"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3, "nrMethods": 1,
+                                              "lineComplexities": [{"line": 1, "value": 2}]},
+                                 "src/b.js": {"loc": 5}}),
+        b.metrics("python", failure="radon missing")])
+    api.post(f"/2.0/commit/{COMMIT}/duplicationRemoteResults", token,
+             body=[b.duplication(clones=[(40, 5), (60, 7)])])
+    status, data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])
+    assert status == 200
+    data = data["data"]
+    assert data["resultsFinal"] is False
+    assert data["issues"] == {
+        "total": 4, "byLevel": {"Error": 2, "Info": 1, "Warning": 1},
+        "byTool": {
+            "eslint": {"issues": 4, "byLevel": {"Error": 2, "Info": 1, "Warning": 1}, "fileErrors": 1},
+            "pylint": {"issues": 0, "byLevel": {}, "fileErrors": 0},
+            "semgrep": {"issues": 0, "byLevel": {}, "fileErrors": 1},
+        },
+    }
+    assert data["fileErrors"] == {"total": 2, "items": [
+        {"tool": "eslint", "filename": "src/b.js", "message": "could not parse"},
+        {"tool": "semgrep", "filename": "src/d.py", "message": "x"}]}
+    assert data["toolFailures"] == [{"tool": "pylint", "message": "pylint crashed"}]
+    assert data["metrics"]["total"] == {"files": 2, "complexity": 3, "loc": 15, "cloc": 2, "nrMethods": 1,
+                                        "nrClasses": 0}
+    assert data["metrics"]["failures"] == [{"language": "python", "message": "radon missing"}]
+    assert data["duplication"]["total"] == {"clones": 2, "duplicatedLines": 12, "duplicatedTokens": 100,
+                                            "analysedFiles": 2}
+    assert [u["kind"] for u in data["uploads"]] == ["issues", "issues", "metrics", "duplication"]
+    assert api.post(f"/2.0/commit/{COMMIT}/resultsFinal", token)[0] == 200
+    final = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), token)[1]["data"]
+    assert final["resultsFinal"] is True and final["resultsFinalAt"]
+
+
+def test_analysis_batch_retry_is_idempotent(api, tokens):
+    for _ in range(2):
+        assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=ISSUES_BODY)[0] == 200
+    data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["project"])[1]["data"]
+    assert data["issues"]["total"] == 1 and len(data["uploads"]) == 1
+
+
+def test_analysis_batch_of_50000_results_accepted(api, tokens):
+    results = [b.issue(line=n + 1) for n in range(50_000)]
+    body = [b.issues("eslint", {"src/a.js": results})]
+    status, answer = api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)
+    assert (status, answer) == (200, {"success": f"50000 issues results received for commit {COMMIT}"})
+    results.append(b.issue())
+    status, answer = api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)
+    assert status == 413 and answer == {"error": "body: at most 50000 results per request"}
+
+
+# -- bad input -----------------------------------------------------------------
+
+def error_of(api, path, token, body=None, raw=None):
+    status, answer = api.post(path, token, body=raw if raw is not None else body)
+    return status, answer["error"]
+
+
+@pytest.mark.parametrize("commit", ["abc", "g" * 40, "0" * 41, "0" * 39])
+def test_bad_commit_is_400(api, tokens, commit):
+    status, error = error_of(api, f"/2.0/coverage/{commit}/python", tokens["project"], COVERAGE_BODY)
+    assert (status, error) == (400, "commit: must be a 40-character hexadecimal commit SHA")
+
+
+@pytest.mark.parametrize("language", ["%20", "%20%20"])
+def test_empty_language_is_400(api, tokens, language):
+    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/{language}", tokens["project"], COVERAGE_BODY)
+    assert (status, error) == (400, "language: must not be empty")
+
+
+@pytest.mark.parametrize("body,expected", [
+    ([], "body: must be an object"),
+    ({}, "fileReports: must be a list"),
+    ({"fileReports": [{"filename": "/etc/passwd", "coverage": {}}]},
+     "fileReports[0].filename: must be relative to the repository, got '/etc/passwd'"),
+    ({"fileReports": [{"filename": "C:\\x.py", "coverage": {}}]},
+     "fileReports[0].filename: must be relative to the repository, got 'C:\\\\x.py'"),
+    ({"fileReports": [{"filename": "src/../../x.py", "coverage": {}}]},
+     "fileReports[0].filename: must not contain '..', got 'src/../../x.py'"),
+    ({"fileReports": [{"filename": "", "coverage": {}}]}, "fileReports[0].filename: must be a non-empty string"),
+    ({"fileReports": [{"filename": "a.py", "coverage": {"1": -1}}]},
+     'fileReports[0].coverage["1"]: hit count must be a non-negative integer'),
+    ({"fileReports": [{"filename": "a.py", "coverage": {"1": 1.5}}]},
+     'fileReports[0].coverage["1"]: hit count must be a non-negative integer'),
+    ({"fileReports": [{"filename": "a.py", "coverage": {"x": 1}}]},
+     'fileReports[0].coverage["x"]: line must be a positive integer'),
+    ({"fileReports": [{"filename": "a.py", "coverage": [1]}]},
+     'fileReports[0].coverage: must be an object {"<line>": hits}'),
+])
+def test_bad_coverage_body_is_400(api, tokens, body, expected):
+    assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], body) == (400, expected)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    (b"{not json", "body: not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "body: nested too deeply"),
+    (b"", "body: must be an object"),
+])
+def test_unparseable_body_is_400(api, tokens, raw, expected):
+    assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw) == (400, expected)
+
+
+def test_body_over_10_mb_is_413(api, tokens):
+    raw = json.dumps({"fileReports": [], "pad": "x" * (10 * 1024 * 1024)}).encode()
+    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw)
+    assert (status, error) == (413, f"body: larger than {10 * 1024 * 1024} bytes")
+
+
+def test_bad_partial_flag_is_400(api, tokens):
+    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/python?partial=yes", tokens["project"], COVERAGE_BODY)
+    assert (status, error) == (400, "partial: must be true or false")
+
+
+@pytest.mark.parametrize("route,body,expected", [
+    ("issuesRemoteResults", {}, "body: must be a list"),
+    ("issuesRemoteResults", [{"tool": "x", "issues": {}}],
+     '[0].issues: must be {"Success": {...}} or {"Failure": {"message": ...}}'),
+    ("issuesRemoteResults", [b.issues(files={"a.js": [{"Oops": {}}]})],
+     '[0].issues.Success.results[0].results[0]: must be {"Issue": {...}} or {"FileError": {...}}'),
+    ("issuesRemoteResults", [b.issues(files={"a.js": [b.issue(line=0)]})],
+     "[0].issues.Success.results[0].results[0].Issue.location.LineLocation.line: must be a positive integer"),
+    ("issuesRemoteResults", [b.issues(files={"../a.js": [b.issue()]})],
+     "[0].issues.Success.results[0].filename: must not contain '..', got '../a.js'"),
+    ("issuesRemoteResults", [b.issues(files={"a.js": [b.file_error("/abs.js")]})],
+     "[0].issues.Success.results[0].results[0].FileError.filename: must be relative to the repository, "
+     "got '/abs.js'"),
+    ("metricsRemoteResults", [b.metrics(files={"a.js": {"loc": -1}})],
+     "[0].metrics.Success.results[0].metrics.loc: loc must be a non-negative integer"),
+    ("duplicationRemoteResults", [b.duplication(clones=[(-1, 2)])],
+     "[0].duplication.Success.results[0].nrTokens: nrTokens must be a non-negative integer"),
+    ("duplicationRemoteResults", [b.duplication(analysed=["/x.js"])],
+     "[0].duplication.Success.analysedFiles[0]: must be relative to the repository, got '/x.js'"),
+])
+def test_bad_analysis_body_is_400(api, tokens, route, body, expected):
+    assert error_of(api, f"/2.0/commit/{COMMIT}/{route}", tokens["project"], body) == (400, expected)
+
+
+def test_rejected_upload_stores_nothing(api, tokens):
+    bad = {"fileReports": [{"filename": "/abs", "coverage": {}}]}
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=bad)[0] == 400
+    assert coverage_of(api, tokens["project"])["reports"] == []

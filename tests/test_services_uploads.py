@@ -1,0 +1,131 @@
+"""The upload bodies and their summaries (chalicelib.reports) and the
+UploadService's access rules, without HTTP."""
+import pytest
+
+from chalicelib import reports
+from chalicelib.access import Principal
+from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from chalicelib.token_format import Kind
+from tests import upload_bodies as b
+from tests.upload_bodies import COMMIT
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("python", "python"), ("Python", "python"), ("visual%20basic", "visual basic"),
+    ("visual basic", "visual basic"), ("  go ", "go"), ("c%23", "c#"),
+])
+def test_language_name_normalizes(raw, expected):
+    assert reports.language_name(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "%20", "a%2Fb", "x" * 65])
+def test_language_name_rejects(raw):
+    with pytest.raises(BadRequest):
+        reports.language_name(raw)
+
+
+def test_commit_id_lowercases():
+    assert reports.commit_id(COMMIT.upper()) == COMMIT
+
+
+@pytest.mark.parametrize("name", ["/a", "\\a", "C:/a", "a/../b", "..", "a\\..\\b", "", "a\x00b"])
+def test_file_name_rejects(name):
+    with pytest.raises(BadRequest):
+        reports.file_name(name, "filename")
+
+
+@pytest.mark.parametrize("name", ["a.py", "src/a..b.py", ".hidden/x", "a/./b"])
+def test_file_name_accepts(name):
+    assert reports.file_name(name, "filename") == name
+
+
+def test_coverage_report_adds_hits_of_a_file_listed_twice():
+    body = {"fileReports": [{"filename": "a", "coverage": {"1": 1, "2": 0}},
+                            {"filename": "a", "coverage": {"2": 3}}]}
+    assert reports.coverage_report(body) == {"a": {1: 1, 2: 3}}
+
+
+def test_coverage_report_accepts_missing_coverage():
+    assert reports.coverage_report({"fileReports": [{"filename": "a"}]}) == {"a": {}}
+
+
+@pytest.mark.parametrize("hits", [True, "1", None, -3])
+def test_coverage_report_rejects_bad_hits(hits):
+    with pytest.raises(BadRequest, match="hit count must be a non-negative integer"):
+        reports.coverage_report({"fileReports": [{"filename": "a", "coverage": {"1": hits}}]})
+
+
+def test_merge_coverage_counts_each_line_once():
+    merged = reports.merge_coverage([{"a": {1: 0, 2: 1}}, {"a": {1: 2}, "b": {1: 0}}])
+    assert merged == {"a": {1: 2, 2: 1}, "b": {1: 0}}
+    assert reports.coverage_totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
+
+
+def test_percentage_of_nothing_is_none():
+    assert reports.file_coverage({"empty.py": {}}) == [
+        {"filename": "empty.py", "covered": 0, "coverable": 0, "percentage": None}]
+
+
+def test_issues_results_counts_failures_and_file_errors():
+    body = [b.issues("eslint", {"a.js": [b.issue(level="Warning"), b.file_error("a.js")]}),
+            {"tool": "eslint", "issues": {"Success": {"results": [b.file_error("b.js")]}}},
+            b.issues("pmd", failure={"text": "boom"})]
+    summary = reports.issues_results(body, 10)
+    assert summary["tools"] == {
+        "eslint": {"issues": 1, "byLevel": {"Warning": 1}, "fileErrors": 2},
+        "pmd": {"issues": 0, "byLevel": {}, "fileErrors": 0},
+    }
+    assert summary["failures"] == [{"tool": "pmd", "message": "boom"}]
+    assert summary["results"] == 3
+
+
+def test_issues_results_over_budget_is_413():
+    body = [b.issues("eslint", {"a.js": [b.issue(), b.issue()], "b.js": [b.issue()]})]
+    with pytest.raises(PayloadTooLarge):
+        reports.issues_results(body, 2)
+
+
+def test_metrics_results_accept_filename_spelling():
+    body = [{"language": "js", "metrics": {"Success": {"results": [{"filename": "a.js", "metrics": {"loc": 3}}]}}}]
+    assert reports.metrics_results(body, 10)["languages"]["js"]["loc"] == 3
+
+
+def test_duplication_end_before_start_is_400():
+    body = b.duplication(clones=[(10, 3)])
+    body["duplication"]["Success"]["results"][0]["files"][0]["endLine"] = 0
+    with pytest.raises(BadRequest):
+        reports.duplication_results([body], 10)
+
+
+# -- access ----------------------------------------------------------------------
+
+@pytest.fixture
+def service(make):
+    from chalicelib.services.uploads import UploadService
+
+    make.repo("gh/acme/widgets")
+    return UploadService()
+
+
+def test_project_token_repository_comes_from_token(service):
+    principal = Principal(Kind.PROJECT, 1, repository="gh/acme/widgets")
+    assert service.repository(principal, None, action=_upload()) == "gh/acme/widgets"
+
+
+def test_project_token_of_deleted_repository_is_not_found(service):
+    principal = Principal(Kind.PROJECT, 1, repository="gh/acme/gone")
+    with pytest.raises(NotFound):
+        service.repository(principal, None, action=_upload())
+
+
+def test_account_token_needs_repository_path(service, make):
+    writer = make.user("w@example.com").grant("gh/acme/widgets", "write")
+    with pytest.raises(Forbidden):
+        service.repository(writer.principal(), None, action=_upload())
+    assert service.repository(writer.principal(), ("gh", "acme", "widgets"), _upload()) == "gh/acme/widgets"
+
+
+def _upload():
+    from chalicelib.access import Action
+
+    return Action.UPLOAD
