@@ -9,12 +9,19 @@ import os
 from chalice import Chalice
 
 from chalicelib import authorizer
-from chalicelib.api import http, v3
 from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
 
+# The authorizer's own Lambda (LATCHKEY_FUNCTION=authorizer, set for it in
+# .chalice/config.json) serves no route: it skips importing the routes, so
+# its cold start pays only for the authorizer.
+AUTHORIZER_ONLY = os.environ.get("LATCHKEY_FUNCTION") == "authorizer"
+
 app = Chalice(app_name="latchkey")
-app.register_blueprint(v3.api, url_prefix="/api/v3")
-app.register_middleware(http.json_errors, "http")
+if not AUTHORIZER_ONLY:
+    from chalicelib.api import http, v3
+
+    app.register_blueprint(v3.api, url_prefix="/api/v3")
+    app.register_middleware(http.json_errors, "http")
 
 
 @app.lambda_function(name=TOKEN_AUTHORIZER_NAME)
