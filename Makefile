@@ -23,3 +23,8 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# `make bench`: measure on this machine and rewrite docs/benchmarks.md (a few minutes; not part of `make test`).
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --json .bench-figures.json

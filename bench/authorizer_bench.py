@@ -48,6 +48,12 @@ class InProcess:
     def listing(self):
         return self.data.add_listing_owners()
 
+    def snapshot(self, name):
+        self.data.snapshot(name)
+
+    def use(self, name):
+        self.data.use(name)
+
     def __exit__(self, *exc):
         self.mock.stop()
 
@@ -76,9 +82,19 @@ class Endpoint:
     def listing(self):
         return self._ask(do="listing")["owners"]
 
+    def snapshot(self, name):
+        self._ask(do="snapshot", name=name)
+
+    def use(self, name):
+        self._ask(do="use", name=name)
+
     def __exit__(self, *exc):
         self.process.stdin.close()
         self.process.wait(timeout=30)
+
+
+def allowed(decision) -> bool:
+    return decision["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
 def bare_client():
@@ -100,7 +116,7 @@ def bare_client():
 
 def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict:
     from bench.calls import count_calls, live_clients
-    from bench.stats import interleaved, summary
+    from bench.stats import interleaved_samples, summary
     from chalicelib import token_format
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.settings import get_settings
@@ -116,8 +132,9 @@ def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict
             samples = store_backend.grow(size)
             if owners is None:
                 owners = store_backend.listing()
-            events = [{"type": "REQUEST", "methodArn": ARN, "headers": {"api-token": s}} for s in samples]
-            keys = [{"pk": {"S": token_format.digest(s)}} for s in samples]
+            if size == sizes[0]:  # the same tokens, present at every size
+                events = [{"type": "REQUEST", "methodArn": ARN, "headers": {"api-token": s}} for s in samples]
+                keys = [{"pk": {"S": token_format.digest(s)}} for s in samples]
             assert authorizer(events[0])["policyDocument"]["Statement"][0]["Effect"] == "Allow"
             clients = live_clients()  # before gc.freeze(), which hides objects from gc
             with count_calls(clients) as calls:
@@ -150,14 +167,29 @@ def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict
                     "queries": calls.operations()["Query"], "calls": dict(calls.summary()),
                     "pages_of_25": pages, "queries_of_25": queries, **summary(samples_s),
                 }
-            gc.collect()
-            gc.freeze()  # the bulk data is the database's, not the function's: keep it out of GC passes
-            figures.update(interleaved({
-                "decision": lambda i: authorizer(events[i % len(events)]),
-                "get_item": lambda i: client.get_item(TableName=table, Key=keys[i % len(keys)], ConsistentRead=True),
-            }, rounds))
             results["sizes"][str(size)] = figures
-            gc.unfreeze()
+            store_backend.snapshot(str(size))
+        # Time the sizes in alternating blocks (1k, 100k, 100k, 1k, ...):
+        # the machine's load drifts, and must fall on both sizes alike.
+        gc.collect()
+        gc.freeze()  # the bulk data is the database's, not the function's: keep it out of GC passes
+        functions = {
+            "decision": lambda i: authorizer(events[i % len(events)]),
+            "get_item": lambda i: client.get_item(TableName=table, Key=keys[i % len(keys)], ConsistentRead=True),
+        }
+        pooled = {str(size): {name: [] for name in functions} for size in sizes}
+        blocks = max(2, min(10, rounds // 50))
+        for block in range(blocks):
+            for size in (sizes if block % 2 == 0 else sizes[::-1]):
+                store_backend.use(str(size))
+                if block < 2:
+                    assert all(allowed(authorizer(event)) for event in events), size
+                for name, values in interleaved_samples(functions, rounds // blocks, warmup=5).items():
+                    pooled[str(size)][name].extend(values)
+        for size, by_name in pooled.items():
+            results["sizes"][size].update({name: summary(values) for name, values in by_name.items()})
+            results["sizes"][size]["blocks"] = blocks
+        gc.unfreeze()
     return results
 
 

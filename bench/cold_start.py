@@ -36,11 +36,7 @@ ENTRIES = {
 }
 
 
-def import_ms(code: str, env: dict) -> float:
-    program = f"import sys; sys.stderr.write({MARK!r} + '\\n'); {code}"
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", program], cwd=PROJECT_DIR,
-                            env=bench_environ(**env), capture_output=True, text=True, check=True)
-    lines = result.stderr.split(MARK + "\n", 1)[1].splitlines()
+def _top_level_ms(lines) -> float:
     total = 0
     for line in lines:
         if not line.startswith("import time:"):
@@ -51,12 +47,28 @@ def import_ms(code: str, env: dict) -> float:
     return total / 1000
 
 
+def import_ms(code: str, env: dict) -> tuple[float, float]:
+    """(all imports of `code`, those beyond an `import botocore.session` made first)."""
+    mark = f"sys.stderr.write({MARK!r} + '\\n')"
+    program = f"import sys; {mark}; {code}"
+    beyond = f"import sys; import botocore.session; {mark}; {code}"
+    results = []
+    for source in (program, beyond):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c", source], cwd=PROJECT_DIR,
+                                env=bench_environ(**env), capture_output=True, text=True, check=True)
+        results.append(_top_level_ms(result.stderr.split(MARK + "\n", 1)[1].splitlines()))
+    return results[0], results[1]
+
+
 def measure(runs: int = 9) -> dict:
-    samples = {name: [] for name in ENTRIES}
+    samples = {name: ([], []) for name in ENTRIES}
     for _ in range(runs):
         for name, (_, code, env) in ENTRIES.items():
-            samples[name].append(import_ms(code, env))
+            total, beyond = import_ms(code, env)
+            samples[name][0].append(total)
+            samples[name][1].append(beyond)
     return {
-        name: {"description": ENTRIES[name][0], "median_ms": statistics.median(values), "runs": runs}
-        for name, values in samples.items()
+        name: {"description": ENTRIES[name][0], "median_ms": statistics.median(totals),
+               "beyond_botocore_ms": statistics.median(beyond), "runs": runs}
+        for name, (totals, beyond) in samples.items()
     }

@@ -12,6 +12,7 @@ measures the decision and not the at-most-every-5-minutes write.
 """
 import itertools
 import random
+from collections import defaultdict
 from datetime import datetime, timezone
 
 from chalicelib import token_format
@@ -43,6 +44,7 @@ class Dataset:
         self.listing_user: int | None = None
         self.listing_repo: str | None = None
         self.now = datetime.now(timezone.utc)
+        self.snapshots: dict[str, list] = {}
 
     def _token(self, kind: Kind, owner: str, last_used=None) -> tuple[str, dict]:
         body = "".join(self.random.choice(token_format.ALPHABET) for _ in range(token_format.BODY_LENGTH))
@@ -103,3 +105,21 @@ class Dataset:
                 tokens_table.put_item(self._token(kind, owner)[1])
             tokens_table.put_item(TokenCounter(TokenCounter.key(owner), count=count).serialize())
         return owners
+
+    def snapshot(self, name: str) -> None:
+        """Remember the tables' contents as they are now, under `name`.
+
+        Item objects are shared, only moto's key -> item maps are copied:
+        `use(name)` then switches a table between sizes in an instant, so the
+        sizes can be measured in alternating blocks, under the same machine
+        load, instead of one after the other.
+        """
+        self.snapshots[name] = [
+            (table, defaultdict(dict, {key: dict(value) if isinstance(value, dict) else value
+                                       for key, value in table.items.items()}))
+            for table in _tables()
+        ]
+
+    def use(self, name: str) -> None:
+        for table, items in self.snapshots[name]:
+            table.items = items

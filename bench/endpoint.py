@@ -31,6 +31,12 @@ def main():
             answer = {"tokens": data.tokens, "samples": data.samples}
         elif command["do"] == "listing":
             answer = {"owners": data.add_listing_owners(command.get("count", 100))}
+        elif command["do"] == "snapshot":
+            data.snapshot(command["name"])
+            answer = {}
+        elif command["do"] == "use":
+            data.use(command["name"])
+            answer = {}
         else:
             break
         print(json.dumps(answer), flush=True)

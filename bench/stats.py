@@ -21,6 +21,10 @@ def summary(samples: list[float]) -> dict:
 def interleaved(functions: dict, rounds: int, warmup: int = 20) -> dict:
     """Time each function once per round, alternating, so that drift of the
     machine (other processes, GC) falls on all of them alike."""
+    return {name: summary(values) for name, values in interleaved_samples(functions, rounds, warmup).items()}
+
+
+def interleaved_samples(functions: dict, rounds: int, warmup: int = 20) -> dict[str, list[float]]:
     names = list(functions)
     for i in range(warmup):
         for name in names:
@@ -33,7 +37,7 @@ def interleaved(functions: dict, rounds: int, warmup: int = 20) -> dict:
             start = clock()
             functions[name](i)
             samples[name].append(clock() - start)
-    return {name: summary(values) for name, values in samples.items()}
+    return samples
 
 
 def ratio(a: float, b: float) -> float:
