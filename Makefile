@@ -42,3 +42,8 @@ $(NODE_STAMP):
 	-npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error $(NODE_REPORTER) && touch $(NODE_STAMP)
 
 test: $(NODE_STAMP)
+
+# `make bench`: measure on this machine and rewrite docs/benchmarks.md (a few minutes; not part of `make test`).
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --json .bench-figures.json

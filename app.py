@@ -9,15 +9,21 @@ import os
 from chalice import Chalice
 
 from chalicelib import authorizer
-from chalicelib.api import http, v3
-from chalicelib.api import v2, v3_commits
 from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
 
+# The authorizer's own Lambda (LATCHKEY_FUNCTION=authorizer, set for it in
+# .chalice/config.json) serves no route: it skips importing the routes, so
+# its cold start pays only for the authorizer.
+AUTHORIZER_ONLY = os.environ.get("LATCHKEY_FUNCTION") == "authorizer"
+
 app = Chalice(app_name="latchkey")
-app.register_blueprint(v3.api, url_prefix="/api/v3")
-app.register_blueprint(v2.api, url_prefix="/2.0")
-app.register_blueprint(v3_commits.api, url_prefix="/api/v3")
-app.register_middleware(http.json_errors, "http")
+if not AUTHORIZER_ONLY:
+    from chalicelib.api import http, v2, v3, v3_commits
+
+    app.register_blueprint(v3.api, url_prefix="/api/v3")
+    app.register_blueprint(v3_commits.api, url_prefix="/api/v3")
+    app.register_blueprint(v2.api, url_prefix="/2.0")
+    app.register_middleware(http.json_errors, "http")
 # Bodies labelled application/octet-stream are JSON too (http.BODY_CONTENT_TYPES);
 # as a binary type it would mix binary and text content types on one route,
 # which `chalice deploy` refuses. As text, API Gateway passes it unencoded.

@@ -1,0 +1,1 @@
+"""`make bench`: latchkey's figures on this machine (see docs/benchmarks.md)."""

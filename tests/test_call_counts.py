@@ -1,0 +1,182 @@
+"""Exact storage calls per request (issue 6, item 1), counted through
+botocore's event hooks while requests go through chalice.test.Client.
+
+The physical limit of token validation is one key-value read: an authorized
+request costs exactly one GetItem on the tokens table in the authorizer,
+plus what its route needs (listed per route below); the `lastUsedAt` write
+happens at most once per token per interval; a token rejected by its format
+or checksum costs nothing at all.
+"""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bench.calls import count_calls
+from chalicelib import authorizer as authorizer_module
+from chalicelib import token_format
+from chalicelib.authorizer import TokenAuthorizer
+from chalicelib.settings import get_settings
+
+TOKENS = get_settings().tokens_table
+DIRECTORY = get_settings().directory_table
+TOKEN_READ = f"dynamodb.GetItem({TOKENS})"
+TOUCH = f"dynamodb.UpdateItem({TOKENS})"
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The authorizer Lambda's clock, movable."""
+    moving = Clock()
+    monkeypatch.setattr(authorizer_module, "_authorizer", TokenAuthorizer(clock=moving))
+    return moving
+
+
+@pytest.fixture
+def counted(api, make, clock):
+    """`counted(method, path, token)` → (status, Counter of calls).
+
+    A throwaway user makes one request of each kind first, so that every
+    client (PynamoDB's per model, the "last used" one) exists before counting.
+    """
+    warm = make.user("warm@example.com").token()
+    api.get("/api/v3/user", warm)
+    api.get("/api/v3/user/tokens", warm)
+
+    def run(method, path, token=None, header=None):
+        with count_calls() as calls:
+            status, body = api.call(method, path, token, header=header)
+        run.body = body
+        return status, calls.summary()
+
+    return run
+
+
+def forged(token: str) -> str:
+    """The same token with one body character changed: its checksum no longer matches."""
+    body_at = 4
+    changed = "A" if token[body_at] != "A" else "B"
+    return token[:body_at] + changed + token[body_at + 1:]
+
+
+def test_call_counts_authorized_get_user_is_one_token_read_plus_route(counted, make):
+    token = make.user().token()
+    counted("GET", "/api/v3/user", token)  # first use: records lastUsedAt
+    status, calls = counted("GET", "/api/v3/user", token)
+    assert status == 200
+    assert calls == {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1}
+
+
+def test_call_counts_first_use_writes_last_used_once(counted, make):
+    token = make.user().token()
+    status, calls = counted("GET", "/api/v3/user", token)
+    assert status == 200
+    assert calls == {TOKEN_READ: 1, TOUCH: 1, f"dynamodb.GetItem({DIRECTORY})": 1}
+
+
+def test_call_counts_last_used_written_at_most_once_per_interval(counted, make, clock):
+    token = make.user().token()
+    interval = get_settings().last_used_interval_seconds
+    start = clock.now
+    offsets = [0, 1, interval - 1, interval, interval + 1, 2 * interval - 1, 2 * interval]
+    writes = []
+    for offset in offsets:
+        clock.now = start + timedelta(seconds=offset)
+        status, calls = counted("GET", "/api/v3/user", token)
+        assert status == 200 and calls[TOKEN_READ] == 1
+        writes.append(calls[TOUCH])
+    # A write at first use, none until the interval has passed since that
+    # write, then one, and so on.
+    assert writes == [1, 0, 0, 1, 0, 0, 1]
+
+
+@pytest.mark.parametrize("raw", ["garbage", "lka_" + "A" * 33, "lka_" + "0" * 40, "Bearer x"])
+def test_call_counts_malformed_token_costs_nothing(counted, aws, raw):
+    status, calls = counted("GET", "/api/v3/user", raw)
+    assert status == 404
+    assert calls == {}
+
+
+def test_call_counts_forged_token_costs_nothing(counted, make):
+    token = make.user().token()
+    assert token_format.parse(forged(token)) is None
+    status, calls = counted("GET", "/api/v3/user", forged(token))
+    assert status == 404
+    assert calls == {}
+
+
+def test_call_counts_no_token_costs_nothing(counted, aws):
+    status, calls = counted("GET", "/api/v3/user")
+    assert status == 401
+    assert calls == {}
+
+
+def test_call_counts_unknown_well_formed_token_is_one_read(counted, aws):
+    # A well-formed token with a valid checksum that was never issued: only
+    # the read can tell (the checksum is public), and it is the only call.
+    status, calls = counted("GET", "/api/v3/user", token_format.generate(token_format.Kind.ACCOUNT))
+    assert status == 404
+    assert calls == {TOKEN_READ: 1}
+
+
+def test_call_counts_repository_by_account_token_is_one_batch_read(counted, make):
+    repo = make.repo("gh/acme/widgets")
+    token = make.user().grant(repo, "admin").token()
+    counted("GET", "/api/v3/user", token)
+    status, calls = counted("GET", "/api/v3/organizations/gh/acme/repositories/widgets", token)
+    assert status == 200
+    assert calls == {TOKEN_READ: 1, f"dynamodb.BatchGetItem({DIRECTORY})": 1}
+
+
+def test_call_counts_repository_by_project_token_is_one_read(counted, make):
+    token = make.project_token(make.repo("gh/acme/widgets"))
+    path = "/api/v3/organizations/gh/acme/repositories/widgets"
+    counted("GET", path, token)
+    status, calls = counted("GET", path, token)
+    assert status == 200
+    assert calls == {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1}
+
+
+def test_call_counts_listing_100_account_tokens_is_one_query_per_page(counted, make):
+    alice = make.user()
+    token = alice.token()
+    for _ in range(99):
+        alice.token()
+    counted("GET", "/api/v3/user", token)
+    # token, user, one Query on owner-index, the owner's counter (the total)
+    listing = {TOKEN_READ: 2, f"dynamodb.GetItem({DIRECTORY})": 1, f"dynamodb.Query({TOKENS})": 1}
+    status, calls = counted("GET", "/api/v3/user/tokens", token)
+    assert (status, calls) == (200, listing)
+    assert len(counted.body["data"]) == 100 and counted.body["pagination"]["total"] == 100
+    status, calls = counted("GET", "/api/v3/user/tokens?limit=60", token)
+    assert (status, calls) == (200, listing)
+    cursor = counted.body["pagination"]["cursor"]
+    status, calls = counted("GET", f"/api/v3/user/tokens?limit=60&cursor={cursor}", token)
+    assert (status, calls) == (200, listing)
+    assert len(counted.body["data"]) == 40 and "cursor" not in counted.body["pagination"]
+
+
+def test_call_counts_listing_100_project_tokens_is_one_query_per_page(counted, make, admin):
+    repo = make.repo("gh/acme/widgets")
+    owner = make.user().grant(repo, "admin")
+    token = owner.token()
+    for _ in range(100):
+        admin.tokens.create_project_token(owner.principal(), "gh", "acme", "widgets")
+    path = "/api/v3/organizations/gh/acme/repositories/widgets/tokens"
+    counted("GET", "/api/v3/user", token)
+    # token, one BatchGetItem for the access decision, one Query, the counter
+    listing = {TOKEN_READ: 2, f"dynamodb.BatchGetItem({DIRECTORY})": 1, f"dynamodb.Query({TOKENS})": 1}
+    status, calls = counted("GET", path + "?limit=50", token)
+    assert (status, calls) == (200, listing)
+    assert len(counted.body["data"]) == 50 and counted.body["pagination"]["total"] == 100
+    cursor = counted.body["pagination"]["cursor"]
+    status, calls = counted("GET", f"{path}?limit=50&cursor={cursor}", token)
+    assert (status, calls) == (200, listing)
+    assert len(counted.body["data"]) == 50 and "cursor" not in counted.body["pagination"]
