@@ -5,8 +5,10 @@ from the CloudFormation stack instead.
 """
 from chalicelib.models.directory import DirectoryItem
 from chalicelib.models.tokens import Token
+from chalicelib.models.audit import AuditEvent
 
 TABLE_MODELS = [Token, DirectoryItem]
+TABLE_MODELS.append(AuditEvent)
 
 
 def ensure_tables() -> list[str]:

@@ -4,6 +4,7 @@ The authorizer imports this module and nothing heavier: `find` is its one
 read, `touch` its occasional write.
 """
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 import functools
@@ -92,12 +93,15 @@ class TokenStore:
 
     # -- management ------------------------------------------------------
 
-    def create(self, token: Token, *, limit: int, owner_check=None) -> Token:
+    def create(self, token: Token, *, limit: int, owner_check=None, audit=None) -> Token:
         """Store a new token with its id, name and count in one transaction.
 
         `token.token_id` is assigned here. `owner_check`, a (DirectoryItem
         key, condition) pair, makes the write depend on the owner still
         being valid (user not disabled, repository not deleted).
+
+        `audit(token)`, given the token with its id, returns items written in
+        the same transaction (the audit trail's record of the creation).
 
         Raises LimitReached, Conflict (name taken), NotFound (owner gone).
         """
@@ -105,16 +109,19 @@ class TokenStore:
             token.token_id = new_token_id()
             try:
                 with dependency_errors():
-                    self._create_once(token, limit, owner_check)
+                    self._create_once(token, limit, owner_check, audit(token) if audit else [])
                 return token
             except _IdTaken:
                 continue
         raise Conflict("could not allocate a token id, retry")
 
-    def _create_once(self, token, limit, owner_check):
+    def _create_once(self, token, limit, owner_check, extra_items):
         counter = TokenCounter(TokenCounter.key(token.owner))
         try:
-            with TransactWrite(connection=self._connection()) as transaction:
+            # The request token makes botocore's retry of this very call
+            # idempotent on DynamoDB (a retry after a lost answer succeeds
+            # without writing twice).
+            with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
                 transaction.update(
                     counter,
                     actions=[TokenCounter.count.add(1)],
@@ -133,11 +140,18 @@ class TokenStore:
                 if owner_check:
                     (hash_key, range_key), condition = owner_check
                     transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
+                for item in extra_items:
+                    transaction.save(item)
         except TransactWriteError as error:
             codes = cancellation_codes(error)
             failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
             if not failed:
                 raise
+            if 2 in failed and self._already_written(token):
+                # A retry of a transaction that had committed but whose
+                # answer was lost: 160 random bits do not collide, so the
+                # digest being there means this very write succeeded.
+                return
             first = failed[0]
             if first == 0:
                 raise LimitReached(f"token limit reached: at most {limit} tokens") from None
@@ -149,6 +163,10 @@ class TokenStore:
                 raise Conflict(f"name: a token named {token.name!r} already exists", field="name") from None
             raise NotFound() from None
 
+    def _already_written(self, token: Token) -> bool:
+        stored = self.find(token.pk)
+        return stored is not None and stored.owner == token.owner and int(stored.token_id) == int(token.token_id)
+
     def find_by_id(self, token_id: int) -> Token | None:
         with dependency_errors():
             try:
@@ -157,11 +175,12 @@ class TokenStore:
                 return None
         return self.find(pointer.digest)
 
-    def delete(self, token: Token) -> bool:
-        """Delete a token and its id, name and count. False if already gone."""
+    def delete(self, token: Token, *, audit_items=()) -> bool:
+        """Delete a token and its id, name and count (and write `audit_items`),
+        in one transaction. False if already gone."""
         with dependency_errors():
             try:
-                with TransactWrite(connection=self._connection()) as transaction:
+                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
                     transaction.delete(token, condition=Token.pk.exists())
                     transaction.delete(TokenId(TokenId.key(token.token_id)))
                     if token.name:
@@ -170,6 +189,8 @@ class TokenStore:
                         TokenCounter(TokenCounter.key(token.owner)),
                         actions=[TokenCounter.count.add(-1)],
                     )
+                    for item in audit_items:
+                        transaction.save(item)
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
