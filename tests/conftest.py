@@ -139,3 +139,11 @@ class Api:
 @pytest.fixture
 def api(client):
     return Api(client)
+
+
+@pytest.fixture
+def faults(monkeypatch):
+    """Record AWS calls and fail chosen ones (see tests/faults.py)."""
+    from tests.faults import Faults
+
+    return Faults().install(monkeypatch)
