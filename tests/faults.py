@@ -19,7 +19,9 @@ Kinds:
 - `lost`: the call is applied, then the answer is lost (ReadTimeoutError);
 - `replay`: the call is applied, its answer lost, and botocore sends it again,
   as its retry does: like DynamoDB, a repeated `ClientRequestToken` is then a
-  no-op success, anything else is really executed twice.
+  no-op success, anything else is really executed twice;
+- `resend`: as `replay`, but always executed twice (DynamoDB's idempotency
+  window of 10 minutes passed, or no request token was sent).
 """
 import threading
 from dataclasses import dataclass, field
@@ -50,7 +52,7 @@ def make_error(kind: str, service: str, operation: str, params: dict) -> Excepti
     if kind == "cancelled":
         reasons = [{"Code": "ThrottlingError", "Message": "injected"} for _ in params.get("TransactItems", [None])]
         return _client_error(service, operation, "TransactionCanceledException", 400, CancellationReasons=reasons)
-    if kind in ("timeout", "lost", "replay"):
+    if kind in ("timeout", "lost", "replay", "resend"):
         return ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com/")
     raise ValueError(f"unknown fault kind {kind!r}")
 
@@ -110,9 +112,9 @@ class Faults:
             error = make_error(rule.kind, service, operation_name, api_params)
             if rule.kind == "lost":
                 real(client, operation_name, api_params)
-            elif rule.kind == "replay":
+            elif rule.kind in ("replay", "resend"):
                 first = real(client, operation_name, api_params)
-                if "ClientRequestToken" in api_params:
+                if rule.kind == "replay" and "ClientRequestToken" in api_params:
                     return first  # DynamoDB: the same request token is idempotent
                 return real(client, operation_name, api_params)
             raise error

@@ -144,24 +144,24 @@ class TokenStore:
                     transaction.save(item)
         except TransactWriteError as error:
             codes = cancellation_codes(error)
-            failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+            labels = _create_labels(token, owner_check, extra_items)
+            failed = {label for label, code in zip(labels, codes) if code == "ConditionalCheckFailed"}
             if not failed:
                 raise
-            if 2 in failed and self._already_written(token):
+            if "token" in failed and self._already_written(token):
                 # A retry of a transaction that had committed but whose
                 # answer was lost: 160 random bits do not collide, so the
                 # digest being there means this very write succeeded.
                 return
-            first = failed[0]
-            if first == 0:
+            if "owner" in failed:
+                raise NotFound() from None
+            if "limit" in failed:
                 raise LimitReached(f"token limit reached: at most {limit} tokens") from None
-            if first == 1:
-                raise _IdTaken() from None
-            if first == 2:
-                raise Conflict("token collision, retry") from None
-            if first == 3 and token.name:
+            if "name" in failed:
                 raise Conflict(f"name: a token named {token.name!r} already exists", field="name") from None
-            raise NotFound() from None
+            if "id" in failed:
+                raise _IdTaken() from None
+            raise Conflict("token collision, retry") from None
 
     def _already_written(self, token: Token) -> bool:
         stored = self.find(token.pk)
@@ -227,6 +227,20 @@ class TokenStore:
             except UpdateError as error:
                 if not is_condition_failure(error):
                     raise
+
+
+def _create_labels(token, owner_check, extra_items) -> list[str]:
+    """What each item of the create transaction is, in the order DynamoDB
+    reports cancellation reasons: PynamoDB sends condition checks, then
+    deletes, then puts (in call order), then updates, whatever order they
+    were added in."""
+    labels = ["owner"] if owner_check else []
+    labels += ["id", "token"]
+    if token.name:
+        labels.append("name")
+    labels += ["audit"] * len(extra_items)
+    labels.append("limit")
+    return labels
 
 
 class _IdTaken(Exception):
