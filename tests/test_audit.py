@@ -162,3 +162,21 @@ def test_audit_write_failure_never_changes_a_denied_answer(api, make, monkeypatc
 
     monkeypatch.setattr(AuditStore, "put", broken)
     assert api.get(REPO, token) == (404, {"error": "not found"})
+
+
+def test_audit_adds_no_storage_call_to_authorized_or_forged_requests(api, make, faults):
+    """Issue 6's budget: forged or malformed costs zero calls; an authorized
+    request one read for the token (plus the route's own, here one GetItem)."""
+    from chalicelib import token_format
+
+    token = make.user().token()
+    api.get("/api/v3/user", token)  # the first use writes "last used"
+    faults.reset()
+    assert api.get("/api/v3/user", token)[0] == 200
+    assert faults.ops() == ["dynamodb.GetItem", "dynamodb.GetItem"]
+    faults.reset()
+    assert api.get("/api/v3/user", "lka_" + "A" * 33)[0] == 404
+    assert api.get("/api/v3/user", "garbage")[0] == 404
+    assert faults.ops() == []
+    assert api.get("/api/v3/user", token_format.generate(token_format.Kind.ACCOUNT))[0] == 404
+    assert faults.ops() == ["dynamodb.GetItem"]
