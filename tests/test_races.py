@@ -56,7 +56,7 @@ def test_races_parallel_creates_never_pass_the_limit(services):
         user = admin.create_user(f"racer{round_}@example.com")
         me = principal_of(user)
         results = together([
-            (lambda i=i: tokens.create_account_token(me, name=f"t{i}")) for i in range(THREADS)
+            (lambda i=i, me=me: tokens.create_account_token(me, name=f"t{i}")) for i in range(THREADS)
         ])
         RACES["count"] += 1
         created = [r for r in results if not isinstance(r, Exception)]
@@ -94,18 +94,16 @@ def test_races_revoke_vs_use_nothing_succeeds_after_the_revoke_answer(services):
         event = {"methodArn": "arn:aws:execute-api:us-east-1:1:api/dev/GET/api/v3/user",
                  "headers": {"api-token": created.value}}
         revoked = threading.Event()
-        late_allows, allows = [], []
+        late_allows = []
 
-        def use():
+        def use(event=event, revoked=revoked, late_allows=late_allows):
             for _ in range(15):
                 after_revoke = revoked.is_set()
                 decision = authorizer(event)
-                allowed = decision["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-                allows.append(allowed)
-                if after_revoke and allowed:
+                if after_revoke and decision["policyDocument"]["Statement"][0]["Effect"] == "Allow":
                     late_allows.append(decision)
 
-        def revoke():
+        def revoke(me=me, created=created, revoked=revoked):
             tokens.delete_account_token(me, int(created.token.token_id))
             revoked.set()
 
@@ -123,7 +121,7 @@ def test_races_revoke_vs_revoke_exactly_one_wins(services):
         me = principal_of(user)
         created = tokens.create_account_token(me, name="victim")
         token_id = int(created.token.token_id)
-        results = together([(lambda: tokens.delete_account_token(me, token_id)) for _ in range(4)])
+        results = together([(lambda me=me, i=token_id: tokens.delete_account_token(me, i)) for _ in range(4)])
         RACES["count"] += 1
         assert results.count(None) == 1, results
         assert all(isinstance(r, NotFound) for r in results if r is not None)

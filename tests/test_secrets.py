@@ -84,7 +84,7 @@ def full_flows(api: Api, runner_token: str, seen: dict) -> list[str]:
     cursor = page["pagination"]["cursor"]
     seen["urls"].append(cursor)
     seen["urls"].append(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    page = call("GET", f"/api/v3/user/tokens/events?limit=1", runner_token)[1]
+    page = call("GET", "/api/v3/user/tokens/events?limit=1", runner_token)[1]
     seen["urls"].append(page["pagination"]["cursor"])
     call("GET", repo + "/tokens?limit=1", runner_token)
     call("GET", repo + "/tokens/events", runner_token)

@@ -145,7 +145,7 @@ class TokenStore:
         except TransactWriteError as error:
             codes = cancellation_codes(error)
             labels = _create_labels(token, owner_check, extra_items)
-            failed = {label for label, code in zip(labels, codes) if code == "ConditionalCheckFailed"}
+            failed = {label for label, code in zip(labels, codes, strict=False) if code == "ConditionalCheckFailed"}
             if not failed:
                 raise
             if "token" in failed and self._already_written(token):
