@@ -42,6 +42,7 @@ class Principal:
     token_id: int
     user_id: int | None = None  # account tokens
     repository: str | None = None  # project tokens: "<provider>/<org>/<repo>"
+    hint: str | None = None  # the token's hint (prefix...last 4), for the audit trail
 
     def to_context(self) -> dict[str, str]:
         # API Gateway passes context values as strings: send strings
@@ -51,6 +52,8 @@ class Principal:
             context["userId"] = str(self.user_id)
         if self.repository is not None:
             context["repository"] = self.repository
+        if self.hint is not None:
+            context["hint"] = self.hint
         return context
 
     @classmethod
@@ -61,6 +64,7 @@ class Principal:
             token_id=int(context["tokenId"]),
             user_id=int(user_id) if user_id else None,
             repository=context.get("repository") or None,
+            hint=context.get("hint") or None,
         )
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from chalicelib import token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
+from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 
@@ -85,8 +86,9 @@ def policy_resource(method_arn: str, ttl_seconds: int) -> str:
 
 
 class TokenAuthorizer:
-    def __init__(self, store=None, clock=utcnow, settings=None):
+    def __init__(self, store=None, clock=utcnow, settings=None, audit=None):
         self._store = store
+        self._audit_service = audit
         self.clock = clock
         self.settings = settings or get_settings()
 
@@ -108,14 +110,20 @@ class TokenAuthorizer:
         raw, header_kind = presented[0]
         kind = token_format.parse(raw)
         if kind is None:
+            self._rejected("malformed", event)
             return self._deny(method_arn)
         if kind is not header_kind:
             return self._denial(method_arn, DENIAL_MISPLACED)
         token = self.store.find(token_format.digest(raw))
-        if token is None or token.disabled or token.kind != kind.value:
+        if token is None or token.kind != kind.value:
+            self._rejected("unknown", event)
+            return self._deny(method_arn)
+        if token.disabled:
+            self._audit(token, "token.denied", "owner disabled", event)
             return self._deny(method_arn)
         now = self.clock()
         if token.expires_at is not None and token.expires_at <= now:
+            self._audit(token, "token.expired", "expired", event)
             return self._denial(method_arn, DENIAL_EXPIRED)
         if self._stale(token.last_used_at, now):
             self.store.touch(token, now)
@@ -124,6 +132,7 @@ class TokenAuthorizer:
             token_id=int(token.token_id),
             user_id=int(token.owner.split("#", 1)[1]) if kind is Kind.ACCOUNT else None,
             repository=token.owner.split("#", 1)[1] if kind is Kind.PROJECT else None,
+            hint=token.hint,
         )
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
         return Decision.build("Allow", f"token:{principal.token_id}", resource, principal.to_context())
@@ -131,6 +140,34 @@ class TokenAuthorizer:
     def _stale(self, last_used_at: datetime | None, now: datetime) -> bool:
         interval = self.settings.last_used_interval_seconds
         return last_used_at is None or (now - last_used_at).total_seconds() >= interval
+
+    @property
+    def audit(self):
+        if self._audit_service is None:
+            from chalicelib.services.audit import AuditService
+
+            self._audit_service = AuditService(clock=self.clock)
+        return self._audit_service
+
+    def _audit(self, token, action: str, reason: str, event: dict) -> None:
+        """A known token refused: on the trail, best effort (one write, never raises)."""
+        try:
+            self.audit.record_token(action, token, meta=RequestMeta.from_event(event), reason=reason)
+        except Exception:  # noqa: BLE001 - the decision stands whatever the trail does
+            log.warning("audit write failed: action=%s", action)
+
+    @staticmethod
+    def _rejected(reason: str, event: dict) -> None:
+        """A token refused before (or by) its one read: a log line, never a write.
+
+        Anyone can send garbage; writing it down would let them spend our
+        write capacity. The token itself is never logged.
+        """
+        meta = RequestMeta.from_event(event)
+        log.info(
+            "token rejected: reason=%s source_ip=%s user_agent=%r request=%s %s",
+            reason, meta.source_ip, meta.user_agent, event.get("httpMethod"), event.get("path"),
+        )
 
     def _deny(self, method_arn: str) -> Decision:
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})

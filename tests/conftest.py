@@ -204,3 +204,71 @@ def local_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def faults(monkeypatch):
+    """Record AWS calls and fail chosen ones (see tests/faults.py)."""
+    from tests.faults import Faults
+
+    return Faults().install(monkeypatch)
+
+
+def reset_aws_connections() -> None:
+    """Drop PynamoDB's cached connections so the next call builds a client
+    for the current endpoint (AWS_ENDPOINT_URL) or mock."""
+    from pynamodb.models import Model
+
+    from chalicelib.store import tokens, uploads
+
+    pending = [Model]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not Model:
+            cls._connection = None
+    tokens._touch_connection.cache_clear()
+    uploads.s3_client.cache_clear()
+
+
+@pytest.fixture
+def moto_server(monkeypatch):
+    """A real moto server on a free 127.0.0.1 port, with the service's tables,
+    for tests that need real HTTP and many threads.
+
+    moto applies a DynamoDB call in several Python steps with no lock, which
+    DynamoDB does atomically per item and per transaction: each call is
+    serialized here, so races observed are the service's, not moto's.
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.server import ThreadedMotoServer
+
+    lock = threading.RLock()
+    for name in ("put_item", "get_item", "query", "scan", "update_item", "delete_item",
+                 "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+
+        def locked(*args, __method=method, **kwargs):
+            with lock:
+                return __method(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    reset_aws_connections()
+    try:
+        from chalicelib.store.tables import ensure_tables
+
+        ensure_tables()
+        yield url
+    finally:
+        server.stop()
+        reset_aws_connections()
+        from moto.core.base_backend import BackendDict
+
+        BackendDict.reset()  # the next test starts from empty tables

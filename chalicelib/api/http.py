@@ -103,6 +103,8 @@ class ApiBlueprint(Blueprint):
                             params["principal"] = principal
                     return view(**params)
                 except LatchkeyError as error:
+                    if not public and status_of(error) in DENIED_USE_STATUSES:
+                        record_denied_use(self.current_request, path, error)
                     return error_response(error)
                 except Exception:
                     rid = request_id(self)
@@ -158,7 +160,9 @@ def pagination(request) -> tuple[int, str | None]:
 
 
 def page_body(page, render) -> dict:
-    pagination_info = {"limit": page.limit, "total": page.total}
+    pagination_info = {"limit": page.limit}
+    if page.total is not None:
+        pagination_info["total"] = page.total
     if page.cursor:
         pagination_info["cursor"] = page.cursor
     return {"data": [render(item) for item in page.items], "pagination": pagination_info}
@@ -178,3 +182,56 @@ def json_errors(event, get_response):
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "error" not in body:
         response.body = {"error": str(body.get("Message") or body["Code"])}
     return response
+
+
+# -- the audit trail -------------------------------------------------------
+
+# A known token refused by the API itself: seen but not allowed (403), or
+# asking for something it cannot see (404).
+DENIED_USE_STATUSES = (403, 404)
+
+
+def request_meta(request):
+    """Source IP and user agent of a request, for the audit trail."""
+    from chalicelib.request_meta import RequestMeta
+
+    context = getattr(request, "context", None) or {}
+    identity = context.get("identity") or {}
+    headers = getattr(request, "headers", None) or {}
+    return RequestMeta.of(identity.get("sourceIp"), identity.get("userAgent") or headers.get("user-agent"))
+
+
+@functools.lru_cache(maxsize=1)
+def audit_service():
+    """Built on first denied use: importing the API must not import PynamoDB."""
+    from chalicelib.services.audit import AuditService
+
+    return AuditService()
+
+
+def concrete_path(request, path: str) -> str:
+    """The path asked for: Chalice gives the route template and its parameters."""
+    concrete = request.path or path
+    for name, value in (request.uri_params or {}).items():
+        concrete = concrete.replace("{" + name + "}", str(value))
+    return concrete
+
+
+def record_denied_use(request, path: str, error: LatchkeyError) -> None:
+    """Put a denied use by a known token on the trail; never fails the answer.
+
+    Only a request the authorizer let through has a principal; one it
+    denied (401 expired, 400 ambiguous) is recorded by the authorizer or not
+    at all.
+    """
+    try:
+        context = (request.context or {}).get("authorizer") or {}
+        if context.get("denial") or "kind" not in context:
+            return
+        principal = Principal.from_context(context)
+        audit_service().record_denied(
+            principal, status=status_of(error), request=f"{request.method} {concrete_path(request, path)}",
+            meta=request_meta(request), reason=error.message,
+        )
+    except Exception:  # noqa: BLE001 - the trail is best effort; the answer stands
+        log.warning("audit of a denied use failed in %s", path)

@@ -4,6 +4,7 @@ import functools
 
 from chalicelib.api.http import (
     ApiBlueprint,
+    request_meta,
     json_object,
     json_response,
     no_content,
@@ -122,14 +123,14 @@ def list_account_tokens(principal):
 @api.route("/user/tokens", methods=["POST"])
 def create_account_token(principal):
     tokens, _ = services()
-    created = tokens.create_account_token(principal, **_token_request())
+    created = tokens.create_account_token(principal, **_token_request(), meta=request_meta(api.current_request))
     return json_response(api_token(created.token, created.value))
 
 
 @api.route("/user/tokens/{tokenId}", methods=["DELETE"])
 def delete_account_token(principal, tokenId):
     tokens, _ = services()
-    tokens.delete_account_token(principal, path_id(tokenId))
+    tokens.delete_account_token(principal, path_id(tokenId), meta=request_meta(api.current_request))
     return no_content()
 
 
@@ -164,12 +165,61 @@ def list_project_tokens(principal, provider, org, repo):
 @api.route(REPOSITORY + "/tokens", methods=["POST"])
 def create_project_token(principal, provider, org, repo):
     tokens, _ = services()
-    created = tokens.create_project_token(principal, provider, org, repo, **_token_request())
+    created = tokens.create_project_token(
+        principal, provider, org, repo, **_token_request(), meta=request_meta(api.current_request)
+    )
     return json_response({"data": api_token(created.token, created.value)}, status=201)
 
 
 @api.route(REPOSITORY + "/tokens/{tokenId}", methods=["DELETE"])
 def delete_project_token(principal, provider, org, repo, tokenId):
     tokens, _ = services()
-    tokens.delete_project_token(principal, provider, org, repo, path_id(tokenId))
+    tokens.delete_project_token(
+        principal, provider, org, repo, path_id(tokenId), meta=request_meta(api.current_request)
+    )
     return no_content()
+
+
+# -- the audit trail -------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def audit_reader():
+    from chalicelib.services.audit import AuditReader
+
+    tokens, directory = services()
+    return AuditReader(directory=directory)
+
+
+def audit_event(event) -> dict:
+    """One audit event as the API shows it (never a token value: none is stored)."""
+    return {
+        "id": event.event_id,
+        "at": event.at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "action": event.action,
+        "outcome": event.outcome,
+        "actor": event.actor,
+        "userId": int(event.actor_user_id) if event.actor_user_id is not None else None,
+        "tokenId": int(event.token_id) if event.token_id is not None else None,
+        "tokenHint": event.token_hint,
+        "tokenKind": event.token_kind,
+        "repository": event.repository,
+        "sourceIp": event.source_ip,
+        "userAgent": event.user_agent,
+        "request": event.request,
+        "status": int(event.status) if event.status is not None else None,
+        "reason": event.reason,
+    }
+
+
+@api.route("/user/tokens/events", methods=["GET"])
+def list_user_token_events(principal):
+    limit, cursor = pagination(api.current_request)
+    page = audit_reader().user_events(principal, limit=limit, cursor=cursor)
+    return json_response(page_body(page, audit_event))
+
+
+@api.route(REPOSITORY + "/tokens/events", methods=["GET"])
+def list_repository_token_events(principal, provider, org, repo):
+    limit, cursor = pagination(api.current_request)
+    page = audit_reader().repository_events(principal, provider, org, repo, limit=limit, cursor=cursor)
+    return json_response(page_body(page, audit_event))

@@ -71,11 +71,20 @@ class AdminService:
     def delete_repository(self, provider: str, org: str, repo: str) -> int:
         """Delete a repository, its grants and its project tokens; the tokens deleted."""
         check_provider(provider)
+        full_name = f"{provider}/{org}/{repo}"
         repository = self.store.repository(provider, org, repo)
-        if repository is None:
-            raise NotFound(f"no repository {provider}/{org}/{repo}")
-        self.store.delete_repository(repository)
-        return self.tokens.delete_tokens_of_repository(repository.full_name)
+        if repository is not None:
+            # The repository goes first: from then on no project token can
+            # be created for it (its creation checks the repository).
+            self.store.delete_repository(repository)
+            return self.tokens.delete_tokens_of_repository(full_name)
+        # Gone already: finish a deletion that failed half-way (its grants
+        # and tokens would otherwise come back with a same-named repository).
+        leftovers = self.store.delete_grants_on(full_name)
+        deleted = self.tokens.delete_tokens_of_repository(full_name)
+        if not leftovers and not deleted:
+            raise NotFound(f"no repository {full_name}")
+        return deleted
 
     def grant(self, email: str, target: str, role: str):
         provider, org, repo = parse_target(target)

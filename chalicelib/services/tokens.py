@@ -9,6 +9,9 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import DirectoryItem, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, repository_owner, user_owner
+from chalicelib.request_meta import OPERATOR, RequestMeta
+from chalicelib.services import audit as audit_events
+from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
 from chalicelib.store.pagination import Page
@@ -56,20 +59,24 @@ def parse_expiry(value, now: datetime, max_days: int) -> datetime | None:
 
 class TokenService:
     def __init__(self, tokens: TokenStore | None = None, directory: DirectoryService | None = None,
-                 settings=None, clock=utcnow):
+                 settings=None, clock=utcnow, audit: AuditService | None = None):
         self.settings = settings or get_settings()
         self.tokens = tokens or TokenStore(self.settings)
         self.directory = directory or DirectoryService()
         self.clock = clock
+        self.audit = audit or AuditService(clock=clock)
 
     # -- account tokens ----------------------------------------------------
 
-    def create_account_token(self, principal: Principal, *, name=None, expires_at=None) -> NewToken:
+    def create_account_token(self, principal: Principal, *, name=None, expires_at=None,
+                             meta: RequestMeta | None = None) -> NewToken:
         user = self.directory.user(principal)
-        return self.issue_account_token(user, name=name, expires_at=expires_at)
+        return self.issue_account_token(user, name=name, expires_at=expires_at, principal=principal, meta=meta)
 
-    def issue_account_token(self, user: User, *, name=None, expires_at=None) -> NewToken:
-        """An account token for `user` (also the operators' bootstrap path)."""
+    def issue_account_token(self, user: User, *, name=None, expires_at=None,
+                            principal: Principal | None = None, meta: RequestMeta | None = None) -> NewToken:
+        """An account token for `user` (also the operators' bootstrap path:
+        no `principal`, recorded as done by the operator)."""
         if user.disabled:
             raise BadRequest(f"user {user.email} is disabled")
         now = self.clock()
@@ -81,20 +88,21 @@ class TokenService:
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
             limit=self.settings.max_account_tokens, owner_check=owner_check, now=now,
+            principal=principal, meta=meta if principal else (meta or OPERATOR),
         )
 
     def account_tokens(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Token]:
         user = self.directory.user(principal)
         return self.tokens.page(user_owner(user.user_id), limit=limit, cursor=cursor)
 
-    def delete_account_token(self, principal: Principal, token_id: int) -> None:
+    def delete_account_token(self, principal: Principal, token_id: int, *, meta: RequestMeta | None = None) -> None:
         user_id = require_account(principal)
-        self._delete(user_owner(user_id), token_id)
+        self._delete(user_owner(user_id), token_id, principal=principal, meta=meta)
 
     # -- project tokens ----------------------------------------------------
 
     def create_project_token(self, principal: Principal, provider: str, org: str, repo: str,
-                             *, name=None, expires_at=None) -> NewToken:
+                             *, name=None, expires_at=None, meta: RequestMeta | None = None) -> NewToken:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         now = self.clock()
         repository = access.repository
@@ -104,6 +112,7 @@ class TokenService:
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
             limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
+            principal=principal, meta=meta,
         )
 
     def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
@@ -111,27 +120,35 @@ class TokenService:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         return self.tokens.page(repository_owner(access.repository.full_name), limit=limit, cursor=cursor)
 
-    def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int) -> None:
+    def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
+                             *, meta: RequestMeta | None = None) -> None:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        self._delete(repository_owner(access.repository.full_name), token_id)
+        self._delete(repository_owner(access.repository.full_name), token_id, principal=principal, meta=meta)
 
     # -- fan-out (operators) ----------------------------------------------
 
     def disable_tokens_of_user(self, user_id: int) -> int:
         tokens = self.tokens.all_of(user_owner(user_id))
         for token in tokens:
-            self.tokens.disable(token)
+            if not token.disabled:
+                self.tokens.disable(token)
+                self.audit.record_token(audit_events.DISABLED, token, meta=OPERATOR, reason="owner disabled")
         return len(tokens)
 
     def delete_tokens_of_repository(self, full_name: str) -> int:
         tokens = self.tokens.all_of(repository_owner(full_name))
         for token in tokens:
-            self.tokens.delete(token)
+            self.tokens.delete(token, audit_items=self._audit_items(
+                audit_events.DELETED, token, principal=None, meta=OPERATOR, reason="repository deleted"))
         return len(tokens)
 
     # -- shared ------------------------------------------------------------
 
-    def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now) -> NewToken:
+    def _audit_items(self, action, token, *, principal, meta, reason=None):
+        return self.audit.token_items(action, token, principal=principal, meta=meta, reason=reason)
+
+    def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now,
+                principal=None, meta=None) -> NewToken:
         value = token_format.generate(kind)
         token = Token(
             token_format.digest(value),
@@ -139,10 +156,19 @@ class TokenService:
             hint=token_format.hint(value), created_at=now, created_by=created_by,
             expires_at=expires_at, disabled=False,
         )
-        return NewToken(value, self.tokens.create(token, limit=limit, owner_check=owner_check))
+        # The creation is recorded in the token's own transaction (see
+        # chalicelib.services.audit): the items are built once the id is drawn.
+        stored = self.tokens.create(
+            token, limit=limit, owner_check=owner_check,
+            audit=lambda t: self._audit_items(audit_events.CREATED, t, principal=principal, meta=meta),
+        )
+        return NewToken(value, stored)
 
-    def _delete(self, owner: str, token_id: int) -> None:
+    def _delete(self, owner: str, token_id: int, *, principal=None, meta=None) -> None:
         token = self.tokens.find_by_id(token_id)
         # Another owner's token is answered exactly like a missing one.
-        if token is None or token.owner != owner or not self.tokens.delete(token):
+        if token is None or token.owner != owner:
+            raise NotFound()
+        items = self._audit_items(audit_events.DELETED, token, principal=principal, meta=meta)
+        if not self.tokens.delete(token, audit_items=items):
             raise NotFound()

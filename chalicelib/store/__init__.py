@@ -22,7 +22,15 @@ def dependency_errors():
 
 
 def is_condition_failure(error: PynamoDBException) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
+    """Whether a write failed its condition (on purpose), not on AWS.
+
+    Not `error.cause_response_code`: it raises AttributeError when the cause
+    is a botocore error without a response (a timeout), which would turn a
+    retryable 503 into a 500.
+    """
+    response = getattr(error.cause, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code == "ConditionalCheckFailedException"
 
 
 def cancellation_codes(error) -> list[str | None]:

@@ -150,8 +150,15 @@ class DirectoryStore:
         """Delete a repository and every grant on it (fan-out through target-index)."""
         with dependency_errors():
             repo.delete()
-            for grant in Grant.by_target.query(repo.full_name):
+        self.delete_grants_on(repo.full_name)
+
+    def delete_grants_on(self, target: str) -> int:
+        """Delete every grant on `target` (idempotent: resumes a fan-out cut short)."""
+        with dependency_errors():
+            grants = list(Grant.by_target.query(target))
+            for grant in grants:
                 grant.delete()
+        return len(grants)
 
     def put_grant(self, user: User, target: str, role: str, now: datetime) -> Grant:
         grant = Grant(

@@ -5,10 +5,10 @@ from the CloudFormation stack instead.
 """
 from chalicelib.models.directory import DirectoryItem
 from chalicelib.models.tokens import Token
+from chalicelib.models.audit import AuditEvent
 from chalicelib.models.uploads import UploadItem
 
-TABLE_MODELS = [Token, DirectoryItem]
-TABLE_MODELS.append(UploadItem)  # uploads from CI (a line of its own: merges cleanly)
+TABLE_MODELS = [Token, DirectoryItem, UploadItem, AuditEvent]
 
 
 def ensure_tables() -> list[str]:

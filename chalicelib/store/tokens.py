@@ -5,6 +5,7 @@ read, `touch` its occasional write.
 """
 import functools
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from pynamodb.connection import Connection, TableConnection
@@ -91,12 +92,15 @@ class TokenStore:
 
     # -- management ------------------------------------------------------
 
-    def create(self, token: Token, *, limit: int, owner_check=None) -> Token:
+    def create(self, token: Token, *, limit: int, owner_check=None, audit=None) -> Token:
         """Store a new token with its id, name and count in one transaction.
 
         `token.token_id` is assigned here. `owner_check`, a (DirectoryItem
         key, condition) pair, makes the write depend on the owner still
         being valid (user not disabled, repository not deleted).
+
+        `audit(token)`, given the token with its id, returns items written in
+        the same transaction (the audit trail's record of the creation).
 
         Raises LimitReached, Conflict (name taken), NotFound (owner gone).
         """
@@ -104,16 +108,19 @@ class TokenStore:
             token.token_id = new_token_id()
             try:
                 with dependency_errors():
-                    self._create_once(token, limit, owner_check)
+                    self._create_once(token, limit, owner_check, audit(token) if audit else [])
                 return token
             except _IdTaken:
                 continue
         raise Conflict("could not allocate a token id, retry")
 
-    def _create_once(self, token, limit, owner_check):
+    def _create_once(self, token, limit, owner_check, extra_items):
         counter = TokenCounter(TokenCounter.key(token.owner))
         try:
-            with TransactWrite(connection=self._connection()) as transaction:
+            # The request token makes botocore's retry of this very call
+            # idempotent on DynamoDB (a retry after a lost answer succeeds
+            # without writing twice).
+            with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
                 transaction.update(
                     counter,
                     actions=[TokenCounter.count.add(1)],
@@ -132,16 +139,23 @@ class TokenStore:
                 if owner_check:
                     (hash_key, range_key), condition = owner_check
                     transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
+                for item in extra_items:
+                    transaction.save(item)
         except TransactWriteError as error:
             # PynamoDB sends condition checks, then deletes, puts and updates,
             # whatever order they were added in; reasons follow that order.
-            labels = (["owner"] if owner_check else []) + ["id", "token"] + (["name"] if token.name else []) + ["limit"]
             codes = cancellation_codes(error)
+            labels = _create_labels(token, owner_check, extra_items)
             if len(codes) != len(labels):  # not a cancellation: throttling, 5xx...
                 raise
             failed = {label for label, code in zip(labels, codes, strict=True) if code == "ConditionalCheckFailed"}
             if not failed:
                 raise
+            if "token" in failed and self._already_written(token):
+                # A retry of a transaction that had committed but whose
+                # answer was lost: 160 random bits do not collide, so the
+                # digest being there means this very write succeeded.
+                return
             if "owner" in failed:
                 raise NotFound() from None
             if "limit" in failed:
@@ -152,6 +166,10 @@ class TokenStore:
                 raise _IdTaken() from None
             raise Conflict("token collision, retry") from None
 
+    def _already_written(self, token: Token) -> bool:
+        stored = self.find(token.pk)
+        return stored is not None and stored.owner == token.owner and int(stored.token_id) == int(token.token_id)
+
     def find_by_id(self, token_id: int) -> Token | None:
         with dependency_errors():
             try:
@@ -160,11 +178,12 @@ class TokenStore:
                 return None
         return self.find(pointer.digest)
 
-    def delete(self, token: Token) -> bool:
-        """Delete a token and its id, name and count. False if already gone."""
+    def delete(self, token: Token, *, audit_items=()) -> bool:
+        """Delete a token and its id, name and count (and write `audit_items`),
+        in one transaction. False if already gone."""
         with dependency_errors():
             try:
-                with TransactWrite(connection=self._connection()) as transaction:
+                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
                     transaction.delete(token, condition=Token.pk.exists())
                     transaction.delete(TokenId(TokenId.key(token.token_id)))
                     if token.name:
@@ -173,6 +192,8 @@ class TokenStore:
                         TokenCounter(TokenCounter.key(token.owner)),
                         actions=[TokenCounter.count.add(-1)],
                     )
+                    for item in audit_items:
+                        transaction.save(item)
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
@@ -209,6 +230,20 @@ class TokenStore:
             except UpdateError as error:
                 if not is_condition_failure(error):
                     raise
+
+
+def _create_labels(token, owner_check, extra_items) -> list[str]:
+    """What each item of the create transaction is, in the order DynamoDB
+    reports cancellation reasons: PynamoDB sends condition checks, then
+    deletes, then puts (in call order), then updates, whatever order they
+    were added in."""
+    labels = ["owner"] if owner_check else []
+    labels += ["id", "token"]
+    if token.name:
+        labels.append("name")
+    labels += ["audit"] * len(extra_items)
+    labels.append("limit")
+    return labels
 
 
 class _IdTaken(Exception):
