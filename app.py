@@ -11,9 +11,11 @@ from chalice import Chalice
 from chalicelib import authorizer
 from chalicelib.api import http, v3
 from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+from chalicelib.api import docs
 
 app = Chalice(app_name="latchkey")
 app.register_blueprint(v3.api, url_prefix="/api/v3")
+app.register_blueprint(docs.api)
 app.register_middleware(http.json_errors, "http")
 
 
