@@ -168,12 +168,20 @@ class Callers:
         return int(self.make.admin.tokens.create_project_token(principal, provider, org, name).token.token_id)
 
     def victim_token_id(self) -> int:
-        victim = self.make.admin.user("victim@example.com")
-        return int(self.make.admin.tokens.issue_account_token(victim).token.token_id)
+        return self.account_token_id("victim@example.com")
+
+    def account_token_id(self, email: str) -> int:
+        """The id of a fresh account token of `email`."""
+        user = self.make.admin.user(email)
+        return int(self.make.admin.tokens.issue_account_token(user).token.token_id)
 
 
 @pytest.fixture
 def callers(make, admin):
+    return build_callers(make, admin)
+
+
+def build_callers(make, admin) -> Callers:
     from datetime import timedelta
 
     from chalicelib.clock import utcnow
