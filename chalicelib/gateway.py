@@ -13,7 +13,7 @@ from chalice.app import Authorizer
 from chalicelib.errors import NotFound, Unauthenticated, Unavailable
 from chalicelib.settings import get_settings
 
-TOKEN_AUTHORIZER_NAME = "token_authorizer"
+TOKEN_AUTHORIZER_NAME = "token_authorizer"  # a Lambda function name, not a secret  # nosec B105
 
 # API Gateway response type -> (status, JSON body, extra headers).
 GATEWAY_RESPONSES = {

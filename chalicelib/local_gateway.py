@@ -91,4 +91,4 @@ class LocalRequestAuthorizer(local.LocalGatewayAuthorizer):
 
 def install() -> None:
     """Make every LocalGateway built from now on use `LocalRequestAuthorizer`."""
-    local.LocalGatewayAuthorizer = LocalRequestAuthorizer
+    local.LocalGatewayAuthorizer = LocalRequestAuthorizer  # type: ignore[misc]  # the seam, on purpose

@@ -187,7 +187,9 @@ def produce(status, method, route, client, callers, monkeypatch):
         return client.http.request(method, route)
     path, body, columns = _row(method, route)
     if 200 <= status < 300 and (method, normalized(route)) in _n(SUCCESS_TARGETS):
-        make_target = next(p for (m, r), p in SUCCESS_TARGETS.items() if (m, normalized(r)) == (method, normalized(route)))
+        make_target = next(
+            p for (m, r), p in SUCCESS_TARGETS.items() if (m, normalized(r)) == (method, normalized(route))
+        )
         return _send(client, method, make_target(callers), callers.headers("org_admin"), body)
     expected = expected_row(columns)
     target = path(callers) if callable(path) else path

@@ -14,7 +14,6 @@ without a row fails `test_isolation_matrix_has_a_row_for_every_route`.
 """
 import json
 
-import pytest
 
 from tests.conftest import CALLER_KINDS
 
