@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts import stage_env  # noqa: E402
 
 STATE_FILE = stage_env.PROJECT_DIR / ".local" / "state.json"
+# Tests point this elsewhere so they never touch the developer's .local/.
+STATE_FILE = Path(os.environ.get("LATCHKEY_STATE_FILE") or STATE_FILE)
 SAVE_EVERY_SECONDS = 5
 DEMO_EMAIL = "demo@example.com"
 
