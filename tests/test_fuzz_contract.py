@@ -9,7 +9,6 @@ half their cases at the demo repository so bodies reach the services. The
 bar for every answer: no 5xx, JSON, a documented status, a body matching
 the documented schema (so every failure carries a string `error`).
 """
-import json
 import os
 import re
 import socket
@@ -92,7 +91,7 @@ def operations():
 
 
 def check_answer(method, path, case, response):
-    where = f"{method} {response.request.url} headers={ {k: v for k, v in case.headers.items()} if case.headers else {} }"
+    where = f"{method} {response.request.url} headers={dict(case.headers or {})}"
     assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
     responses = operation(method, path)["responses"]
     assert str(response.status_code) in responses, f"{where}: undocumented {response.status_code} {response.text[:300]}"
