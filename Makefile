@@ -47,3 +47,15 @@ test: $(NODE_STAMP)
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --json .bench-figures.json
+
+# Static checks (not yet part of `make test`): lint, security lint, types.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r chalicelib app.py manage.py scripts
+	$(BIN)/mypy
+
+# Known vulnerabilities in the installed dependencies; skips (exit 0) when
+# the advisory service cannot be reached.
+.PHONY: audit
+audit: $(STAMP)
+	$(BIN)/python scripts/audit.py

@@ -77,7 +77,7 @@ def effective_role(org_role: str | None, repo_role: str | None) -> Role | None:
 
 def require_account(principal: Principal) -> int:
     """The user id of an account token; Forbidden for a project token."""
-    if principal.kind is not Kind.ACCOUNT:
+    if principal.kind is not Kind.ACCOUNT or principal.user_id is None:
         raise Forbidden("this operation needs an account API token (api-token header)")
     return principal.user_id
 

@@ -15,7 +15,7 @@ from chalice.app import Authorizer
 from chalicelib.errors import NotFound, Unauthenticated, Unavailable
 from chalicelib.settings import get_settings
 
-TOKEN_AUTHORIZER_NAME = "token_authorizer"
+TOKEN_AUTHORIZER_NAME = "token_authorizer"  # a Lambda function name, not a secret  # nosec B105
 # `chalice package` names that function's CloudFormation resource this.
 TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"
 # `make deploy` sets this for `chalice deploy`, which sends the API

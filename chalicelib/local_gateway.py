@@ -116,6 +116,6 @@ def install() -> None:
     unknown-route answer is changed on the class; the authorizer is replaced
     at the module attribute each gateway reads when it is built.
     """
-    local.LocalGatewayAuthorizer = LocalRequestAuthorizer
+    local.LocalGatewayAuthorizer = LocalRequestAuthorizer  # type: ignore[misc]  # the seam, on purpose
     if not getattr(local.LocalGateway.handle_request, "latchkey", False):
         local.LocalGateway.handle_request = _answer_unknown_routes_like_the_gateway(local.LocalGateway.handle_request)

@@ -272,3 +272,92 @@ def moto_server(monkeypatch):
         from moto.core.base_backend import BackendDict
 
         BackendDict.reset()  # the next test starts from empty tables
+
+
+# -- callers of every kind (the isolation matrix and the contract tests) ------
+
+CALLER_KINDS = (
+    "none", "garbage", "wrong_checksum", "revoked", "expired", "disabled_owner", "deleted_repo",
+    "other_project", "own_project", "no_access", "read", "write", "repo_admin", "org_admin", "two_tokens",
+)
+
+
+@dataclass
+class Callers:
+    """One token (or header set) per kind of caller, around repository
+    gh/acme/widgets; `victim` is a user none of them may touch."""
+
+    make: Made
+    headers_of: dict
+
+    def headers(self, kind: str) -> dict:
+        return dict(self.headers_of[kind])
+
+    def project_token_id(self, repo: str = "gh/acme/widgets") -> int:
+        """The id of a fresh project token of `repo` (a target for deletes)."""
+        provider, org, name = repo.split("/")
+        boss = self.make.admin.user("org-admin@example.com")
+        principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
+        return int(self.make.admin.tokens.create_project_token(principal, provider, org, name).token.token_id)
+
+    def victim_token_id(self) -> int:
+        return self.account_token_id("victim@example.com")
+
+    def account_token_id(self, email: str) -> int:
+        """The id of a fresh account token of `email`."""
+        user = self.make.admin.user(email)
+        return int(self.make.admin.tokens.issue_account_token(user).token.token_id)
+
+
+@pytest.fixture
+def callers(make, admin):
+    return build_callers(make, admin)
+
+
+def build_callers(make, admin) -> Callers:
+    from datetime import timedelta
+
+    from chalicelib.clock import utcnow
+    from chalicelib.models.tokens import Token
+    from chalicelib.token_format import digest
+
+    make.repo("gh/acme/widgets")
+    make.repo("gh/acme/doomed")
+    make.repo("gh/other/thing")
+    make.user("victim@example.com")
+    roles = {"read": "read", "write": "write", "repo_admin": "admin"}
+    account = {}
+    for kind in ("no_access", "read", "write", "repo_admin", "org_admin", "revoked", "expired", "disabled_owner"):
+        user = make.user(f"{kind.replace('_', '-')}@example.com")
+        if kind in roles:
+            user.grant("gh/acme/widgets", roles[kind])
+        elif kind == "org_admin":
+            user.grant("gh/acme", "admin")
+        elif kind != "no_access":
+            user.grant("gh/acme/widgets", "admin")
+        account[kind] = user.token()
+    revoked = Token.get(digest(account["revoked"]))
+    admin.tokens.tokens.delete(revoked)
+    Token.get(digest(account["expired"])).update(actions=[Token.expires_at.set(utcnow() - timedelta(minutes=1))])
+    admin.disable_user("disabled-owner@example.com")
+    doomed = make.project_token("gh/acme/doomed")
+    admin.delete_repository("gh", "acme", "doomed")
+    own = make.project_token("gh/acme/widgets")
+    valid = account["read"]
+    wrong = valid[:-1] + ("A" if valid[-1] != "A" else "B")
+    headers = {
+        "none": {},
+        "garbage": {"api-token": "not-a-token"},
+        "wrong_checksum": {"api-token": wrong},
+        "revoked": {"api-token": account["revoked"]},
+        "expired": {"api-token": account["expired"]},
+        "disabled_owner": {"api-token": account["disabled_owner"]},
+        "deleted_repo": {"project-token": doomed},
+        "other_project": {"project-token": make.project_token("gh/other/thing")},
+        "own_project": {"project-token": own},
+        "two_tokens": {"api-token": account["org_admin"], "project-token": own},
+    }
+    for kind in ("no_access", "read", "write", "repo_admin", "org_admin"):
+        headers[kind] = {"api-token": account[kind]}
+    assert set(headers) == set(CALLER_KINDS)
+    return Callers(make, headers)

@@ -153,7 +153,7 @@ def pagination(request) -> tuple[int, str | None]:
     raw_limit = params.get("limit")
     limit = MAX_LIMIT
     if raw_limit not in (None, ""):
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
             raise BadRequest(f"limit: an integer from 1 to {MAX_LIMIT}", field="limit")
         limit = int(raw_limit)
     return limit, params.get("cursor") or None
@@ -170,7 +170,8 @@ def page_body(page, render) -> dict:
 
 def path_id(raw: str) -> int:
     """A numeric id from the path; ids that cannot exist are simply not found."""
-    if not raw.isdigit() or len(raw) > 16 or not 0 < int(raw) < 2**53:
+    # isdigit() alone admits "²", which int() refuses: ASCII digits only.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or not 0 < int(raw) < 2**53:
         raise NotFound()
     return int(raw)
 

@@ -3,10 +3,12 @@
 Table names, region and the botocore retry policy come from settings; they
 are fixed when a model module is imported (PynamoDB reads `Meta` then).
 """
+from typing import Any
+
 from chalicelib.settings import get_settings
 
 
-def table_meta(table_name: str) -> type:
+def table_meta(table_name: str) -> Any:
     """A PynamoDB `Meta` for `table_name` with the service's client policy.
 
     Retries use botocore's "standard" mode (exponential backoff with jitter,

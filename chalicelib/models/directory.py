@@ -28,8 +28,8 @@ from chalicelib.models import table_meta
 from chalicelib.settings import get_settings
 
 
-def user_key(user_id: int) -> str:
-    return f"user#{user_id}"
+def user_key(user_id: float) -> str:
+    return f"user#{int(user_id)}"
 
 
 def email_key(email: str) -> str:

@@ -25,8 +25,8 @@ from chalicelib.settings import get_settings
 TABLE = get_settings().tokens_table
 
 
-def user_owner(user_id: int) -> str:
-    return f"user#{user_id}"
+def user_owner(user_id: float) -> str:
+    return f"user#{int(user_id)}"
 
 
 def repository_owner(full_name: str) -> str:
@@ -71,8 +71,8 @@ class TokenId(Model):
     digest = UnicodeAttribute()
 
     @staticmethod
-    def key(token_id: int) -> str:
-        return f"id#{token_id}"
+    def key(token_id: float) -> str:
+        return f"id#{int(token_id)}"
 
 
 class TokenName(Model):
@@ -89,7 +89,8 @@ class TokenCounter(Model):
     Meta = table_meta(TABLE)
 
     pk = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    # Shadows Model.count() on this class only; nothing here counts by query.
+    count = NumberAttribute(default=0)  # type: ignore[assignment]
 
     @staticmethod
     def key(owner: str) -> str:

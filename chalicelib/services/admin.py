@@ -54,7 +54,7 @@ class AdminService:
         """Disable a user and every account token of theirs; the count disabled."""
         user = self.user(email)
         self.store.disable_user(user)
-        return self.tokens.disable_tokens_of_user(user.user_id)
+        return self.tokens.disable_tokens_of_user(int(user.user_id))
 
     def create_organization(self, provider: str, org: str):
         check_provider(provider)

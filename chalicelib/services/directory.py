@@ -56,13 +56,15 @@ class DirectoryService:
             raise NotFound()
         role = effective_role(snapshot.org_role, snapshot.repo_role) if snapshot.repository else None
         check_repository(principal, full_name, role, action)
+        if snapshot.repository is None:  # unreachable: no repository, no role
+            raise NotFound()
         return RepositoryAccess(snapshot.repository, role)
 
     def organizations(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Membership]:
         """Organizations the caller belongs to or holds a repository grant in."""
         self.user(principal)
         roles: dict[tuple[str, str], str | None] = {}
-        for grant in self.store.grants_of(principal.user_id):
+        for grant in self.store.grants_of(require_account(principal)):
             provider, org, *repo = grant.target.split("/")
             if repo:
                 roles.setdefault((provider, org), None)
@@ -82,7 +84,7 @@ class DirectoryService:
         if provider not in PROVIDERS:
             raise NotFound()
         if principal.kind is Kind.PROJECT:
-            own_provider, own_org, own_repo = principal.repository.split("/", 2)
+            own_provider, own_org, own_repo = str(principal.repository).split("/", 2)
             if (own_provider, own_org) != (provider, org):
                 raise NotFound()
             access = self.repository(principal, provider, org, own_repo, Action.READ)
@@ -99,7 +101,7 @@ class DirectoryService:
         prefix = f"{provider}/{org}/"
         roles = {
             grant.target[len(prefix):]: effective_role(None, grant.role)
-            for grant in self.store.grants_of(principal.user_id)
+            for grant in self.store.grants_of(require_account(principal))
             if grant.target.startswith(prefix)
         }
         if snapshot.org_role is None and not roles:

@@ -45,11 +45,12 @@ def parse_expiry(value, now: datetime, max_days: int) -> datetime | None:
         raise BadRequest("expiresAt: an ISO-8601 date-time is expected", field="expiresAt")
     try:
         expires_at = datetime.fromisoformat(value)
-    except ValueError:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=timezone.utc)
+        # A UTC offset can push year 1 or 9999 out of range: OverflowError.
+        expires_at = expires_at.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise BadRequest("expiresAt: an ISO-8601 date-time is expected", field="expiresAt") from None
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=timezone.utc)
-    expires_at = expires_at.astimezone(timezone.utc)
     if expires_at <= now:
         raise BadRequest("expiresAt: must be in the future", field="expiresAt")
     if expires_at > now + timedelta(days=max_days):

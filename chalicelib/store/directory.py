@@ -2,6 +2,7 @@
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -64,11 +65,15 @@ class DirectoryStore:
             if repo is not None:
                 keys.append((user_key(user_id), grant_sort_key(f"{provider}/{org}/{repo}")))
         with dependency_errors():
-            items = {(item.pk, item.sk): item for item in DirectoryItem.batch_get(keys, consistent_read=True)}
-        org_grant = items.get((user_key(user_id), grant_sort_key(f"{provider}/{org}")))
-        repo_grant = items.get((user_key(user_id), grant_sort_key(f"{provider}/{org}/{repo}")))
+            # Each item comes back as its discriminated subclass (User, Grant, ...).
+            items: dict[tuple[str, str], Any] = {
+                (item.pk, item.sk): item for item in DirectoryItem.batch_get(keys, consistent_read=True)
+            }
+        user = user_key(user_id) if user_id is not None else None
+        org_grant = items.get((user, grant_sort_key(f"{provider}/{org}"))) if user else None
+        repo_grant = items.get((user, grant_sort_key(f"{provider}/{org}/{repo}"))) if user else None
         return Snapshot(
-            user=items.get((user_key(user_id), "user")),
+            user=items.get((user, "user")) if user else None,
             organization=items.get((org_key(provider, org), "org")),
             repository=items.get((org_key(provider, org), repo_sort_key(repo))) if repo else None,
             org_role=org_grant.role if org_grant else None,

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
+from pynamodb.exceptions import PynamoDBException
+
 from chalicelib.errors import BadRequest
 
 T = TypeVar("T")
@@ -74,8 +76,22 @@ def query_page(
     key_names: list[str],
     total: int,
 ) -> Page:
-    """One page of `query(limit=..., last_evaluated_key=...)`."""
-    items = list(query(limit=limit + 1, page_size=limit + 1, last_evaluated_key=decode_cursor(cursor)))
+    """One page of `query(limit=..., last_evaluated_key=...)`.
+
+    `key_names` are also the stored names of the key attributes: a cursor
+    naming others, or one DynamoDB refuses as a start key (another owner's),
+    was not handed out by this API and is bad input, not a failure of ours.
+    """
+    start = decode_cursor(cursor)
+    error = BadRequest("cursor is not a cursor returned by this API", field="cursor")
+    if start is not None and set(start) != set(key_names):
+        raise error
+    try:
+        items = list(query(limit=limit + 1, page_size=limit + 1, last_evaluated_key=start))
+    except PynamoDBException as failure:
+        if start is not None and failure.cause_response_code == "ValidationException":
+            raise error from None
+        raise
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]

@@ -1,0 +1,155 @@
+"""The isolation matrix: every protected route x every kind of caller, with
+the status each cell must answer (issue 2's rules).
+
+Columns (see `CALLER_KINDS` in conftest.py): the first seven and the last
+are the token's own state, the same on every route; the rest depend on what
+the route needs. The targets: repository gh/acme/widgets (the "own"
+project token belongs to it, the account users hold the named role on it),
+another user's token for account-token deletes, a fresh project token of
+widgets for project-token deletes.
+
+Rows for routes on other branches (uploads, audit) stay here keyed by
+(method, path) and are skipped until the route exists; an implemented route
+without a row fails `test_isolation_matrix_has_a_row_for_every_route`.
+"""
+import json
+
+
+from tests.conftest import CALLER_KINDS
+
+W = "/api/v3/organizations/gh/acme/repositories/widgets"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+COVERAGE = {"fileReports": [{"filename": "src/a.py", "coverage": {"1": 1, "2": 0}}]}
+
+# Token state, identical on every protected route.
+#  none garbage wrong_checksum revoked expired disabled_owner deleted_repo ... two_tokens
+GATE = (401, 404, 404, 404, 401, 404, 404)
+TWO = 400
+
+# route (method, chalice path) -> (concrete path or a function of `callers`, body,
+#   (other_project, own_project, no_access, read, write, repo_admin, org_admin))
+ROWS = {
+    ("GET", "/api/v3/user"): ("/api/v3/user", None, (403, 403, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v3/user/organizations"): ("/api/v3/user/organizations", None, (403, 403, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v3/user/tokens"): ("/api/v3/user/tokens", None, (403, 403, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v3/user/tokens"): ("/api/v3/user/tokens", {}, (403, 403, 200, 200, 200, 200, 200)),
+    # another user's token: invisible to every account, 403 to project tokens
+    ("DELETE", "/api/v3/user/tokens/{tokenId}"): (
+        lambda c: f"/api/v3/user/tokens/{c.victim_token_id()}", None, (403, 403, 404, 404, 404, 404, 404)),
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories"): (
+        "/api/v3/organizations/gh/acme/repositories", None, (404, 200, 404, 200, 200, 200, 200)),
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}"): (
+        W, None, (404, 200, 404, 200, 200, 200, 200)),
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/tokens"): (
+        W + "/tokens", None, (404, 403, 404, 403, 403, 200, 200)),
+    ("POST", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/tokens"): (
+        W + "/tokens", None, (404, 403, 404, 403, 403, 201, 201)),
+    ("DELETE", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/tokens/{tokenId}"): (
+        lambda c: f"{W}/tokens/{c.project_token_id()}", None, (404, 403, 404, 403, 403, 204, 204)),
+    # -- issue 5 (audit trail, branch of another helper) --
+    ("GET", "/api/v3/user/tokens/events"): ("/api/v3/user/tokens/events", None, (403, 403, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/tokens/events"): (
+        W + "/tokens/events", None, (404, 403, 404, 403, 403, 200, 200)),
+    # -- issue 3 (uploads branch): read-back --
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}/coverage"): (
+        f"{W}/commits/{COMMIT}/coverage", None, (404, 200, 404, 200, 200, 200, 200)),
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}/analysis"): (
+        f"{W}/commits/{COMMIT}/analysis", None, (404, 200, 404, 200, 200, 200, 200)),
+    # -- issue 3: project-token uploads (the token names the repository; an
+    #    account token on a project-token path is rejected) --
+    ("POST", "/2.0/coverage/{commit}/{language}"): (
+        f"/2.0/coverage/{COMMIT}/python", COVERAGE, (200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/2.0/commit/{commit}/coverageFinal"): (
+        f"/2.0/commit/{COMMIT}/coverageFinal", {}, (200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/2.0/commit/{commit}/issuesRemoteResults"): (
+        f"/2.0/commit/{COMMIT}/issuesRemoteResults", [], (200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/2.0/commit/{commit}/metricsRemoteResults"): (
+        f"/2.0/commit/{COMMIT}/metricsRemoteResults", [], (200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/2.0/commit/{commit}/duplicationRemoteResults"): (
+        f"/2.0/commit/{COMMIT}/duplicationRemoteResults", [], (200, 200, 403, 403, 403, 403, 403)),
+    ("POST", "/2.0/commit/{commit}/resultsFinal"): (
+        f"/2.0/commit/{COMMIT}/resultsFinal", None, (200, 200, 403, 403, 403, 403, 403)),
+    ("GET", "/2.0/project/analysis/configuration"): (
+        "/2.0/project/analysis/configuration", None, (200, 200, 403, 403, 403, 403, 403)),
+    # -- issue 3: account-token uploads (write or higher; a project token on
+    #    a repository path is rejected) --
+    ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/coverage/{language}"): (
+        f"/2.0/gh/acme/widgets/commit/{COMMIT}/coverage/python", COVERAGE, (403, 403, 404, 403, 200, 200, 200)),
+    ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/coverageFinal"): (
+        f"/2.0/gh/acme/widgets/commit/{COMMIT}/coverageFinal", {}, (403, 403, 404, 403, 200, 200, 200)),
+    ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/issuesRemoteResults"): (
+        f"/2.0/gh/acme/widgets/commit/{COMMIT}/issuesRemoteResults", [], (403, 403, 404, 403, 200, 200, 200)),
+    ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/metricsRemoteResults"): (
+        f"/2.0/gh/acme/widgets/commit/{COMMIT}/metricsRemoteResults", [], (403, 403, 404, 403, 200, 200, 200)),
+    ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/duplicationRemoteResults"): (
+        f"/2.0/gh/acme/widgets/commit/{COMMIT}/duplicationRemoteResults", [], (403, 403, 404, 403, 200, 200, 200)),
+    ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/resultsFinal"): (
+        f"/2.0/gh/acme/widgets/commit/{COMMIT}/resultsFinal", None, (403, 403, 404, 403, 200, 200, 200)),
+    ("GET", "/2.0/{provider}/{username}/{project}/analysis/configuration"): (
+        "/2.0/gh/acme/widgets/analysis/configuration", None, (403, 403, 404, 200, 200, 200, 200)),
+    ("POST", "/2.0/{username}/{project}/commit/{commit}/coverage/{language}"): (
+        f"/2.0/acme/widgets/commit/{COMMIT}/coverage/python", COVERAGE, (403, 403, 404, 403, 200, 200, 200)),
+}
+
+
+def normalized(path: str) -> str:
+    """A route path with every parameter name erased: `{x}` -> `{}`."""
+    import re
+
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def protected_routes():
+    """(method, path) of every route the token authorizer guards."""
+    from app import app
+
+    return {
+        (method, path)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+        if entry.authorizer is not None
+    }
+
+
+def expected_row(columns) -> dict:
+    return dict(zip(CALLER_KINDS, GATE + tuple(columns) + (TWO,), strict=True))
+
+
+def test_isolation_matrix_has_a_row_for_every_route():
+    rows = {(method, normalized(path)) for method, path in ROWS}
+    missing = sorted(r for r in protected_routes() if (r[0], normalized(r[1])) not in rows)
+    assert not missing, f"protected routes without a row in the isolation matrix: {missing}"
+
+
+def test_isolation_matrix(client, callers):
+    implemented = {(m, normalized(p)) for m, p in protected_routes()}
+    failures, cells, skipped = [], 0, []
+    for (method, route), (path, body, columns) in ROWS.items():
+        if (method, normalized(route)) not in implemented:
+            skipped.append(f"{method} {route}")
+            continue
+        for kind, expected in expected_row(columns).items():
+            target = path(callers) if callable(path) else path
+            headers = callers.headers(kind)
+            raw = b""
+            if body is not None:
+                raw = json.dumps(body).encode()
+                headers["content-type"] = "application/json"
+            response = client.http.request(method, target, headers=headers, body=raw)
+            cells += 1
+            answer = json.loads(response.body) if response.body else None
+            problem = None
+            if response.status_code != expected:
+                problem = f"status {response.status_code}"
+            elif expected >= 400 and not (isinstance(answer, dict) and isinstance(answer.get("error"), str)):
+                problem = f"no string error in {answer!r}"
+            elif expected == 404 and answer != {"error": "not found"}:
+                problem = f"404 body {answer!r}"
+            elif kind == "expired" and answer != {"error": "token expired"}:
+                problem = f"expired body {answer!r}"
+            if problem:
+                failures.append(f"{method} {route} as {kind}: expected {expected}, got {problem}: {answer!r}")
+    print(f"\nisolation matrix: {cells} cells ({cells // len(CALLER_KINDS)} routes x {len(CALLER_KINDS)} callers); "
+          f"{len(skipped)} rows pending (not implemented on this branch)")
+    assert not failures, "\n".join(failures)
+    assert cells > 0
