@@ -144,7 +144,7 @@ def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict
             # Listings at the first size only: moto answers a GSI Query by
             # scanning the whole table, so its latency at 100,000 items
             # measures moto; the number of queries does not depend on size.
-            for name, owner in zip(("user", "repository"), owners if size == sizes[0] else ()):
+            for name, owner in zip(("user", "repository"), owners if size == sizes[0] else (), strict=False):
                 store.page(owner, limit=100, cursor=None)
                 with count_calls(live_clients()) as calls:
                     page = store.page(owner, limit=100, cursor=None)

@@ -5,7 +5,6 @@ for a fixed time; requests per second and latency percentiles come out.
 """
 import http.client
 import json
-import os
 import signal
 import socket
 import subprocess

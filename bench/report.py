@@ -214,7 +214,7 @@ def render(f: dict) -> str:
     lines += ["## 4. Cold start (imports)", "",
               "| entry | median ms | ÷ `import botocore.session` | ms beyond botocore.session (imported first) | runs |",
               "|---|---|---|---|---|"]
-    for name, row in cold.items():
+    for row in cold.values():
         lines.append(f"| {row['description']} | {row['median_ms']:.0f} | "
                      f"{ratio(row['median_ms'], cold['botocore']['median_ms'])} | "
                      f"{row['beyond_botocore_ms']:.0f} | {row['runs']} |")
@@ -225,7 +225,7 @@ def render(f: dict) -> str:
               "127.0.0.1 only.", "",
               "| request | requests/s | p50 ms | p99 ms | statuses | p50 ÷ public route | rps ÷ public route |",
               "|---|---|---|---|---|---|---|"]
-    for name, row in e2e.items():
+    for row in e2e.values():
         if "absent" in row:
             lines.append(f"| {row['request']} | {row['absent']} | | | | | |")
             continue
@@ -238,4 +238,5 @@ def render(f: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render(json.loads(open(sys.argv[1]).read())))
+    with open(sys.argv[1]) as figures:
+        sys.stdout.write(render(json.load(figures)))

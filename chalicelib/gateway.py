@@ -17,7 +17,7 @@ from chalicelib.settings import get_settings
 
 TOKEN_AUTHORIZER_NAME = "token_authorizer"  # a Lambda function name, not a secret  # nosec B105
 # `chalice package` names that function's CloudFormation resource this.
-TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"
+TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"  # a resource name, not a secret  # nosec B105
 # `make deploy` sets this for `chalice deploy`, which sends the API
 # definition to API Gateway as it is (no CloudFormation to resolve Fn::Sub).
 AUTHORIZER_URI_VARIABLE = "LATCHKEY_AUTHORIZER_URI"

@@ -105,7 +105,7 @@ def _answer_unknown_routes_like_the_gateway(handle_request):
                 raise
             raise GatewayResponse("MISSING_AUTHENTICATION_TOKEN", error.headers.get("x-amzn-RequestId", "")) from None
 
-    wrapped.latchkey = True
+    wrapped.latchkey = True  # type: ignore[attr-defined]  # marks the wrapper as installed
     return wrapped
 
 
@@ -118,4 +118,6 @@ def install() -> None:
     """
     local.LocalGatewayAuthorizer = LocalRequestAuthorizer  # type: ignore[misc]  # the seam, on purpose
     if not getattr(local.LocalGateway.handle_request, "latchkey", False):
-        local.LocalGateway.handle_request = _answer_unknown_routes_like_the_gateway(local.LocalGateway.handle_request)
+        local.LocalGateway.handle_request = (  # type: ignore[method-assign]  # the seam, on purpose
+            _answer_unknown_routes_like_the_gateway(local.LocalGateway.handle_request)
+        )

@@ -11,6 +11,7 @@ Hostile-input budget: one pass over at most `max_results` results, no
 recursion, no regular expressions per line.
 """
 import re
+from typing import Any
 
 from chalicelib.errors import BadRequest, PayloadTooLarge
 
@@ -235,7 +236,7 @@ def issues_results(body, max_results: int) -> dict:
     """An `issuesRemoteResults` batch → summary: issues per tool and level,
     file errors (the first ones kept, all counted), tool failures."""
     budget = _Budget(max_results)
-    summary = {"tools": {}, "fileErrors": [], "failures": [], "results": 0}
+    summary: dict[str, Any] = {"tools": {}, "fileErrors": [], "failures": [], "results": 0}
     for index, entry in enumerate(_list(body, "body")):
         where = f"[{index}]"
         entry = _object(entry, where)
@@ -277,13 +278,13 @@ METRIC_FIELDS = ("complexity", "loc", "cloc", "nrMethods", "nrClasses")
 def metrics_results(body, max_results: int) -> dict:
     """A `metricsRemoteResults` batch → per-language sums of the metrics."""
     budget = _Budget(max_results)
-    summary = {"languages": {}, "failures": [], "results": 0}
+    summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
     for index, entry in enumerate(_list(body, "body")):
         where = f"[{index}]"
         entry = _object(entry, where)
         language = _string(entry.get("language"), f"{where}.language")
         success, failure = _outcome(entry.get("metrics"), f"{where}.metrics")
-        totals = summary["languages"].setdefault(language, {"files": 0, **{name: 0 for name in METRIC_FIELDS}})
+        totals = summary["languages"].setdefault(language, {"files": 0, **dict.fromkeys(METRIC_FIELDS, 0)})
         if failure is not None:
             if len(summary["failures"]) < MAX_FAILURES_KEPT:
                 summary["failures"].append({"language": language, "message": failure})
@@ -313,7 +314,7 @@ def metrics_results(body, max_results: int) -> dict:
 def duplication_results(body, max_results: int) -> dict:
     """A `duplicationRemoteResults` batch → per-language clone counts."""
     budget = _Budget(max_results)
-    summary = {"languages": {}, "failures": [], "results": 0}
+    summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
     for index, entry in enumerate(_list(body, "body")):
         where = f"[{index}]"
         entry = _object(entry, where)

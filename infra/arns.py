@@ -5,6 +5,7 @@ concrete ARNs (partition, region and account known). `chalice package`
 writes a template for an account not known yet, so there the ARNs are
 `Fn::Sub` expressions CloudFormation resolves at deploy time.
 """
+
 from dataclasses import dataclass
 
 
@@ -42,7 +43,9 @@ class TemplateArns:
 
     def dynamodb_table(self, table: str, index: str | None = None) -> dict:
         suffix = f"/index/{index}" if index else ""
-        return {"Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}{suffix}"}
+        return {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}{suffix}"
+        }
 
     def s3_bucket(self, bucket: str, key_pattern: str | None = None) -> dict:
         suffix = f"/{key_pattern}" if key_pattern is not None else ""

@@ -15,6 +15,7 @@ prefix: no `*` resource.
 
 Both may write their own CloudWatch log group.
 """
+
 from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
 
 API_FUNCTION = "api_handler"
@@ -34,7 +35,9 @@ def _logs_statement(arns, function_name: str):
         group = f"arn:{arns.partition}:logs:{arns.region}:{arns.account}:log-group:/aws/lambda/{function_name}"
         resource = [group, f"{group}:*"]
     else:
-        group = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}"
+        group = (
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}"
+        )
         resource = [{"Fn::Sub": group}, {"Fn::Sub": f"{group}:*"}]
     return {
         "Sid": "OwnLogs",
@@ -44,8 +47,9 @@ def _logs_statement(arns, function_name: str):
     }
 
 
-def authorizer_policy(arns, *, app: str, stage: str, tokens_table: str, directory_table: str,
-                      token_key: str, last_used_attribute: str) -> dict:
+def authorizer_policy(
+    arns, *, app: str, stage: str, tokens_table: str, directory_table: str, token_key: str, last_used_attribute: str
+) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -89,7 +93,9 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
         },
     ]
     if index_arns:
-        statements.append({"Sid": "OwnIndexes", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": index_arns})
+        statements.append(
+            {"Sid": "OwnIndexes", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": index_arns}
+        )
     statements += [
         {
             "Sid": "OwnUploads",

@@ -23,9 +23,10 @@ responses, for `aws cloudformation deploy`.
 Every AWS client honours `AWS_ENDPOINT_URL`, so both run against a local
 moto server: the steps that server cannot perform are reported, not hidden.
 """
+
 import json
 import os
-import subprocess
+import subprocess  # nosec B404 - runs the chalice CLI with arguments built here, never a shell
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -138,8 +139,12 @@ class Stage:
         """(method, path) of routes the app declares without the authorizer."""
         from app import app
 
-        return {(method, path) for path, methods in app.routes.items()
-                for method, entry in methods.items() if entry.authorizer is None}
+        return {
+            (method, path)
+            for path, methods in app.routes.items()
+            for method, entry in methods.items()
+            if entry.authorizer is None
+        }
 
     def data_template(self) -> dict:
         from infra.data import data_template
@@ -156,13 +161,21 @@ class Stage:
         tables = {model.Meta.table_name: index_names(model) for model in self.models}
         return {
             policies.API_FUNCTION: policies.api_policy(
-                arns, app=self.app, stage=self.name, tables=tables,
-                bucket=self.settings.uploads_bucket, prefix=self.settings.uploads_prefix,
+                arns,
+                app=self.app,
+                stage=self.name,
+                tables=tables,
+                bucket=self.settings.uploads_bucket,
+                prefix=self.settings.uploads_prefix,
             ),
             TOKEN_AUTHORIZER_NAME: policies.authorizer_policy(
-                arns, app=self.app, stage=self.name,
-                tokens_table=self.settings.tokens_table, directory_table=self.settings.directory_table,
-                token_key=Token.pk.attr_name, last_used_attribute=Token.last_used_at.attr_name,
+                arns,
+                app=self.app,
+                stage=self.name,
+                tokens_table=self.settings.tokens_table,
+                directory_table=self.settings.directory_table,
+                token_key=Token.pk.attr_name,
+                last_used_attribute=Token.last_used_at.attr_name,
             ),
         }
 
@@ -177,8 +190,9 @@ class Stage:
 
     def chalice(self, *args, env=None) -> subprocess.CompletedProcess:
         command = [str(Path(sys.executable).parent / "chalice"), "--project-dir", str(self.project_dir), *args]
-        return subprocess.run(command, cwd=self.project_dir, env=env or dict(os.environ),
-                              capture_output=True, text=True)
+        return subprocess.run(  # nosec B603 - fixed executable, no shell
+            command, cwd=self.project_dir, env=env or dict(os.environ), capture_output=True, text=True
+        )
 
 
 # -- package ------------------------------------------------------------------------
@@ -210,8 +224,9 @@ def package_stage(stage: Stage, out_dir: Path) -> Path:
     package_dir = out_dir / "package"
     env = dict(os.environ)
     env.pop(AUTHORIZER_URI_VARIABLE, None)  # the template resolves it itself
-    result = stage.chalice("package", "--stage", stage.name, "--merge-template", str(merge_path),
-                           str(package_dir), env=env)
+    result = stage.chalice(
+        "package", "--stage", stage.name, "--merge-template", str(merge_path), str(package_dir), env=env
+    )
     if result.returncode != 0:
         raise click.ClickException(f"chalice package failed:\n{result.stdout}{result.stderr}")
     template_path = package_dir / "sam.json"
@@ -260,13 +275,17 @@ class Deployer:
         live = [s for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
         if not live:
             say("stack", f"creating {name}")
-            cfn.create_stack(StackName=name, TemplateBody=body, Tags=[{"Key": "latchkey:stage", "Value": self.stage.name}])
+            cfn.create_stack(
+                StackName=name, TemplateBody=body, Tags=[{"Key": "latchkey:stage", "Value": self.stage.name}]
+            )
             cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 300})
         else:
             try:
                 cfn.update_stack(StackName=name, TemplateBody=body)
                 say("stack", f"updating {name}")
-                cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 300})
+                cfn.get_waiter("stack_update_complete").wait(
+                    StackName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 300}
+                )
             except cfn.exceptions.ClientError as error:
                 if "No updates are to be performed" not in str(error):
                     raise
@@ -313,8 +332,13 @@ class Deployer:
         say("state", f"restored Chalice's record of the stage from SSM {self.state_parameter}")
 
     def save_chalice_state(self) -> None:
-        self.client("ssm").put_parameter(Name=self.state_parameter, Value=self.deployed_file.read_text(),
-                                         Type="String", Overwrite=True, Tier="Intelligent-Tiering")
+        self.client("ssm").put_parameter(
+            Name=self.state_parameter,
+            Value=self.deployed_file.read_text(),
+            Type="String",
+            Overwrite=True,
+            Tier="Intelligent-Tiering",
+        )
         say("state", f"saved Chalice's record of the stage to SSM {self.state_parameter}")
 
     # 3. chalice deploy
@@ -352,8 +376,14 @@ class Deployer:
     # 4. the authorizer
     def wire_authorizer(self, arns, rest_api_id: str) -> None:
         apigateway = self.client("apigateway")
-        wire_authorizer(apigateway, self.client("lambda"), arns, rest_api_id,
-                        self.stage.authorizer_function, self.stage.settings.authorizer_ttl_seconds)
+        wire_authorizer(
+            apigateway,
+            self.client("lambda"),
+            arns,
+            rest_api_id,
+            self.stage.authorizer_function,
+            self.stage.settings.authorizer_ttl_seconds,
+        )
         verify_methods_protected(apigateway, rest_api_id, self.stage.public_routes())
 
     # 5, 6
@@ -392,9 +422,13 @@ def wire_authorizer(apigateway, lambda_client, arns, rest_api_id: str, function_
         return
     if current:
         lambda_client.remove_permission(FunctionName=function_name, StatementId=statement_id)
-    lambda_client.add_permission(FunctionName=function_name, StatementId=statement_id,
-                                 Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
-                                 SourceArn=source_arn)
+    lambda_client.add_permission(
+        FunctionName=function_name,
+        StatementId=statement_id,
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=source_arn,
+    )
     say("authorizer", f"allowed {source_arn} to invoke it")
 
 
@@ -417,8 +451,9 @@ def verify_methods_protected(apigateway, rest_api_id: str, public: set[tuple[str
 
 def create_api_deployment(apigateway, rest_api_id: str, stage_name: str) -> None:
     """Gateway responses and authorizer changes take effect with a new deployment."""
-    apigateway.create_deployment(restApiId=rest_api_id, stageName=stage_name,
-                                 description="make deploy: authorizer and gateway responses")
+    apigateway.create_deployment(
+        restApiId=rest_api_id, stageName=stage_name, description="make deploy: authorizer and gateway responses"
+    )
     say("deployment", f"deployed stage {stage_name!r}")
 
 
@@ -426,7 +461,7 @@ def _error_line(output: str) -> str:
     """The AWS error of a failed chalice run, without its traceback."""
     text = " ".join(output.split())
     start = text.find("An error occurred")
-    return text[start:start + 160] if start >= 0 else text[-160:]
+    return text[start : start + 160] if start >= 0 else text[-160:]
 
 
 def _policy_statements(lambda_client, function_name: str) -> dict:
@@ -442,7 +477,10 @@ def put_gateway_responses(apigateway, rest_api_id: str) -> None:
 
     for call in put_gateway_response_calls(rest_api_id):
         apigateway.put_gateway_response(**call)
-        say("responses", f"{call['responseType']} -> {call['statusCode']} {call['responseTemplates']['application/json']}")
+        say(
+            "responses",
+            f"{call['responseType']} -> {call['statusCode']} {call['responseTemplates']['application/json']}",
+        )
 
 
 # -- CLI ----------------------------------------------------------------------------
@@ -461,8 +499,13 @@ def cli():
 @cli.command()
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=PROJECT_DIR)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (default: build/<stage>).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: build/<stage>).",
+)
 def package(stage, project_dir, out_dir):
     """Write one CloudFormation/SAM template for the whole stage."""
     prepared = prepare(stage, project_dir.resolve())
@@ -489,8 +532,10 @@ def deploy(stage, project_dir):
         say("chalice", f"SKIPPED (local endpoint): {skipped}")
         for step in ("authorizer", "responses", "deployment"):
             say(step, "SKIPPED (local endpoint): needs the REST API")
-        click.echo("REHEARSAL: stack, stage variables, roles and functions done; "
-                   "REST API, authorizer wiring, gateway responses and deployment not run against this endpoint")
+        click.echo(
+            "REHEARSAL: stack, stage variables, roles and functions done; "
+            "REST API, authorizer wiring, gateway responses and deployment not run against this endpoint"
+        )
         return
     deployer.save_chalice_state()
     rest_api_id = rest_api["rest_api_id"]

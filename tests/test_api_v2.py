@@ -47,7 +47,7 @@ ACCOUNT_ROUTES = [(m, ACCOUNT + p, body) for m, p, body in ROUTES] + [
 
 
 def send(api, method, path, token, names, body=None, commit=COMMIT):
-    headers = {name: token for name in names}
+    headers = dict.fromkeys(names, token)
     return api.call(method, path.replace("{c}", commit), headers=headers, body=body)
 
 
@@ -182,7 +182,7 @@ def test_commits_are_kept_apart(api, tokens):
 
 def test_revoked_project_token_is_not_found_and_uploads_stay(api, tokens, make):
     account = make.user("owner@example.com").grant("gh/acme", "admin").token()
-    status, created = api.post("/api/v3/organizations/gh/acme/repositories/widgets/tokens", account)
+    _status, created = api.post("/api/v3/organizations/gh/acme/repositories/widgets/tokens", account)
     token = created["data"]["token"]
     assert api.post(f"/2.0/coverage/{COMMIT}/python", token, body=COVERAGE_BODY, header="project_token")[0] == 200
     path = f"/api/v3/organizations/gh/acme/repositories/widgets/tokens/{created['data']['id']}"

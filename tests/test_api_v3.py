@@ -250,7 +250,7 @@ def test_repositories_org_admin_sees_all(api, acme):
 
 def test_repositories_member_sees_granted_only(api, acme):
     token = acme.user().grant("gh/acme", "member").grant("gh/acme/widgets", "read").token()
-    status, body = api.get("/api/v3/organizations/gh/acme/repositories", token)
+    _status, body = api.get("/api/v3/organizations/gh/acme/repositories", token)
     assert [(r["name"], r["permission"]) for r in body["data"]] == [("widgets", "read")]
     assert api.get(REPO.replace("widgets", "gadgets"), token) == NOT_FOUND
 
@@ -276,7 +276,7 @@ def test_repository_shape(api, acme):
 def test_project_token_sees_its_repository_only(api, acme):
     token = acme.project_token("gh/acme/widgets")
     assert api.get(REPO, token)[0] == 200
-    status, body = api.get("/api/v3/organizations/gh/acme/repositories", token)
+    _status, body = api.get("/api/v3/organizations/gh/acme/repositories", token)
     assert [r["name"] for r in body["data"]] == ["widgets"]
     assert api.get(REPO.replace("widgets", "gadgets"), token) == NOT_FOUND
     assert api.get("/api/v3/organizations/gh/other/repositories", token) == NOT_FOUND

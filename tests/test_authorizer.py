@@ -47,9 +47,9 @@ def authorizer(aws, clock):
 
 
 def test_authorizer_no_token_is_unauthorized(authorizer):
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer(event())
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer(event(**{"api-token": "  "}))
 
 

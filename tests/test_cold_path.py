@@ -5,6 +5,7 @@ Both functions are packaged from `app.py`. The authorizer's Lambda
 only what a decision needs: no route modules, no services, no boto3, no S3
 code. Checked in fresh interpreters, as a Lambda cold start would be.
 """
+
 import json
 import os
 import socket
@@ -20,7 +21,8 @@ import app
 from chalicelib import token_format
 
 def decide(token):
-    event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/api/GET/x", "headers": {"api-token": token}}
+    arn = "arn:aws:execute-api:us-east-1:1:a/api/GET/x"
+    event = {"type": "REQUEST", "methodArn": arn, "headers": {"api-token": token}}
     try:
         return app.token_authorizer(event, None)["policyDocument"]["Statement"][0]["Effect"]
     except Exception as error:
@@ -45,21 +47,32 @@ def probe(**env) -> dict:
     """Run PROBE in a fresh interpreter, as a Lambda function of this app."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environ.update(
-        AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-        AWS_LAMBDA_FUNCTION_NAME="latchkey-dev-token_authorizer", AWS_MAX_ATTEMPTS="1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_LAMBDA_FUNCTION_NAME="latchkey-dev-token_authorizer",
+        AWS_MAX_ATTEMPTS="1",
         # Nothing listens there: the one read fails at once, after its imports.
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
         **env,
     )
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=PROJECT_DIR, env=environ,
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=PROJECT_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def forbidden(modules) -> list[str]:
     """Modules the authorizer has no use for."""
     return [
-        name for name in modules
+        name
+        for name in modules
         if name.split(".")[0] in ("boto3", "s3transfer", "moto")
         or name.startswith(("chalicelib.api", "chalicelib.services", "chalicelib.local_gateway"))
         or (name.startswith("chalicelib") and ("s3" in name or "upload" in name))

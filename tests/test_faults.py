@@ -178,7 +178,7 @@ def test_faults_lost_answer_of_a_create_is_visible_and_counted(api, make, faults
     alice = make.user()
     token = alice.token()
     faults.fail("TransactWriteItems", kind="lost")
-    status, body, headers = request(api, "POST", "/api/v3/user/tokens", token, {"name": "ci"})
+    status, _body, headers = request(api, "POST", "/api/v3/user/tokens", token, {"name": "ci"})
     assert (status, headers["Retry-After"]) == (503, "1")
     listed = api.get("/api/v3/user/tokens", token)[1]
     assert listed["pagination"]["total"] == 2

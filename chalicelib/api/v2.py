@@ -9,6 +9,7 @@ therefore registered with the variable names of the provider form, as
 values are renamed in the view (provider `gh`, as Codacy assumed).
 """
 import functools
+from collections.abc import Mapping
 
 from chalicelib.api.http import ApiBlueprint, json_body, json_response
 from chalicelib.errors import BadRequest
@@ -33,7 +34,8 @@ def success(message: str):
 
 
 def _partial() -> bool:
-    raw = (api.current_request.query_params or {}).get("partial")
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    raw = params.get("partial")
     if raw is None or raw.lower() == "false":
         return False
     if raw.lower() == "true":

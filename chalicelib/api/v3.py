@@ -186,7 +186,7 @@ def delete_project_token(principal, provider, org, repo, tokenId):
 def audit_reader():
     from chalicelib.services.audit import AuditReader
 
-    tokens, directory = services()
+    _tokens, directory = services()
     return AuditReader(directory=directory)
 
 

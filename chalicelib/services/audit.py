@@ -90,10 +90,12 @@ class AuditService:
         """
         def items():
             actor, actor_user_id = actor_of(principal)
-            if principal.kind is Kind.PROJECT:
+            if principal.kind is Kind.PROJECT and principal.repository is not None:
                 stream = repository_stream(principal.repository)
-            else:
+            elif principal.user_id is not None:
                 stream = user_stream(principal.user_id)
+            else:
+                raise ValueError("a principal names its repository or its user")
             m = meta or RequestMeta()
             return self.store.items(
                 [stream], self.clock(), action=DENIED, outcome="denied", actor=actor,

@@ -35,15 +35,15 @@ from chalicelib.settings import get_settings
 from chalicelib.store.uploads import UploadStore, object_key
 from chalicelib.token_format import Kind
 
-PROJECT_PATH_NEEDS_PROJECT_TOKEN = (
+PROJECT_PATH_NEEDS_PROJECT_TOKEN = (  # an error message, not a secret  # nosec B105
     "this path takes a project token (project-token header); with an account token "
     "use /2.0/{provider}/{organization}/{repository}/..."
 )
-ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN = (
+ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN = (  # an error message, not a secret  # nosec B105
     "this path names a repository and takes an account token (api-token header); "
     "with a project token use /2.0/coverage/... or /2.0/commit/..."
 )
-DEFAULT_CONFIGURATION = {
+DEFAULT_CONFIGURATION: dict[str, list] = {
     "ignoredPaths": [],
     "defaultIgnores": [],
     "projectExtensions": [],
@@ -84,7 +84,7 @@ class UploadService:
         None on a project-token path.
         """
         if repo_path is None:
-            if principal.kind is not Kind.PROJECT:
+            if principal.kind is not Kind.PROJECT or principal.repository is None:
                 raise Forbidden(PROJECT_PATH_NEEDS_PROJECT_TOKEN)
             provider, org, repo = principal.repository.split("/", 2)
         else:

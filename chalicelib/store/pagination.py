@@ -24,7 +24,7 @@ class Page(Generic[T]):
     items: list[T]
     cursor: str | None
     limit: int
-    total: int
+    total: int | None  # None where no exact count exists (audit events expire silently)
 
 
 def encode_cursor(key: dict[str, dict[str, str]]) -> str:
@@ -74,7 +74,7 @@ def query_page(
     limit: int,
     cursor: str | None,
     key_names: list[str],
-    total: int,
+    total: int | None,
 ) -> Page:
     """One page of `query(limit=..., last_evaluated_key=...)`.
 
