@@ -143,67 +143,15 @@ def api(client):
 
 # -- the whole service over HTTP (scripts/run_local.py as a subprocess) --------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class LocalServer:
-    """`make run` on free ports with its own state file, and its demo data
-    (gh/demo/hello, whose admin holds `account`; `project` is its token)."""
-
-    url: str
-    account: str
-    project: str
-
-
 @pytest.fixture(scope="session")
 def local_server(tmp_path_factory):
-    import re
-    import subprocess
-    import sys
-    import threading
-    import time
-    import urllib.error
-    import urllib.request
-    from pathlib import Path
+    """`make run` on free ports with its own state file, and its demo data
+    (gh/demo/hello, whose admin holds `.account`; `.project` is its token)."""
+    from tests.localserver import LocalServer
 
-    root = Path(__file__).resolve().parent.parent
-    port, aws_port = free_port(), free_port()
-    env = dict(os.environ, PORT=str(port), LOCAL_AWS_PORT=str(aws_port), PYTHONUNBUFFERED="1",
-               LATCHKEY_STATE_FILE=str(tmp_path_factory.mktemp("local") / "state.json"))
-    process = subprocess.Popen([sys.executable, str(root / "scripts" / "run_local.py")], cwd=root, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)
-    reader.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("local server did not start:\n" + "".join(output))
-            try:
-                urllib.request.urlopen(url + "/api/v3/user", timeout=2)
-            except urllib.error.HTTPError:
-                break  # it answers (401 without a token)
-            except OSError:
-                time.sleep(0.2)
-        text = "".join(output)
-        account = re.search(r"account token \(api-token\):\s+(\S+)", text).group(1)
-        project = re.search(r"project token \(project-token\):\s+(\S+)", text).group(1)
-        yield LocalServer(url, account, project)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    server = LocalServer(tmp_path_factory.mktemp("local") / "state.json").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -255,6 +203,8 @@ def moto_server(monkeypatch):
                 return __method(*args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, locked)
+    from tests.localserver import free_port
+
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

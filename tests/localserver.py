@@ -1,11 +1,12 @@
 """Run `scripts/run_local.py` (what `make run` runs) as a subprocess on free
-127.0.0.1 ports, for tests that talk real HTTP."""
+127.0.0.1 ports with its own state file, for tests that talk real HTTP."""
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (other test runs share this machine)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -26,45 +28,55 @@ class LocalServer:
         self.port = free_port()
         self.aws_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.output = ""
+        self.lines: list[str] = []
         self.process = None
 
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
     def start(self, timeout: float = 60) -> "LocalServer":
+        # The server's own environment, as a new shell would give it: no test
+        # AWS settings leak in (it points itself at its embedded endpoint).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
         env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), LATCHKEY_STATE_FILE=str(self.state_file))
         self.process = subprocess.Popen(
             [sys.executable, "-u", "scripts/run_local.py"], cwd=PROJECT_DIR, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        # Drain its output for as long as it runs: a full pipe would block it.
+        threading.Thread(target=lambda: self.lines.extend(iter(self.process.stdout.readline, "")),
+                         daemon=True).start()
         deadline = time.monotonic() + timeout
-        lines = []
-        for line in self.process.stdout:
-            lines.append(line)
-            if line.startswith("Serving on"):
-                break
-            if time.monotonic() > deadline:
-                break
-        self.output = "".join(lines)
-        if not self.output.rstrip().splitlines() or "Serving on" not in self.output:
-            self.stop()
-            raise RuntimeError(f"local server did not start:\n{self.output}")
+        while "Serving on" not in self.output:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"local server did not start:\n{self.output}")
+            time.sleep(0.1)
         return self
 
-    def token(self, kind: str) -> str:
+    def token(self, kind: str) -> str | None:
+        """The demo token of `kind` ("account" or "project") printed at first start."""
         match = re.search(rf"{kind} token \([a-z-]+\):\s+(\S+)", self.output)
         return match.group(1) if match else None
+
+    @property
+    def account(self) -> str | None:
+        return self.token("account")
+
+    @property
+    def project(self) -> str | None:
+        return self.token("project")
 
     def request(self, method, path, **kwargs):
         return requests.request(method, self.url + path, timeout=30, **kwargs)
 
-    def stop(self) -> str:
-        """Stop as Ctrl-C does; return what it printed after starting."""
+    def stop(self) -> None:
+        """Stop as Ctrl-C does (it saves its state on the way out)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                rest, _ = self.process.communicate(timeout=30)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                rest, _ = self.process.communicate()
-            return rest or ""
-        return ""
+                self.process.wait()
