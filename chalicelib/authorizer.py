@@ -85,6 +85,18 @@ def policy_resource(method_arn: str, ttl_seconds: int) -> str:
     return "/".join(parts[:2] + ["*"])
 
 
+def principal_of(token, kind: Kind) -> Principal:
+    """Who a stored token speaks for: its owner is `user#<id>` or `repo#<full name>`."""
+    owner = token.owner.split("#", 1)[1]
+    return Principal(
+        kind=kind,
+        token_id=int(token.token_id),
+        user_id=int(owner) if kind is Kind.ACCOUNT else None,
+        repository=owner if kind is Kind.PROJECT else None,
+        hint=token.hint,
+    )
+
+
 class TokenAuthorizer:
     def __init__(self, store=None, clock=utcnow, settings=None, audit=None):
         self._store = store
@@ -118,22 +130,16 @@ class TokenAuthorizer:
         if token is None or token.kind != kind.value:
             self._rejected("unknown", event)
             return self._deny(method_arn)
+        principal = principal_of(token, kind)
         if token.disabled:
-            self._audit(token, "token.denied", "owner disabled", event)
+            self._audit(token, principal, "token.denied", "owner disabled", event)
             return self._deny(method_arn)
         now = self.clock()
         if token.expires_at is not None and token.expires_at <= now:
-            self._audit(token, "token.expired", "expired", event)
+            self._audit(token, principal, "token.expired", "expired", event)
             return self._denial(method_arn, DENIAL_EXPIRED)
         if self._stale(token.last_used_at, now):
             self.store.touch(token, now)
-        principal = Principal(
-            kind=kind,
-            token_id=int(token.token_id),
-            user_id=int(token.owner.split("#", 1)[1]) if kind is Kind.ACCOUNT else None,
-            repository=token.owner.split("#", 1)[1] if kind is Kind.PROJECT else None,
-            hint=token.hint,
-        )
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
         return Decision.build("Allow", f"token:{principal.token_id}", resource, principal.to_context())
 
@@ -149,10 +155,12 @@ class TokenAuthorizer:
             self._audit_service = AuditService(clock=self.clock)
         return self._audit_service
 
-    def _audit(self, token, action: str, reason: str, event: dict) -> None:
-        """A known token refused: on the trail, best effort (one write, never raises)."""
+    def _audit(self, token, principal: Principal, action: str, reason: str, event: dict) -> None:
+        """A known token refused: on the trail, in its own name, best effort
+        (one write, never raises)."""
         try:
-            self.audit.record_token(action, token, meta=RequestMeta.from_event(event), reason=reason)
+            self.audit.record_token(action, token, principal=principal, meta=RequestMeta.from_event(event),
+                                    reason=reason)
         except Exception:  # noqa: BLE001 - the decision stands whatever the trail does
             log.warning("audit write failed: action=%s", action)
 
@@ -166,7 +174,8 @@ class TokenAuthorizer:
         meta = RequestMeta.from_event(event)
         log.info(
             "token rejected: reason=%s source_ip=%s user_agent=%r request=%s %s",
-            reason, meta.source_ip, meta.user_agent, event.get("httpMethod"), event.get("path"),
+            reason, meta.source_ip, meta.user_agent, event.get("httpMethod"),
+            token_format.redact(event.get("path") or ""),
         )
 
     def _deny(self, method_arn: str) -> Decision:

@@ -36,6 +36,16 @@ GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "no such route"}, {}),
 }
 
+# Every other answer API Gateway makes itself (throttling 429, a body over
+# Lambda's 6 MB, a Lambda crash or timeout 502/504...) keeps its status but
+# gets an `{"error": ...}` body: Codacy's clients look for that string.
+# Deployed only (the local server has no such failures); a template, as
+# API Gateway renders it.
+GATEWAY_DEFAULT_TEMPLATES = {
+    "DEFAULT_4XX": '{"error":$context.error.messageString}',
+    "DEFAULT_5XX": '{"error":$context.error.messageString}',
+}
+
 
 class RequestAuthorizer(Authorizer):
     """A Lambda REQUEST authorizer, by the name of its `@app.lambda_function`."""

@@ -14,6 +14,7 @@ import binascii
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 import string
 
@@ -76,6 +77,16 @@ def parse(raw: str) -> Kind | None:
     if not hmac.compare_digest(checksum(head), check):
         return None
     return kind
+
+
+_CANDIDATE = re.compile(rf"lk[ap]_[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}")
+
+
+def redact(text: str) -> str:
+    """`text` with anything shaped like a token replaced by `<token>`:
+    for paths and other caller-supplied text headed for a log or the
+    audit trail (someone will paste a token into a URL)."""
+    return _CANDIDATE.sub("<token>", text)
 
 
 def digest(raw: str) -> str:

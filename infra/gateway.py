@@ -3,7 +3,7 @@
 """
 import json
 
-from chalicelib.gateway import GATEWAY_RESPONSES
+from chalicelib.gateway import GATEWAY_DEFAULT_TEMPLATES, GATEWAY_RESPONSES
 
 JSON = "application/json"
 
@@ -12,9 +12,9 @@ def _body(body: dict) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def swagger_gateway_responses() -> dict:
-    """`x-amazon-apigateway-gateway-responses` for the API definition (package path)."""
-    return {
+def _responses() -> dict[str, dict]:
+    """Every gateway response: the fixed answers, then the defaults (status kept)."""
+    responses = {
         response_type: {
             "statusCode": str(status),
             "responseParameters": {
@@ -22,23 +22,23 @@ def swagger_gateway_responses() -> dict:
             },
             "responseTemplates": {JSON: _body(body)},
         }
-        for response_type, (status, body, headers) in sorted(GATEWAY_RESPONSES.items())
+        for response_type, (status, body, headers) in GATEWAY_RESPONSES.items()
     }
+    for response_type, template in GATEWAY_DEFAULT_TEMPLATES.items():
+        responses[response_type] = {"responseParameters": {}, "responseTemplates": {JSON: template}}
+    return dict(sorted(responses.items()))
+
+
+def swagger_gateway_responses() -> dict:
+    """`x-amazon-apigateway-gateway-responses` for the API definition (package path)."""
+    return _responses()
 
 
 def put_gateway_response_calls(rest_api_id: str) -> list[dict]:
     """Keyword arguments of `apigateway.put_gateway_response`, one per response (deploy path)."""
     return [
-        {
-            "restApiId": rest_api_id,
-            "responseType": response_type,
-            "statusCode": str(status),
-            "responseParameters": {
-                f"gatewayresponse.header.{name}": f"'{value}'" for name, value in sorted(headers.items())
-            },
-            "responseTemplates": {JSON: _body(body)},
-        }
-        for response_type, (status, body, headers) in sorted(GATEWAY_RESPONSES.items())
+        {"restApiId": rest_api_id, "responseType": response_type, **response}
+        for response_type, response in _responses().items()
     ]
 
 

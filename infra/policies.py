@@ -48,7 +48,7 @@ def _logs_statement(arns, function_name: str):
 
 
 def authorizer_policy(
-    arns, *, app: str, stage: str, tokens_table: str, directory_table: str, token_key: str, last_used_attribute: str
+    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str
 ) -> dict:
     return {
         "Version": "2012-10-17",
@@ -70,10 +70,12 @@ def authorizer_policy(
                 },
             },
             {
-                "Sid": "ReadDirectory",
+                # Expiry hits and uses of a disabled owner's token go on the
+                # audit trail (chalicelib/authorizer.py): new items only.
+                "Sid": "RecordRefusals",
                 "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
-                "Resource": [arns.dynamodb_table(directory_table)],
+                "Action": ["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                "Resource": [arns.dynamodb_table(audit_table)],
             },
             _logs_statement(arns, f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"),
         ],

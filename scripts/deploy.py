@@ -173,7 +173,7 @@ class Stage:
                 app=self.app,
                 stage=self.name,
                 tokens_table=self.settings.tokens_table,
-                directory_table=self.settings.directory_table,
+                audit_table=self.settings.audit_table,
                 token_key=Token.pk.attr_name,
                 last_used_attribute=Token.last_used_at.attr_name,
             ),
@@ -479,7 +479,8 @@ def put_gateway_responses(apigateway, rest_api_id: str) -> None:
         apigateway.put_gateway_response(**call)
         say(
             "responses",
-            f"{call['responseType']} -> {call['statusCode']} {call['responseTemplates']['application/json']}",
+            f"{call['responseType']} -> {call.get('statusCode', 'status as is')} "
+            f"{call['responseTemplates']['application/json']}",
         )
 
 

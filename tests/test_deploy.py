@@ -123,7 +123,11 @@ def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swag
 
 def test_package_gateway_responses_answer_like_the_local_gateway(swagger):
     responses = swagger["x-amazon-apigateway-gateway-responses"]
-    assert set(responses) == set(GATEWAY_RESPONSES)
+    assert set(responses) == set(GATEWAY_RESPONSES) | {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for default in ("DEFAULT_4XX", "DEFAULT_5XX"):  # every other answer of the gateway: its status, our shape
+        assert "statusCode" not in responses[default]
+        assert responses[default]["responseTemplates"]["application/json"] == (
+            '{"error":$context.error.messageString}')
     assert responses["ACCESS_DENIED"]["statusCode"] == "404"
     assert json.loads(responses["ACCESS_DENIED"]["responseTemplates"]["application/json"]) == {"error": "not found"}
     for response_type, (status, body, headers) in GATEWAY_RESPONSES.items():
@@ -162,20 +166,27 @@ def test_package_policies_name_no_wildcard_resource(packaged):
                     assert "*" not in bucket_part, (name, resource)
 
 
-def test_package_authorizer_may_only_read_and_record_last_use(packaged):
+def test_package_authorizer_may_only_read_record_last_use_and_append_audit_events(packaged):
     role = packaged[1]["Resources"]["TokenAuthorizerRole"]
     by_action = {}
     for statement in _statements(role):
         for action in statement["Action"]:
             by_action.setdefault(action, []).append(statement)
     data_actions = {a for a in by_action if a.startswith(("dynamodb:", "s3:"))}
-    assert data_actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
+    assert data_actions == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}
+    (read,) = by_action["dynamodb:GetItem"]
+    assert [_resource_text(r) for r in read["Resource"]] == [_resource_text(_table_arn("tokens"))]
+    (append,) = by_action["dynamodb:PutItem"]
+    assert [_resource_text(r) for r in append["Resource"]] == [_resource_text(_table_arn("audit"))]
     (update,) = by_action["dynamodb:UpdateItem"]
     assert update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "last_used_at"]
     assert update["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"] == "NONE"
-    assert [_resource_text(r) for r in update["Resource"]] == [
-        _resource_text({"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}"
-                                   ":table/latchkey-prod-tokens"})]
+    assert [_resource_text(r) for r in update["Resource"]] == [_resource_text(_table_arn("tokens"))]
+
+
+def _table_arn(name):
+    prefix = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}"
+    return {"Fn::Sub": f"{prefix}:table/latchkey-prod-{name}"}
 
 
 def test_package_bucket_is_private_encrypted_versioned_and_tls_only(packaged):

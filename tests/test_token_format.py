@@ -75,3 +75,10 @@ def test_digest_is_sha256_hex_and_never_the_token():
 def test_hint_shows_prefix_and_last_four_only():
     token = token_format.generate(Kind.PROJECT)
     assert token_format.hint(token) == f"lkp_...{token[-4:]}"
+
+
+def test_redact_replaces_anything_token_shaped():
+    account, project = token_format.generate(Kind.ACCOUNT), token_format.generate(Kind.PROJECT)
+    text = f"/api/v3/user/tokens/{account}?x={project}"
+    assert token_format.redact(text) == "/api/v3/user/tokens/<token>?x=<token>"
+    assert token_format.redact("/api/v3/user/tokens/123") == "/api/v3/user/tokens/123"

@@ -14,7 +14,7 @@ import uuid
 
 from chalice import Blueprint, Response
 
-from chalicelib import authorizer
+from chalicelib import authorizer, token_format
 from chalicelib.access import Principal
 from chalicelib.errors import (
     BadRequest,
@@ -231,7 +231,8 @@ def record_denied_use(request, path: str, error: LatchkeyError) -> None:
             return
         principal = Principal.from_context(context)
         audit_service().record_denied(
-            principal, status=status_of(error), request=f"{request.method} {concrete_path(request, path)}",
+            principal, status=status_of(error),
+            request=f"{request.method} {token_format.redact(concrete_path(request, path))}",
             meta=request_meta(request), reason=error.message,
         )
     except Exception:  # noqa: BLE001 - the trail is best effort; the answer stands

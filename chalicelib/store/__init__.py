@@ -12,12 +12,27 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib.errors import Unavailable
 
 
+# Answers that no retry can change: the request itself is wrong (an item
+# over 400 KB, a malformed key). Saying "retry later" would make clients
+# retry forever; they surface as a 500 with a request id instead.
+_NOT_RETRYABLE = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
+
+
+def error_code(error: Exception) -> str | None:
+    """AWS's error code behind `error` (PynamoDB or botocore), or None (a timeout)."""
+    cause = getattr(error, "cause", None) or error
+    response = getattr(cause, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
 @contextlib.contextmanager
 def dependency_errors():
     """Turn a failure of AWS into `Unavailable` (HTTP 503, retryable)."""
     try:
         yield
     except (PynamoDBException, BotoCoreError, ClientError) as error:
+        if error_code(error) in _NOT_RETRYABLE:
+            raise
         raise Unavailable() from error
 
 
@@ -28,9 +43,7 @@ def is_condition_failure(error: PynamoDBException) -> bool:
     is a botocore error without a response (a timeout), which would turn a
     retryable 503 into a 500.
     """
-    response = getattr(error.cause, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code == "ConditionalCheckFailedException"
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 def cancellation_codes(error) -> list[str | None]:

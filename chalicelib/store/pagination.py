@@ -13,6 +13,7 @@ from typing import Any, Callable, Generic, TypeVar
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.errors import BadRequest
+from chalicelib.store import error_code
 
 T = TypeVar("T")
 
@@ -89,7 +90,7 @@ def query_page(
     try:
         items = list(query(limit=limit + 1, page_size=limit + 1, last_evaluated_key=start))
     except PynamoDBException as failure:
-        if start is not None and failure.cause_response_code == "ValidationException":
+        if start is not None and error_code(failure) == "ValidationException":
             raise error from None
         raise
     next_cursor = None
