@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts import stage_env  # noqa: E402
 
 STATE_FILE = Path(os.environ.get("LATCHKEY_STATE_FILE") or stage_env.PROJECT_DIR / ".local" / "state.json")
-SAVE_EVERY_SECONDS = 5
+SAVE_EVERY_SECONDS = float(os.environ.get("LATCHKEY_SAVE_EVERY_SECONDS") or 5)  # tests that discard state: longer
 DEMO_EMAIL = "demo@example.com"
 
 

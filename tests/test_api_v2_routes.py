@@ -96,11 +96,22 @@ def test_account_route_with_project_token_is_403(api, tokens, method, path, body
     assert answer["error"].startswith("this path names a repository and takes an account token")
 
 
-@pytest.mark.parametrize("method,path,body", ACCOUNT_ROUTES, ids=[p for _, p, _ in ACCOUNT_ROUTES])
+UPLOADS = [route for route in ACCOUNT_ROUTES if route[0] == "POST"]
+
+
+@pytest.mark.parametrize("method,path,body", UPLOADS, ids=[p for _, p, _ in UPLOADS])
 def test_account_route_without_write_role(api, tokens, method, path, body):
     status, answer = send(api, method, path, tokens["reader"], ("api-token",), body)
     assert status == 403 and "write" in answer["error"]
     assert send(api, method, path, tokens["stranger"], ("api-token",), body) == NOT_FOUND
+
+
+def test_account_configuration_with_read_role(api, tokens):
+    """Reading the analysis configuration is a read: `read` is enough."""
+    status, answer = send(api, "GET", "/2.0/gh/acme/widgets/analysis/configuration", tokens["reader"], ("api-token",))
+    assert_answer("GET", status, answer)
+    assert send(api, "GET", "/2.0/gh/acme/widgets/analysis/configuration", tokens["stranger"],
+                ("api-token",)) == NOT_FOUND
 
 
 @pytest.mark.parametrize("method,path,body", PROJECT_ROUTES + ACCOUNT_ROUTES)

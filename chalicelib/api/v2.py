@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping
 
 from chalicelib.api.http import ApiBlueprint, json_body, json_response
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, PayloadTooLarge
 from chalicelib.settings import get_settings
 
 api = ApiBlueprint(__name__)
@@ -50,6 +50,15 @@ def _body():
     return body, request.raw_body or b""
 
 
+def _bounded() -> None:
+    """The body of `coverageFinal` / `resultsFinal` (`{}` or none, ignored)
+    is held to the same size limit as every upload: no body is unbounded."""
+    raw = api.current_request.raw_body or b""
+    limit = get_settings().max_upload_bytes
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"body: larger than {limit} bytes")
+
+
 def _coverage(principal, repo_path, commit, language):
     body, raw = _body()
     return success(services().upload_coverage(principal, repo_path, commit, language, _partial(), body, raw))
@@ -69,6 +78,7 @@ def project_coverage(principal, commit, language):
 
 @api.route("/commit/{commit}/coverageFinal", methods=["POST"])
 def project_coverage_final(principal, commit):
+    _bounded()
     return success(services().finish_coverage(principal, None, commit))
 
 
@@ -89,6 +99,7 @@ def project_duplication(principal, commit):
 
 @api.route("/commit/{commit}/resultsFinal", methods=["POST"])
 def project_results_final(principal, commit):
+    _bounded()
     return success(services().finish_results(principal, None, commit))
 
 
@@ -112,6 +123,7 @@ def legacy_account_coverage(principal, provider, username, commit, language):
 
 @api.route(ACCOUNT + "/commit/{commit}/coverageFinal", methods=["POST"])
 def account_coverage_final(principal, provider, username, project, commit):
+    _bounded()
     return success(services().finish_coverage(principal, (provider, username, project), commit))
 
 
@@ -132,6 +144,7 @@ def account_duplication(principal, provider, username, project, commit):
 
 @api.route(ACCOUNT + "/commit/{commit}/resultsFinal", methods=["POST"])
 def account_results_final(principal, provider, username, project, commit):
+    _bounded()
     return success(services().finish_results(principal, (provider, username, project), commit))
 
 

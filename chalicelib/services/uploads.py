@@ -166,8 +166,12 @@ class UploadService:
         return f"Analysis results of commit {target.commit} are final"
 
     def configuration(self, principal, repo_path) -> dict:
-        """The repository's analysis configuration (an empty default)."""
-        repository = self.repository(principal, repo_path, Action.UPLOAD)
+        """The repository's analysis configuration (an empty default).
+
+        Reading it is a read (`read` or more): it is no secret, and a reader
+        can already see the analysis it shapes.
+        """
+        repository = self.repository(principal, repo_path, Action.READ)
         stored = self.store.configuration(repository)
         return {**DEFAULT_CONFIGURATION, **(stored or {})}
 
