@@ -166,14 +166,16 @@ def merge_coverage(reports: list[dict[str, dict[int, int]]]) -> dict[str, dict[i
     line counts once however many reports (shards, languages) mention it."""
     merged: dict[str, dict[int, int]] = {}
     for files in reports:
-        for name, lines in files.items():
-            target = merged.get(name)
-            if target is None:
-                merged[name] = dict(lines)
-                continue
-            for line, hits in lines.items():
-                target[line] = target.get(line, 0) + hits
+        merge_into(merged, files)
     return merged
+
+
+def merge_into(merged: dict[str, dict[int, int]], files: dict[str, dict[int, int]]) -> None:
+    """Add one report's hits into `merged`, in place."""
+    for name, lines in files.items():
+        target = merged.setdefault(name, {})
+        for line, hits in lines.items():
+            target[line] = target.get(line, 0) + hits
 
 
 def file_coverage(files: dict[str, dict[int, int]]) -> list[dict]:

@@ -40,6 +40,9 @@ class Settings:
     # batch at most 50,000 analysis results a request.
     max_upload_bytes: int = 10 * 1024 * 1024
     max_analysis_results: int = 50_000
+    # All coverage reports of one commit together: merging them (coverageFinal,
+    # the read-back) must fit the API Lambda's memory and time.
+    max_coverage_bytes_per_commit: int = 64 * 1024 * 1024
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -86,6 +89,7 @@ def from_environ(environ) -> Settings:
         uploads_prefix=environ.get("UPLOADS_PREFIX", "uploads/"),
         max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
         max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
+        max_coverage_bytes_per_commit=_int(environ, "MAX_COVERAGE_BYTES_PER_COMMIT", 64 * 1024 * 1024, 1),
     )
 
 

@@ -129,3 +129,4 @@ def _upload():
     from chalicelib.access import Action
 
     return Action.UPLOAD
+

@@ -1,5 +1,7 @@
 """UploadStore and the upload write path: S3 first, metadata second;
 content-addressed keys; nothing points at a missing object."""
+import json
+
 import pytest
 
 from chalicelib.access import Principal
@@ -104,3 +106,25 @@ def test_stored_configuration_overrides_default(service):
                summary={"ignoredPaths": ["vendor/**"]}).save()
     assert service.configuration(PROJECT, None) == {
         "ignoredPaths": ["vendor/**"], "defaultIgnores": [], "projectExtensions": [], "toolConfiguration": []}
+
+
+def test_upload_coverage_complete_report_replaces_only_its_own_language(service):
+    upload(service, b.coverage({"x.java": {1: 1}}), language="java#x", partial=True)
+    upload(service, b.coverage({"b.java": {1: 1}}), language="java")
+    files = {f["filename"] for f in service.coverage(PROJECT, *REPO.split("/"), COMMIT)["files"]}
+    assert files == {"x.java", "b.java"}
+
+
+def test_upload_coverage_bounded_per_commit(service):
+    import dataclasses
+
+    from chalicelib.errors import PayloadTooLarge
+
+    body = b.coverage({"a.py": {1: 1}})
+    size = len(json.dumps(body).encode())
+    service.settings = dataclasses.replace(service.settings, max_coverage_bytes_per_commit=2 * size + 10)
+    upload(service, body, partial=True)
+    upload(service, b.coverage({"b.py": {1: 1}}), partial=True)
+    with pytest.raises(PayloadTooLarge, match="replace"):
+        upload(service, b.coverage({"c.py": {1: 1}}), partial=True)
+    upload(service, b.coverage({"d.py": {1: 1}}))  # a complete report replaces them: room again

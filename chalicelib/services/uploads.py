@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from chalicelib import reports
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden
+from chalicelib.errors import Forbidden, PayloadTooLarge
 from chalicelib.models.uploads import (
     ANALYSIS_KINDS,
     COVERAGE,
@@ -43,6 +43,8 @@ ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN = (  # an error message, not a secret  # nosec 
     "this path names a repository and takes an account token (api-token header); "
     "with a project token use /2.0/coverage/... or /2.0/commit/..."
 )
+# Coverage reports fetched and parsed at once when merging (up to 10 MB each).
+_MERGE_BATCH = 4
 DEFAULT_CONFIGURATION: dict[str, list] = {
     "ignoredPaths": [],
     "defaultIgnores": [],
@@ -125,11 +127,18 @@ class UploadService:
             size=len(raw),
             summary=reports.coverage_totals(files),
         )
-        replaced = []
-        if not partial:
-            prefix = f"{COVERAGE}#{language}#"
-            replaced = [old for old in self.store.commit_items(target.repository, target.commit)
-                        if old.sk.startswith(prefix)]
+        earlier = [old for old in self.store.commit_items(target.repository, target.commit)
+                   if old.kind == COVERAGE and old.sk != item.sk]
+        # A complete report replaces its language's reports (compared by
+        # language, not by key prefix: a language name may contain "#").
+        replaced = [] if partial else [old for old in earlier if old.language == language]
+        kept = sum(int(old.size or 0) for old in earlier if old not in replaced)
+        limit = self.settings.max_coverage_bytes_per_commit
+        if kept + len(raw) > limit:
+            raise PayloadTooLarge(
+                f"body: the coverage reports of commit {target.commit} would pass {limit} bytes in all; "
+                "send a complete report (without partial=true) to replace a language's reports"
+            )
         self.store.save_coverage(item, replaced, reopen=partial)
         kind = "partial" if partial else "complete"
         return f"Coverage report ({language}, {kind}) received for commit {target.commit}"
@@ -223,6 +232,11 @@ class UploadService:
         return f"{provider}/{org}/{repo}"
 
     def _merged_coverage(self, items) -> dict:
-        items = [i for i in items if i.kind == COVERAGE]
-        bodies = self.store.get_objects([i.object_key for i in items])
-        return reports.merge_coverage([reports.coverage_report(json.loads(raw)) for raw in bodies])
+        """Every coverage report of a commit, merged as it is read: a few raw
+        reports in memory at a time, never all of them."""
+        keys = [i.object_key for i in items if i.kind == COVERAGE]
+        merged: dict[str, dict[int, int]] = {}
+        for start in range(0, len(keys), _MERGE_BATCH):
+            for raw in self.store.get_objects(keys[start:start + _MERGE_BATCH]):
+                reports.merge_into(merged, reports.coverage_report(json.loads(raw)))
+        return merged
