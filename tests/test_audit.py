@@ -148,7 +148,7 @@ def test_audit_cursor_of_another_stream_is_400(api, make):
         api.post("/api/v3/user/tokens", b)
     cursor = events(api, b, limit=1)["pagination"]["cursor"]
     status, body = api.get(f"{EVENTS}?cursor={cursor}", a)
-    assert (status, body["error"]) == (400, "cursor is not a cursor returned by this API")
+    assert (status, body["error"]) == (400, "cursor: not a cursor returned by this API")
 
 
 def test_audit_write_failure_never_changes_a_denied_answer(api, make, monkeypatch):

@@ -222,7 +222,7 @@ def test_cursor_with_foreign_key_names_is_400(api, make):
     token = make.user().token()
     forged = base64.urlsafe_b64encode(json.dumps({"x": {"S": "1"}}).encode()).decode().rstrip("=")
     status, body = api.get(f"/api/v3/user/tokens?cursor={forged}", token)
-    assert (status, body) == (400, {"error": "cursor is not a cursor returned by this API"})
+    assert (status, body) == (400, {"error": "cursor: not a cursor returned by this API"})
 
 
 def test_cursor_pages_through_every_token_once(api, make):

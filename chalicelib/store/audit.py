@@ -8,7 +8,7 @@ from chalicelib.errors import BadRequest
 from chalicelib.models.audit import AuditEvent
 from chalicelib.settings import get_settings
 from chalicelib.store import dependency_errors
-from chalicelib.store.pagination import Page, decode_cursor, query_page
+from chalicelib.store.pagination import BAD_CURSOR, Page, decode_cursor, query_page
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -60,7 +60,7 @@ class AuditStore:
         ):
             # A cursor of another stream (or forged): never let it reach
             # DynamoDB, where it would fail as a 5xx-looking error.
-            raise BadRequest("cursor is not a cursor returned by this API", field="cursor")
+            raise BadRequest(BAD_CURSOR, field="cursor")
         with dependency_errors():
             return query_page(
                 lambda **kwargs: AuditEvent.query(stream, scan_index_forward=False, consistent_read=True, **kwargs),

@@ -18,6 +18,7 @@ from chalicelib.store import error_code
 T = TypeVar("T")
 
 MAX_CURSOR_LENGTH = 2048
+BAD_CURSOR = "cursor: not a cursor returned by this API"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def decode_cursor(cursor: str | None) -> dict[str, dict[str, str]] | None:
     """The DynamoDB key a cursor stands for; BadRequest if it is not one."""
     if not cursor:
         return None
-    error = BadRequest("cursor: not a cursor returned by this API", field="cursor")
+    error = BadRequest(BAD_CURSOR, field="cursor")
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise error
     try:
@@ -84,7 +85,7 @@ def query_page(
     was not handed out by this API and is bad input, not a failure of ours.
     """
     start = decode_cursor(cursor)
-    error = BadRequest("cursor is not a cursor returned by this API", field="cursor")
+    error = BadRequest(BAD_CURSOR, field="cursor")
     if start is not None and set(start) != set(key_names):
         raise error
     try:
@@ -107,7 +108,7 @@ def list_page(items: list[T], *, limit: int, cursor: str | None, key: Callable[[
     if decoded is not None:
         after = decoded.get("after", {}).get("S")
         if after is None:
-            raise BadRequest("cursor: not a cursor returned by this API", field="cursor")
+            raise BadRequest(BAD_CURSOR, field="cursor")
         start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
     chunk = items[start:start + limit]
     more = start + limit < len(items)
