@@ -19,6 +19,11 @@ COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 MAX_LANGUAGE = 64
 MAX_FILE_ERRORS_KEPT = 100
 MAX_FAILURES_KEPT = 100
+# A summary is one DynamoDB item (at most 400 KB): what it keeps is bounded.
+MAX_NAME_CHARS = 100  # a tool, level or language name
+MAX_KEPT_MESSAGE_CHARS = 500  # kept messages are cut to this
+MAX_NAMES = 50  # distinct tools, or languages, in one batch
+MAX_LEVELS = 10  # distinct issue levels of one tool
 
 
 def _fail(where: str, what: str):
@@ -84,6 +89,41 @@ def _string(value, where: str) -> str:
     if not isinstance(value, str) or not value:
         _fail(where, "must be a non-empty string")
     return value
+
+
+def _name(value, where: str, known, limit: int) -> str:
+    """A tool, level or language name: short, and one of at most `limit` distinct."""
+    name = _string(value, where)
+    if len(name) > MAX_NAME_CHARS:
+        _fail(where, f"at most {MAX_NAME_CHARS} characters")
+    if name not in known and len(known) >= limit:
+        _fail(where, f"at most {limit} distinct values in one batch")
+    return name
+
+
+def _kept(message: str) -> str:
+    return message[:MAX_KEPT_MESSAGE_CHARS]
+
+
+def _keep_failure(summary: dict, entry: dict) -> None:
+    if len(summary["failures"]) < MAX_FAILURES_KEPT:
+        summary["failures"].append({**entry, "message": _kept(entry["message"])})
+
+
+def _per_language(body, field: str, summary: dict, empty_totals: dict):
+    """The `{"language", field: {"Success" | "Failure"}}` entries of a metrics
+    or duplication batch: failures are kept in `summary`; yields (where,
+    success, that language's totals) for the others."""
+    for index, entry in enumerate(_list(body, "body")):
+        where = f"[{index}]"
+        entry = _object(entry, where)
+        language = _name(entry.get("language"), f"{where}.language", summary["languages"], MAX_NAMES)
+        success, failure = _outcome(entry.get(field), f"{where}.{field}")
+        totals = summary["languages"].setdefault(language, dict(empty_totals))
+        if failure is not None:
+            _keep_failure(summary, {"language": language, "message": failure})
+            continue
+        yield where, success, totals
 
 
 def _message(value, where: str) -> str:
@@ -216,7 +256,7 @@ def _file_error(value, where: str, tool: str, summary: dict) -> None:
     tool_summary = summary["tools"][tool]
     tool_summary["fileErrors"] += 1
     if len(summary["fileErrors"]) < MAX_FILE_ERRORS_KEPT:
-        summary["fileErrors"].append({"tool": tool, "filename": name, "message": message})
+        summary["fileErrors"].append({"tool": tool, "filename": name, "message": _kept(message)})
 
 
 def _issue(value, where: str, tool: str, summary: dict) -> None:
@@ -225,11 +265,11 @@ def _issue(value, where: str, tool: str, summary: dict) -> None:
     _string(pattern.get("value"), f"{where}.patternId.value")
     file_name(issue.get("filename"), f"{where}.filename")
     _message(issue.get("message"), f"{where}.message")
-    level = _string(issue.get("level"), f"{where}.level")
+    levels = summary["tools"][tool]["byLevel"]
+    level = _name(issue.get("level"), f"{where}.level", levels, MAX_LEVELS)
     if "category" in issue and not isinstance(issue["category"], str):
         _fail(f"{where}.category", "must be a string")
     _location(issue.get("location"), f"{where}.location")
-    levels = summary["tools"][tool]["byLevel"]
     levels[level] = levels.get(level, 0) + 1
     summary["tools"][tool]["issues"] += 1
 
@@ -242,12 +282,11 @@ def issues_results(body, max_results: int) -> dict:
     for index, entry in enumerate(_list(body, "body")):
         where = f"[{index}]"
         entry = _object(entry, where)
-        tool = _string(entry.get("tool"), f"{where}.tool")
+        tool = _name(entry.get("tool"), f"{where}.tool", summary["tools"], MAX_NAMES)
         summary["tools"].setdefault(tool, {"issues": 0, "byLevel": {}, "fileErrors": 0})
         success, failure = _outcome(entry.get("issues"), f"{where}.issues")
         if failure is not None:
-            if len(summary["failures"]) < MAX_FAILURES_KEPT:
-                summary["failures"].append({"tool": tool, "message": failure})
+            _keep_failure(summary, {"tool": tool, "message": failure})
             continue
         files = _list(success.get("results"), f"{where}.issues.Success.results")
         for file_index, file_entry in enumerate(files):
@@ -281,16 +320,8 @@ def metrics_results(body, max_results: int) -> dict:
     """A `metricsRemoteResults` batch → per-language sums of the metrics."""
     budget = _Budget(max_results)
     summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
-    for index, entry in enumerate(_list(body, "body")):
-        where = f"[{index}]"
-        entry = _object(entry, where)
-        language = _string(entry.get("language"), f"{where}.language")
-        success, failure = _outcome(entry.get("metrics"), f"{where}.metrics")
-        totals = summary["languages"].setdefault(language, {"files": 0, **dict.fromkeys(METRIC_FIELDS, 0)})
-        if failure is not None:
-            if len(summary["failures"]) < MAX_FAILURES_KEPT:
-                summary["failures"].append({"language": language, "message": failure})
-            continue
+    empty = {"files": 0, **dict.fromkeys(METRIC_FIELDS, 0)}
+    for where, success, totals in _per_language(body, "metrics", summary, empty):
         results = _list(success.get("results"), f"{where}.metrics.Success.results")
         budget.take(len(results))
         for result_index, result in enumerate(results):
@@ -317,17 +348,8 @@ def duplication_results(body, max_results: int) -> dict:
     """A `duplicationRemoteResults` batch → per-language clone counts."""
     budget = _Budget(max_results)
     summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
-    for index, entry in enumerate(_list(body, "body")):
-        where = f"[{index}]"
-        entry = _object(entry, where)
-        language = _string(entry.get("language"), f"{where}.language")
-        success, failure = _outcome(entry.get("duplication"), f"{where}.duplication")
-        totals = summary["languages"].setdefault(
-            language, {"clones": 0, "duplicatedLines": 0, "duplicatedTokens": 0, "analysedFiles": 0})
-        if failure is not None:
-            if len(summary["failures"]) < MAX_FAILURES_KEPT:
-                summary["failures"].append({"language": language, "message": failure})
-            continue
+    empty = {"clones": 0, "duplicatedLines": 0, "duplicatedTokens": 0, "analysedFiles": 0}
+    for where, success, totals in _per_language(body, "duplication", summary, empty):
         analysed = _list(success.get("analysedFiles", []), f"{where}.duplication.Success.analysedFiles")
         for file_index, name in enumerate(analysed):
             file_name(name, f"{where}.duplication.Success.analysedFiles[{file_index}]")

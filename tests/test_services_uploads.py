@@ -130,3 +130,36 @@ def _upload():
 
     return Action.UPLOAD
 
+
+
+def _issues_batch(tool="eslint", level="Info", message="m", count=1):
+    issue = {"Issue": {"patternId": {"value": "p"}, "filename": "f.js", "message": {"text": "x"},
+                       "level": level, "location": {"LineLocation": {"line": 1}}}}
+    error = {"FileError": {"filename": "f.js", "message": message}}
+    return [{"tool": tool, "issues": {"Success": {"results": [
+        {"filename": "f.js", "results": [issue] * count}, error]}}}]
+
+
+def test_issues_summary_keeps_messages_short():
+    summary = reports.issues_results(_issues_batch(message="x" * 500_000), 50_000)
+    assert len(summary["fileErrors"][0]["message"]) == reports.MAX_KEPT_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize("batch, field", [
+    (_issues_batch(tool="t" * 101), "[0].tool"),
+    (_issues_batch(level="L" * 101), "[0].issues.Success.results[0].results[0].Issue.level"),
+    ([b for i in range(51) for b in _issues_batch(tool=f"tool{i}")], "[50].tool"),
+    ([{"language": f"l{i}", "metrics": {"Failure": {"message": "m"}}} for i in range(51)], "[50].language"),
+])
+def test_summaries_refuse_unbounded_names(batch, field):
+    validator = reports.metrics_results if "metrics" in str(batch[0]) else reports.issues_results
+    with pytest.raises(BadRequest, match=field.replace("[", r"\[").replace("]", r"\]")):
+        validator(batch, 50_000)
+
+
+def test_issue_levels_bounded_per_tool():
+    batch = [{"tool": "t", "issues": {"Success": {"results": [{"filename": "f.js", "results": [
+        {"Issue": {"patternId": {"value": "p"}, "filename": "f.js", "message": "x", "level": f"L{i}",
+                   "location": {"LineLocation": {"line": 1}}}} for i in range(11)]}]}}}]
+    with pytest.raises(BadRequest, match="at most 10 distinct"):
+        reports.issues_results(batch, 50_000)
