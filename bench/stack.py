@@ -18,19 +18,9 @@ UPLOAD_ROUTE = "/2.0/coverage/{commit}/{language}"
 
 
 def seed() -> dict:
-    from chalicelib.access import Principal
     from chalicelib.services.admin import AdminService
-    from chalicelib.token_format import Kind
 
-    admin = AdminService()
-    email = "bench@example.com"
-    user = admin.create_user(email, "Bench")
-    admin.create_organization("gh", "bench")
-    admin.create_repository("gh", "bench", "hello")
-    admin.grant(email, "gh/bench/hello", "admin")
-    account = admin.issue_token(email, name="bench")
-    principal = Principal(Kind.ACCOUNT, int(account.token.token_id), user_id=int(user.user_id))
-    project = admin.tokens.create_project_token(principal, "gh", "bench", "hello", name="bench")
+    account, project = AdminService().seed("bench@example.com", "Bench", "gh", "bench", "hello")
     return {"account": account.value, "project": project.value}
 
 

@@ -45,26 +45,18 @@ def table_resource(model, stage: str) -> dict:
         "DeletionProtectionEnabled": protected,
         "Tags": [{"Key": "latchkey:stage", "Value": stage}],
     }
-    gsis = [
-        {
-            "IndexName": index["index_name"],
-            "KeySchema": _key_schema(index["key_schema"]),
-            "Projection": index["projection"],
-        }
-        for index in schema.get("global_secondary_indexes") or []
-    ]
-    if gsis:
-        properties["GlobalSecondaryIndexes"] = sorted(gsis, key=lambda i: i["IndexName"])
-    lsis = [
-        {
-            "IndexName": index["index_name"],
-            "KeySchema": _key_schema(index["key_schema"]),
-            "Projection": index["projection"],
-        }
-        for index in schema.get("local_secondary_indexes") or []
-    ]
-    if lsis:
-        properties["LocalSecondaryIndexes"] = sorted(lsis, key=lambda i: i["IndexName"])
+    for prop, key in (("GlobalSecondaryIndexes", "global_secondary_indexes"),
+                      ("LocalSecondaryIndexes", "local_secondary_indexes")):
+        indexes = [
+            {
+                "IndexName": index["index_name"],
+                "KeySchema": _key_schema(index["key_schema"]),
+                "Projection": index["projection"],
+            }
+            for index in schema.get(key) or []
+        ]
+        if indexes:
+            properties[prop] = sorted(indexes, key=lambda i: i["IndexName"])
     ttl = ttl_attribute(model)
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}

@@ -83,20 +83,12 @@ def load_state(path: Path = STATE_FILE) -> int:
 def seed_demo() -> dict | None:
     """Create the demo user, organization, repository and one token of each
     kind, the first time only; return the tokens (or None if seeded before)."""
-    from chalicelib.access import Principal
     from chalicelib.services.admin import AdminService
-    from chalicelib.token_format import Kind
 
     admin = AdminService()
     if admin.store.user_by_email(DEMO_EMAIL) is not None:
         return None
-    user = admin.create_user(DEMO_EMAIL, "Demo")
-    admin.create_organization("gh", "demo")
-    admin.create_repository("gh", "demo", "hello")
-    admin.grant(DEMO_EMAIL, "gh/demo/hello", "admin")
-    account = admin.issue_token(DEMO_EMAIL, name="demo")
-    principal = Principal(Kind.ACCOUNT, int(account.token.token_id), user_id=int(user.user_id))
-    project = admin.tokens.create_project_token(principal, "gh", "demo", "hello", name="demo")
+    account, project = admin.seed(DEMO_EMAIL, "Demo", "gh", "demo", "hello")
     return {"account": account.value, "project": project.value}
 
 

@@ -82,3 +82,11 @@ def test_bad_input_is_a_clear_error_and_exit_1(cli, args, message):
     result = CliRunner().invoke(__import__("manage").cli, list(args))
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_seed_makes_an_admin_with_a_token_of_each_kind(admin):
+    account, project = admin.seed("demo@example.com", "Demo", "gh", "demo", "hello")
+    assert token_format.parse(account.value) is Kind.ACCOUNT
+    assert token_format.parse(project.value) is Kind.PROJECT
+    assert project.token.owner == "repo#gh/demo/hello" and project.token.name == "demo"
+    assert admin.store.snapshot(admin.user("demo@example.com").user_id, "gh", "demo", "hello").repo_role == "admin"

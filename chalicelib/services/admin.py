@@ -6,12 +6,13 @@ repository deletes its project tokens and grants.
 """
 from datetime import timedelta
 
-from chalicelib.access import ORG_ROLES, PROVIDERS, REPO_ROLES
+from chalicelib.access import ORG_ROLES, PROVIDERS, REPO_ROLES, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
+from chalicelib.token_format import Kind
 
 
 def parse_target(target: str) -> tuple[str, str, str | None]:
@@ -102,6 +103,19 @@ class AdminService:
         parse_target(target)
         if not self.store.delete_grant(self.user(email), target):
             raise NotFound(f"{email} has no grant on {target}")
+
+    def seed(self, email: str, name: str, provider: str, org: str, repo: str) -> tuple[NewToken, NewToken]:
+        """A user administering a new repository, with one account token and
+        one project token named `name` (the demo data of `make run`, and the
+        bench's)."""
+        user = self.create_user(email, name)
+        self.create_organization(provider, org)
+        self.create_repository(provider, org, repo)
+        self.grant(email, f"{provider}/{org}/{repo}", "admin")
+        account = self.issue_token(email, name=name.lower())
+        principal = Principal(Kind.ACCOUNT, int(account.token.token_id), user_id=int(user.user_id))
+        project = self.tokens.create_project_token(principal, provider, org, repo, name=name.lower())
+        return account, project
 
     def issue_token(self, email: str, name: str | None = None, expires_in_days: int | None = None) -> NewToken:
         expires_at = None
