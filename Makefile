@@ -13,7 +13,7 @@ STAGE ?= dev
 NODE_STAMP := .node/.installed
 NODE_REPORTER := codacy-coverage@3.4.0
 
-.PHONY: install run test lint audit bench deploy package clean
+.PHONY: install run test test-fast lint audit bench deploy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: $(STAMP)
 
 test: lint $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
+
+# The quick loop: everything but the tests marked slow, e2e or browser.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not e2e and not browser"
 
 # Lint, security lint (every `# nosec` says why) and a type check of chalicelib/.
 lint: $(STAMP)
