@@ -7,6 +7,14 @@ batch becomes a small summary (counts per tool and level, failures...).
 Every failure is a `BadRequest` naming the place that is wrong, e.g.
 `fileReports[3].coverage["12"]: hit count must be a non-negative integer`.
 
+Null means absent, at every level: the Scala analysis CLI serialises its
+case classes with circe and prints them with nulls kept (`Json.toString`
+in its `HttpHelper.post`), so an `Option` that is empty arrives as `null`
+(`"category": null`, `"metrics": null`, `"complexity": null`). Optional
+fields are read with `_optional`, and the one-key objects that stand for a
+Scala sealed trait (`{"Success": ...}`, `{"Issue": ...}`,
+`{"FullLocation": ...}`) are read without their null keys (`_variant`).
+
 Hostile-input budget: one pass over at most `max_results` results, no
 recursion, no regular expressions per line.
 """
@@ -16,6 +24,7 @@ from typing import Any
 from chalicelib.errors import BadRequest, PayloadTooLarge
 
 COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+DRIVE = re.compile(r"[A-Za-z]:")
 MAX_LANGUAGE = 64
 MAX_FILE_ERRORS_KEPT = 100
 MAX_FAILURES_KEPT = 100
@@ -51,16 +60,45 @@ def language_name(raw: str) -> str:
 
 
 def file_name(value, where: str) -> str:
-    """A repository-relative path: not absolute, no `..`."""
+    """A file name in repository-relative form, as stored and shown.
+
+    Real clients do not always send that form (`codacy-compat.md`): the
+    PyPI reporter sends `/src/a.py` when coverage.py's `<source>` is the git
+    top level, Windows jobs send `src\\a.py`. So backslashes become `/` and
+    one leading `/` or `./` is dropped; what is left must be plain
+    segments: none empty, `.` or `..`, no drive letter, no NUL.
+    """
     if not isinstance(value, str) or not value.strip():
         _fail(where, "must be a non-empty string")
-    if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
-        _fail(where, f"must be relative to the repository, got {value!r}")
-    if ".." in value.replace("\\", "/").split("/"):
-        _fail(where, f"must not contain '..', got {value!r}")
     if "\x00" in value:
         _fail(where, "must not contain NUL")
-    return value
+    name = value.replace("\\", "/")
+    if name.startswith("./"):
+        name = name[2:]
+    elif name.startswith("/"):
+        name = name[1:]
+    segments = name.split("/")
+    if ".." in segments:
+        _fail(where, f"must not contain '..', got {value!r}")
+    if "." in segments or "" in segments:
+        _fail(where, f"must not have empty or '.' segments, got {value!r}")
+    if DRIVE.match(name):
+        _fail(where, f"must be relative to the repository, got {value!r}")
+    return name
+
+
+def _optional(entry: dict, *names: str, default=None):
+    """An optional field: the first of `names` that is present and not null."""
+    for name in names:
+        value = entry.get(name)
+        if value is not None:
+            return value
+    return default
+
+
+def _variant(value, where: str) -> dict:
+    """A one-key object standing for a case of a Scala sealed trait, null keys left out."""
+    return {key: item for key, item in _object(value, where).items() if item is not None}
 
 
 def _is_int(value) -> bool:
@@ -137,7 +175,7 @@ def _message(value, where: str) -> str:
 
 def _outcome(value, where: str):
     """`{"Success": {...}}` or `{"Failure": {"message": ...}}` → (success, failure message)."""
-    value = _object(value, where)
+    value = _variant(value, where)
     if len(value) != 1 or not ({"Success", "Failure"} & set(value)):
         _fail(where, 'must be {"Success": {...}} or {"Failure": {"message": ...}}')
     if "Failure" in value:
@@ -173,7 +211,7 @@ def coverage_report(body) -> dict[str, dict[int, int]]:
         where = f"fileReports[{index}]"
         entry = _object(entry, where)
         name = file_name(entry.get("filename"), f"{where}.filename")
-        coverage = entry.get("coverage", {})
+        coverage = _optional(entry, "coverage", default={})
         if not isinstance(coverage, dict):
             _fail(f"{where}.coverage", 'must be an object {"<line>": hits}')
         lines = files.setdefault(name, {})
@@ -231,7 +269,9 @@ def file_coverage(files: dict[str, dict[int, int]]) -> list[dict]:
 # -- analysis results ----------------------------------------------------------
 
 def _location(value, where: str) -> None:
-    value = _object(value, where)
+    value = _variant(value, where)
+    if len(value) != 1:
+        _fail(where, 'must be {"FullLocation": {"line", "column"}} or {"LineLocation": {"line"}}')
     if "FullLocation" in value:
         location = _object(value["FullLocation"], f"{where}.FullLocation")
         _positive(location.get("line"), f"{where}.FullLocation.line")
@@ -252,7 +292,9 @@ def _positive(value, where: str) -> int:
 def _file_error(value, where: str, tool: str, summary: dict) -> None:
     error = _object(value, where)
     name = file_name(error.get("filename"), f"{where}.filename")
-    message = _message(error.get("message"), f"{where}.message")
+    # The plugins' own FileError has `message: Option[ErrorMessage]`.
+    raw_message = error.get("message")
+    message = "" if raw_message is None else _message(raw_message, f"{where}.message")
     tool_summary = summary["tools"][tool]
     tool_summary["fileErrors"] += 1
     if len(summary["fileErrors"]) < MAX_FILE_ERRORS_KEPT:
@@ -267,7 +309,7 @@ def _issue(value, where: str, tool: str, summary: dict) -> None:
     _message(issue.get("message"), f"{where}.message")
     levels = summary["tools"][tool]["byLevel"]
     level = _name(issue.get("level"), f"{where}.level", levels, MAX_LEVELS)
-    if "category" in issue and not isinstance(issue["category"], str):
+    if _optional(issue, "category") is not None and not isinstance(issue["category"], str):
         _fail(f"{where}.category", "must be a string")
     _location(issue.get("location"), f"{where}.location")
     levels[level] = levels.get(level, 0) + 1
@@ -291,7 +333,7 @@ def issues_results(body, max_results: int) -> dict:
         files = _list(success.get("results"), f"{where}.issues.Success.results")
         for file_index, file_entry in enumerate(files):
             file_where = f"{where}.issues.Success.results[{file_index}]"
-            file_entry = _object(file_entry, file_where)
+            file_entry = _variant(file_entry, file_where)
             if "FileError" in file_entry:
                 budget.take(1)
                 _file_error(file_entry["FileError"], f"{file_where}.FileError", tool, summary)
@@ -301,7 +343,8 @@ def issues_results(body, max_results: int) -> dict:
             budget.take(len(results))
             for result_index, result in enumerate(results):
                 result_where = f"{file_where}.results[{result_index}]"
-                if not isinstance(result, dict) or len(result) != 1:
+                result = _variant(result, result_where)
+                if len(result) != 1:
                     _fail(result_where, 'must be {"Issue": {...}} or {"FileError": {...}}')
                 if "Issue" in result:
                     _issue(result["Issue"], f"{result_where}.Issue", tool, summary)
@@ -327,12 +370,13 @@ def metrics_results(body, max_results: int) -> dict:
         for result_index, result in enumerate(results):
             result_where = f"{where}.metrics.Success.results[{result_index}]"
             result = _object(result, result_where)
-            file_name(result.get("file", result.get("filename")), f"{result_where}.file")
-            metrics = _object(result.get("metrics"), f"{result_where}.metrics")
+            file_name(_optional(result, "file", "filename"), f"{result_where}.file")
+            # `"metrics": null` is a file the tool analysed without metrics.
+            metrics = _object(_optional(result, "metrics", default={}), f"{result_where}.metrics")
             for name in METRIC_FIELDS:
                 if metrics.get(name) is not None:
                     totals[name] += _non_negative(metrics[name], f"{result_where}.metrics.{name}", name)
-            complexities = metrics.get("lineComplexities")
+            complexities = _optional(metrics, "lineComplexities")
             if complexities is not None:
                 for line_index, line in enumerate(_list(complexities, f"{result_where}.metrics.lineComplexities")):
                     line_where = f"{result_where}.metrics.lineComplexities[{line_index}]"
@@ -350,7 +394,8 @@ def duplication_results(body, max_results: int) -> dict:
     summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
     empty = {"clones": 0, "duplicatedLines": 0, "duplicatedTokens": 0, "analysedFiles": 0}
     for where, success, totals in _per_language(body, "duplication", summary, empty):
-        analysed = _list(success.get("analysedFiles", []), f"{where}.duplication.Success.analysedFiles")
+        analysed = _list(_optional(success, "analysedFiles", default=[]),
+                         f"{where}.duplication.Success.analysedFiles")
         for file_index, name in enumerate(analysed):
             file_name(name, f"{where}.duplication.Success.analysedFiles[{file_index}]")
         totals["analysedFiles"] += len(analysed)

@@ -256,6 +256,85 @@ def test_analysis_batch_of_50000_results_accepted(api, tokens):
     assert status == 413 and answer == {"error": "body: at most 50000 results per request"}
 
 
+def test_analysis_cli_bodies_with_nulls_upload_and_read_back(api, tokens):
+    """Bodies exactly as the Scala analysis CLI prints them (tests/upload_bodies.py
+    cites its case classes): every Option present, as null when empty."""
+    token = tokens["project"]
+    issues = [
+        b.cli_tool_results("eslint", {
+            "src/a.js": [b.cli_issue("src/a.js", 3, category=None),
+                         b.cli_issue("src/a.js", 4, level="Error", category="ErrorProne", column=7)],
+            "src/b.js": [b.cli_file_error("src/b.js")],
+        }),
+        b.cli_tool_results("pmd", failure="pmd: timed out"),
+    ]
+    metrics = [b.cli_metrics("Javascript", {
+        "src/a.js": {"loc": 12, "complexity": 2, "lineComplexities": [{"line": 3, "value": 2}]},
+        "src/b.js": None,  # analysed, no metrics: "metrics": null
+        "src/c.js": {"loc": 4},  # complexity, cloc, nrMethods, nrClasses: null
+    })]
+    duplication = [b.cli_duplication("Javascript", ["src/a.js", "src/c.js"],
+                                     [(50, 4, [("src/a.js", 1, 4), ("src/c.js", 10, 13)])])]
+    raw = json.dumps(metrics)
+    assert '"metrics": null' in raw and '"cloc": null' in raw and '"category": null' in json.dumps(issues)
+    for route, body in (("issuesRemoteResults", issues), ("metricsRemoteResults", metrics),
+                        ("duplicationRemoteResults", duplication)):
+        status, answer = api.post(f"/2.0/commit/{COMMIT}/{route}", token, body=body)
+        assert status == 200, answer
+    assert api.post(f"/2.0/commit/{COMMIT}/resultsFinal", token)[0] == 200
+    data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])[1]["data"]
+    assert data["resultsFinal"] is True
+    assert data["issues"]["byTool"] == {
+        "eslint": {"issues": 2, "byLevel": {"Error": 1, "Info": 1}, "fileErrors": 1},
+        "pmd": {"issues": 0, "byLevel": {}, "fileErrors": 0}}
+    assert data["fileErrors"]["items"] == [
+        {"tool": "eslint", "filename": "src/b.js", "message": "Could not parse file"}]
+    assert data["toolFailures"] == [{"tool": "pmd", "message": "pmd: timed out"}]
+    assert data["metrics"]["byLanguage"] == {"Javascript": {
+        "files": 3, "complexity": 2, "loc": 16, "cloc": 0, "nrMethods": 0, "nrClasses": 0}}
+    assert data["duplication"]["total"] == {"clones": 1, "duplicatedLines": 4, "duplicatedTokens": 50,
+                                            "analysedFiles": 2}
+
+
+@pytest.mark.parametrize("route,body", [
+    # A sealed trait's case beside a null sibling, a null optional list:
+    ("issuesRemoteResults", [{"tool": "x", "issues": {"Success": {"results": [
+        {"filename": "a.js", "results": [{"Issue": {**b.cli_issue("a.js", 1)["Issue"],
+                                                    "location": {"LineLocation": {"line": 1}, "FullLocation": None}}},
+                                         {"FileError": {"filename": "a.js", "message": None}, "Issue": None}]}]},
+        "Failure": None}}]),
+    ("metricsRemoteResults", [{"language": "go", "metrics": {"Success": {"results": [
+        {"file": None, "filename": "a.go", "metrics": {"loc": None, "lineComplexities": None}}]}}}]),
+    ("duplicationRemoteResults", [{"language": "go", "duplication": {"Success": {
+        "analysedFiles": None, "results": []}}}]),
+])
+def test_null_means_absent_at_every_level(api, tokens, route, body):
+    status, answer = api.post(f"/2.0/commit/{COMMIT}/{route}", tokens["project"], body=body)
+    assert status == 200, answer
+
+
+def test_coverage_nulls_mean_absent(api, tokens):
+    body = {"fileReports": [{"filename": "a.py", "coverage": {"1": 1}, "total": None, "codeLines": None},
+                            {"filename": "b.py", "coverage": None}],
+            "total": None, "codeLines": None, "language": None}
+    assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=body)[0] == 200
+    assert {f["filename"]: f["coverable"] for f in coverage_of(api, tokens["project"])["files"]} == {
+        "a.py": 1, "b.py": 0}
+
+
+def test_file_names_read_back_repository_relative_and_merged(api, tokens):
+    token = tokens["project"]
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token,
+             body=b.coverage({"/src/a.py": {1: 1, 2: 0}, ".\\src\\b.py": {1: 0}}))
+    api.post(f"/2.0/coverage/{COMMIT}/python?partial=true", token, body=b.coverage({"./src/a.py": {2: 4}}))
+    assert [(f["filename"], f["covered"], f["coverable"]) for f in coverage_of(api, token)["files"]] == [
+        ("src/a.py", 2, 2), ("src/b.py", 0, 1)]
+    body = [b.issues(files={"/src/a.js": [b.file_error("\\src\\a.js")]})]
+    assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", token, body=body)[0] == 200
+    data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), token)[1]["data"]
+    assert [e["filename"] for e in data["fileErrors"]["items"]] == ["src/a.js"]
+
+
 # -- bad input -----------------------------------------------------------------
 
 def error_of(api, path, token, body=None, raw=None):
@@ -278,8 +357,12 @@ def test_empty_language_is_400(api, tokens, language):
 @pytest.mark.parametrize("body,expected", [
     ([], "body: must be an object"),
     ({}, "fileReports: must be a list"),
-    ({"fileReports": [{"filename": "/etc/passwd", "coverage": {}}]},
-     "fileReports[0].filename: must be relative to the repository, got '/etc/passwd'"),
+    ({"fileReports": [{"filename": "//etc/passwd", "coverage": {}}]},
+     "fileReports[0].filename: must not have empty or '.' segments, got '//etc/passwd'"),
+    ({"fileReports": [{"filename": "src/./x.py", "coverage": {}}]},
+     "fileReports[0].filename: must not have empty or '.' segments, got 'src/./x.py'"),
+    ({"fileReports": [{"filename": "src/x.py\x00", "coverage": {}}]},
+     "fileReports[0].filename: must not contain NUL"),
     ({"fileReports": [{"filename": "C:\\x.py", "coverage": {}}]},
      "fileReports[0].filename: must be relative to the repository, got 'C:\\\\x.py'"),
     ({"fileReports": [{"filename": "src/../../x.py", "coverage": {}}]},
@@ -328,21 +411,21 @@ def test_bad_partial_flag_is_400(api, tokens):
      "[0].issues.Success.results[0].results[0].Issue.location.LineLocation.line: must be a positive integer"),
     ("issuesRemoteResults", [b.issues(files={"../a.js": [b.issue()]})],
      "[0].issues.Success.results[0].filename: must not contain '..', got '../a.js'"),
-    ("issuesRemoteResults", [b.issues(files={"a.js": [b.file_error("/abs.js")]})],
+    ("issuesRemoteResults", [b.issues(files={"a.js": [b.file_error("C:\\abs.js")]})],
      "[0].issues.Success.results[0].results[0].FileError.filename: must be relative to the repository, "
-     "got '/abs.js'"),
+     "got 'C:\\\\abs.js'"),
     ("metricsRemoteResults", [b.metrics(files={"a.js": {"loc": -1}})],
      "[0].metrics.Success.results[0].metrics.loc: loc must be a non-negative integer"),
     ("duplicationRemoteResults", [b.duplication(clones=[(-1, 2)])],
      "[0].duplication.Success.results[0].nrTokens: nrTokens must be a non-negative integer"),
-    ("duplicationRemoteResults", [b.duplication(analysed=["/x.js"])],
-     "[0].duplication.Success.analysedFiles[0]: must be relative to the repository, got '/x.js'"),
+    ("duplicationRemoteResults", [b.duplication(analysed=["x.js/"])],
+     "[0].duplication.Success.analysedFiles[0]: must not have empty or '.' segments, got 'x.js/'"),
 ])
 def test_bad_analysis_body_is_400(api, tokens, route, body, expected):
     assert error_of(api, f"/2.0/commit/{COMMIT}/{route}", tokens["project"], body) == (400, expected)
 
 
 def test_rejected_upload_stores_nothing(api, tokens):
-    bad = {"fileReports": [{"filename": "/abs", "coverage": {}}]}
+    bad = {"fileReports": [{"filename": "../abs", "coverage": {}}]}
     assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=bad)[0] == 400
     assert coverage_of(api, tokens["project"])["reports"] == []

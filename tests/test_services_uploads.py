@@ -28,15 +28,31 @@ def test_commit_id_lowercases():
     assert reports.commit_id(COMMIT.upper()) == COMMIT
 
 
-@pytest.mark.parametrize("name", ["/a", "\\a", "C:/a", "a/../b", "..", "a\\..\\b", "", "a\x00b"])
+@pytest.mark.parametrize("name", [
+    "C:/a", "C:\\a", "c:a", "a/../b", "..", "a\\..\\b", "../a", "", "  ", "a\x00b",
+    "a/./b", "./", "/", "//a", "a//b", "a/", "./../a", "/./a", None, 3,
+])
 def test_file_name_rejects(name):
     with pytest.raises(BadRequest):
         reports.file_name(name, "filename")
 
 
-@pytest.mark.parametrize("name", ["a.py", "src/a..b.py", ".hidden/x", "a/./b"])
-def test_file_name_accepts(name):
-    assert reports.file_name(name, "filename") == name
+@pytest.mark.parametrize("name,expected", [
+    ("a.py", "a.py"), ("src/a..b.py", "src/a..b.py"), (".hidden/x", ".hidden/x"),
+    # The forms real clients send (codacy-compat.md): a leading "/" (PyPI
+    # reporter, <source> at the git top level), a leading "./", backslashes.
+    ("/src/a.py", "src/a.py"), ("./src/a.py", "src/a.py"), ("src\\a.py", "src/a.py"),
+    ("\\src\\a.py", "src/a.py"), (".\\src\\a.py", "src/a.py"), ("/etc/passwd", "etc/passwd"),
+])
+def test_file_name_normalises_to_repository_relative(name, expected):
+    assert reports.file_name(name, "filename") == expected
+
+
+def test_two_spellings_of_one_file_merge_into_one_entry():
+    body = {"fileReports": [{"filename": "/src/a.py", "coverage": {"1": 1, "2": 0}},
+                            {"filename": "./src/a.py", "coverage": {"2": 3}},
+                            {"filename": "src\\a.py", "coverage": {"3": 0}}]}
+    assert reports.coverage_report(body) == {"src/a.py": {1: 1, 2: 3, 3: 0}}
 
 
 def test_coverage_report_adds_hits_of_a_file_listed_twice():
