@@ -129,5 +129,37 @@ def issue_token(obj, email, name, expires_in):
     click.echo(created.value)
 
 
+
+@cli.command("set-analysis-config")
+@click.argument("provider")
+@click.argument("org")
+@click.argument("repo")
+@click.argument("file", metavar="FILE.json", type=click.File("rb"))
+@click.pass_obj
+def set_analysis_config(obj, provider, org, repo, file):
+    """Replace a repository's analysis configuration with FILE.json ("-": stdin).
+
+    The shape the analysis CLI reads at /2.0/project/analysis/configuration:
+    {"ignoredPaths": [{"value": "vendor/"}], "projectExtensions": [{"language":
+    "Python", "extensions": [".py"]}], "toolConfiguration": [{"uuid": ...,
+    "isEnabled": true, "patterns": [...]}]} (see docs/uploads.md).
+    """
+    import json
+
+    from chalicelib.analysis_config import MAX_BODY_BYTES
+
+    raw = file.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise click.ClickException(f"{file.name}: larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{file.name}: not valid JSON ({error})") from None
+    configuration = run(lambda: obj.admin.set_analysis_configuration(provider, org, repo, body))
+    click.echo(f"set the analysis configuration of {provider}/{org}/{repo}: "
+               f"{len(configuration['ignoredPaths'])} ignored path(s), "
+               f"{len(configuration['projectExtensions'])} language extension(s), "
+               f"{len(configuration['toolConfiguration'])} tool(s)")
+
 if __name__ == "__main__":
     sys.exit(cli())

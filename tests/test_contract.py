@@ -24,7 +24,8 @@ DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "chalicelib" / "
 PENDING_ROUTES: set[tuple[str, str]] = set()
 
 # Bodies past each route's limit (413).
-TOO_LARGE = {"/api/v3": 16 * 1024 + 1, "/2.0": 10 * 1024 * 1024 + 1}
+TOO_LARGE = {"/api/v3": 16 * 1024 + 1, "/2.0": 10 * 1024 * 1024 + 1,
+             "/api/v3/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration": 256 * 1024 + 1}
 
 
 def implemented_routes() -> set[tuple[str, str]]:
@@ -177,7 +178,7 @@ def produce(status, method, route, client, callers, monkeypatch):
         _send(client, method, target, org_admin, {"name": "twice"})
         return _send(client, method, target, org_admin, {"name": "twice"})
     if status == 413:
-        size = next(limit for prefix, limit in TOO_LARGE.items() if route.startswith(prefix))
+        size = TOO_LARGE[max((prefix for prefix in TOO_LARGE if route.startswith(prefix)), key=len)]
         return _send(client, method, target, org_admin, b"{" + b" " * size + b"}")
     if status == 500:
         from chalicelib.api import http

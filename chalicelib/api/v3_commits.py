@@ -3,7 +3,7 @@
 An account token with `read` on the repository, or that repository's
 project token. Registered at `/api/v3` beside `chalicelib.api.v3`.
 """
-from chalicelib.api.http import ApiBlueprint, json_response
+from chalicelib.api.http import ApiBlueprint, json_body, json_response, request_meta
 from chalicelib.api.v2 import services
 
 api = ApiBlueprint(__name__)
@@ -19,3 +19,17 @@ def commit_coverage(principal, provider, org, repo, commit):
 @api.route(COMMIT + "/analysis", methods=["GET"])
 def commit_analysis(principal, provider, org, repo, commit):
     return json_response({"data": services().analysis(principal, provider, org, repo, commit)})
+
+
+# -- the analysis configuration the analysis CLI reads ---------------------------
+
+@api.route("/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration", methods=["PUT"])
+def put_analysis_configuration(principal, provider, org, repo):
+    """Replace it (a repository admin); the CLI reads it at
+    `GET /2.0/project/analysis/configuration`."""
+    from chalicelib.analysis_config import MAX_BODY_BYTES
+
+    request = api.current_request
+    body = json_body(request, max_bytes=MAX_BODY_BYTES)
+    configuration = services().set_configuration(principal, provider, org, repo, body, meta=request_meta(request))
+    return json_response({"data": configuration})

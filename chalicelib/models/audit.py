@@ -34,6 +34,7 @@ class AuditEvent(Model):
     event_id = UnicodeAttribute()
     at = UTCDateTimeAttribute()
     action = UnicodeAttribute()  # token.created | token.deleted | token.disabled | token.expired | token.denied
+    #                              | configuration.updated
     outcome = UnicodeAttribute()  # success | denied
     actor = UnicodeAttribute()  # "user:<id>" | "project-token:<id>" | "operator"
     actor_user_id = NumberAttribute(null=True)

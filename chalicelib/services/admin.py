@@ -124,3 +124,15 @@ class AdminService:
                 raise BadRequest("expires-in: at least 1 day")
             expires_at = (self.clock() + timedelta(days=expires_in_days)).isoformat()
         return self.tokens.issue_account_token(self.user(email), name=name, expires_at=expires_at)
+
+    def set_analysis_configuration(self, provider: str, org: str, repo: str, body) -> dict:
+        """Replace a repository's analysis configuration (what the analysis
+        CLI reads), as the operator; validated and audited as over the API."""
+        from chalicelib.services.directory import DirectoryService
+        from chalicelib.services.uploads import UploadService
+
+        check_provider(provider)
+        if self.store.repository(provider, org, repo) is None:
+            raise NotFound(f"no repository {provider}/{org}/{repo}")
+        uploads = UploadService(directory=DirectoryService(self.store), clock=self.clock)
+        return uploads.set_configuration(None, provider, org, repo, body)

@@ -31,6 +31,7 @@ DELETED = "token.deleted"
 DISABLED = "token.disabled"
 EXPIRED = "token.expired"
 DENIED = "token.denied"
+CONFIGURED = "configuration.updated"  # a repository's analysis configuration was set
 
 
 def actor_of(principal: Principal | None) -> tuple[str, int | None]:
@@ -70,6 +71,23 @@ class AuditService:
             actor=actor, actor_user_id=actor_user_id, token_id=int(token.token_id), token_hint=token.hint,
             token_kind=token.kind, repository=repository, source_ip=meta.source_ip,
             user_agent=meta.user_agent, reason=reason,
+        )
+
+    def configuration_items(self, repository: str, *, principal: Principal | None,
+                            meta: RequestMeta | None) -> list[AuditEvent]:
+        """The items recording that `repository`'s analysis configuration was
+        set: in the repository's stream and, when a user set it, in theirs."""
+        actor, actor_user_id = actor_of(principal)
+        streams = [repository_stream(repository)]
+        if actor_user_id is not None:
+            streams.append(user_stream(actor_user_id))
+        meta = meta or RequestMeta()
+        return self.store.items(
+            streams, self.clock(), action=CONFIGURED, outcome="success", actor=actor,
+            actor_user_id=actor_user_id, token_id=principal.token_id if principal else None,
+            token_hint=principal.hint if principal else None,
+            token_kind=principal.kind.value if principal else None, repository=repository,
+            source_ip=meta.source_ip, user_agent=meta.user_agent,
         )
 
     # -- best-effort recording ---------------------------------------------

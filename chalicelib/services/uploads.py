@@ -13,14 +13,15 @@ Two ways to name the repository, kept apart on purpose:
 Reading back (API v3) takes `read` for an account token, or the
 repository's own project token.
 """
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 
-from chalicelib import reports
+from chalicelib import analysis_config, reports
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, PayloadTooLarge
+from chalicelib.errors import Forbidden, NotFound, PayloadTooLarge
 from chalicelib.models.uploads import (
     ANALYSIS_KINDS,
     COVERAGE,
@@ -45,12 +46,6 @@ ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN = (  # an error message, not a secret  # nosec 
 )
 # Coverage reports fetched and parsed at once when merging (up to 10 MB each).
 _MERGE_BATCH = 4
-DEFAULT_CONFIGURATION: dict[str, list] = {
-    "ignoredPaths": [],
-    "defaultIgnores": [],
-    "projectExtensions": [],
-    "toolConfiguration": [],
-}
 
 
 @dataclass(frozen=True)
@@ -175,14 +170,42 @@ class UploadService:
         return f"Analysis results of commit {target.commit} are final"
 
     def configuration(self, principal, repo_path) -> dict:
-        """The repository's analysis configuration (an empty default).
+        """The repository's analysis configuration, in the shape the analysis
+        CLI decodes (`chalicelib.analysis_config`; empty until one is set).
 
         Reading it is a read (`read` or more): it is no secret, and a reader
         can already see the analysis it shapes.
         """
         repository = self.repository(principal, repo_path, Action.READ)
-        stored = self.store.configuration(repository)
-        return {**DEFAULT_CONFIGURATION, **(stored or {})}
+        return analysis_config.answer(self.store.configuration(repository))
+
+    def set_configuration(self, principal: Principal | None, provider: str, org: str, repo: str, body,
+                          meta=None) -> dict:
+        """Replace the repository's analysis configuration (validated), on
+        record in the audit trail. A repository admin's (or organization
+        admin's) account token; `principal` None is the operator (manage.py).
+        """
+        if principal is None:
+            found = self.directory.store.repository(provider, org, repo)
+            if found is None:
+                raise NotFound()
+        elif principal.kind is Kind.PROJECT:
+            self.directory.repository(principal, provider, org, repo, Action.READ)  # 404 if not its own
+            raise Forbidden("setting the analysis configuration needs an account API token (api-token header) "
+                            "of a repository admin")
+        else:
+            self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        configuration = analysis_config.validate(body)
+        repository = f"{provider}/{org}/{repo}"
+        events = self.audit.configuration_items(repository, principal=principal, meta=meta)
+        self.store.save_configuration(repository, configuration, self.clock(), events)
+        return analysis_config.answer(configuration)
+
+    @functools.cached_property
+    def audit(self):
+        from chalicelib.services.audit import AuditService
+
+        return AuditService(clock=self.clock)
 
     # -- reading back ------------------------------------------------------
 

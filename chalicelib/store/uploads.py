@@ -135,3 +135,15 @@ class UploadStore:
                 return None
         return item.summary
 
+
+    def save_configuration(self, repository: str, configuration: dict, at, events: list) -> None:
+        """Set the repository's analysis configuration and record who set it
+        (`events`: its audit items), in one transaction: a configuration is
+        set exactly when its change is on record."""
+        item = UploadItem(repository, CONFIGURATION, kind=CONFIGURATION, received_at=at, summary=configuration)
+        with dependency_errors():
+            connection = UploadItem._get_connection().connection
+            with TransactWrite(connection=connection) as transaction:
+                transaction.save(item)
+                for event in events:
+                    transaction.save(event)
