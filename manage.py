@@ -71,20 +71,22 @@ def disable_user(obj, email):
 @cli.command("create-org")
 @click.argument("provider")
 @click.argument("org")
+@click.option("--personal", is_flag=True, help="A user's personal account, not an organization (type Account).")
 @click.pass_obj
-def create_org(obj, provider, org):
-    run(lambda: obj.admin.create_organization(provider, org))
-    click.echo(f"created organization {provider}/{org}")
+def create_org(obj, provider, org, personal):
+    run(lambda: obj.admin.create_organization(provider, org, personal=personal))
+    click.echo(f"created {'personal account' if personal else 'organization'} {provider}/{org}")
 
 
 @cli.command("create-repo")
 @click.argument("provider")
 @click.argument("org")
 @click.argument("repo")
+@click.option("--public", is_flag=True, help="Public on its provider (visibility Public; default Private).")
 @click.pass_obj
-def create_repo(obj, provider, org, repo):
-    run(lambda: obj.admin.create_repository(provider, org, repo))
-    click.echo(f"created repository {provider}/{org}/{repo}")
+def create_repo(obj, provider, org, repo, public):
+    run(lambda: obj.admin.create_repository(provider, org, repo, public=public))
+    click.echo(f"created {'public' if public else 'private'} repository {provider}/{org}/{repo}")
 
 
 @cli.command("delete-repo")

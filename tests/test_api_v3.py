@@ -282,7 +282,8 @@ def test_project_token_sees_its_repository_only(api, acme):
     assert api.get("/api/v3/organizations/gh/other/repositories", token) == NOT_FOUND
 
 
-@pytest.mark.parametrize("path", ["/api/v3/user", "/api/v3/user/tokens", "/api/v3/user/organizations"])
+@pytest.mark.parametrize("path", ["/api/v3/user", "/api/v3/user/tokens", "/api/v3/user/organizations",
+                                  "/api/v3/user/organizations/gh", "/api/v3/user/organizations/gh/acme"])
 def test_project_token_on_user_routes_is_forbidden(api, acme, path):
     status, body = api.get(path, acme.project_token("gh/acme/widgets"))
     assert status == 403 and "account" in body["error"]
@@ -395,3 +396,87 @@ def test_no_table_holds_a_plaintext_token(api, acme):
     assert dump and "lka_..." in dump  # hints are there
     for value in values:
         assert value not in dump and value[4:] not in dump and value[4:20] not in dump
+
+
+# -- the shapes Codacy's generated clients expect (codacy-compat.md) ---------------
+
+def test_organizations_of_one_provider_and_one_organization(api, acme, admin):
+    admin.create_organization("gh", "alice", personal=True)
+    acme.org("gl/side")
+    alice = acme.user().grant("gh/acme", "admin").grant("gh/alice", "admin").grant("gl/side", "member")
+    alice.grant("gh/other/secret", "read")  # a repository grant alone makes "other" visible
+    token = alice.token()
+    status, body = api.get("/api/v3/user/organizations/gh", token)
+    assert status == 200
+    assert [(o["name"], o["type"], o.get("userRole")) for o in body["data"]] == [
+        ("acme", "Organization", "admin"), ("alice", "Account", "admin"), ("other", "Organization", None)]
+    assert body["pagination"] == {"limit": 100, "total": 3}
+    _status, body = api.get("/api/v3/user/organizations/gh?limit=2", token)
+    assert [o["name"] for o in body["data"]] == ["acme", "alice"] and body["pagination"]["cursor"]
+    _status, rest = api.get(f"/api/v3/user/organizations/gh?limit=2&cursor={body['pagination']['cursor']}", token)
+    assert [o["name"] for o in rest["data"]] == ["other"]
+    assert [o["name"] for o in api.get("/api/v3/user/organizations/gl", token)[1]["data"]] == ["side"]
+    assert api.get("/api/v3/user/organizations/bb", token)[1]["data"] == []
+
+    status, body = api.get("/api/v3/user/organizations/gh/alice", token)
+    assert status == 200
+    assert body["data"] == {"name": "alice", "provider": "gh", "type": "Account", "userRole": "admin",
+                            "remoteIdentifier": body["data"]["remoteIdentifier"],
+                            "identifier": int(body["data"]["remoteIdentifier"])}
+    assert api.get("/api/v3/user/organizations/gl/side", token)[1]["data"]["userRole"] == "member"
+    assert "userRole" not in api.get("/api/v3/user/organizations/gh/other", token)[1]["data"]
+
+
+@pytest.mark.parametrize("path", ["/api/v3/user/organizations/gh/nowhere", "/api/v3/user/organizations/gl/acme",
+                                  "/api/v3/user/organizations/xx/acme", "/api/v3/user/organizations/xx"])
+def test_organization_the_user_is_not_in_is_not_found(api, acme, path):
+    token = acme.user().grant("gh/acme", "member").token()
+    assert api.get(path, token) == NOT_FOUND
+
+
+def test_repository_carries_codacys_required_fields(api, acme, admin):
+    admin.create_repository("gh", "acme", "open", public=True)
+    token = acme.user().grant("gh/acme", "admin").token()
+    _status, body = api.get("/api/v3/organizations/gh/acme/repositories", token)
+    shapes = {r["name"]: (r["visibility"], r["languages"], r["problems"], r["addedState"]) for r in body["data"]}
+    assert shapes == {"gadgets": ("Private", [], [], "Added"), "open": ("Public", [], [], "Added"),
+                      "widgets": ("Private", [], [], "Added")}
+    assert api.get(REPO.replace("widgets", "open"), acme.project_token("gh/acme/open"))[1]["data"]["visibility"] == (
+        "Public")
+
+
+@pytest.mark.parametrize("who", ["org_admin", "member", "project"])
+def test_repository_search_filters_by_name(api, acme, admin, who):
+    admin.create_repository("gh", "acme", "Widget-Tools")
+    if who == "org_admin":
+        token = acme.user().grant("gh/acme", "admin").token()
+        expected = {"widg": ["Widget-Tools", "widgets"], "GADG": ["gadgets"], "zzz": []}
+    elif who == "member":
+        token = acme.user().grant("gh/acme", "member").grant("gh/acme/widgets", "read").grant(
+            "gh/acme/gadgets", "write").token()
+        expected = {"widg": ["widgets"], "GADG": ["gadgets"], "zzz": []}
+    else:
+        token = acme.project_token("gh/acme/widgets")
+        expected = {"widg": ["widgets"], "GADG": [], "zzz": []}
+    for term, names in expected.items():
+        status, body = api.get(f"/api/v3/organizations/gh/acme/repositories?search={term}", token)
+        assert status == 200
+        assert [r["name"] for r in body["data"]] == names, term
+        assert body["pagination"]["total"] == len(names)
+
+
+def test_repository_search_paginates_and_is_bounded(api, acme, admin):
+    for n in range(5):
+        admin.create_repository("gh", "acme", f"lib-{n}")
+    token = acme.user().grant("gh/acme", "admin").token()
+    seen, cursor = [], None
+    for _ in range(5):
+        path = "/api/v3/organizations/gh/acme/repositories?search=LIB&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(path, token)[1]
+        seen += [r["name"] for r in body["data"]]
+        cursor = body["pagination"].get("cursor")
+        if not cursor:
+            break
+    assert seen == [f"lib-{n}" for n in range(5)]
+    status, body = api.get("/api/v3/organizations/gh/acme/repositories?search=" + "x" * 101, token)
+    assert (status, body) == (400, {"error": "search: at most 100 characters"})

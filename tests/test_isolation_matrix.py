@@ -89,6 +89,11 @@ ROWS = {
         "/2.0/gh/acme/widgets/analysis/configuration", None, (403, 403, 404, 200, 200, 200, 200)),
     ("POST", "/2.0/{username}/{project}/commit/{commit}/coverage/{language}"): (
         f"/2.0/acme/widgets/commit/{COMMIT}/coverage/python", COVERAGE, (403, 403, 404, 403, 200, 200, 200)),
+    # -- issue 9: one provider's organizations, one organization --
+    ("GET", "/api/v3/user/organizations/{provider}"): (
+        "/api/v3/user/organizations/gh", None, (403, 403, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v3/user/organizations/{provider}/{org}"): (
+        "/api/v3/user/organizations/gh/acme", None, (403, 403, 404, 200, 200, 200, 200)),
     # -- issue 9: the analysis configuration, set by a repository admin --
     ("PUT", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration"): (
         W + "/analysis/configuration", {"ignoredPaths": [{"value": "vendor/"}]}, (404, 403, 404, 403, 403, 200, 200)),

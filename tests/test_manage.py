@@ -90,3 +90,16 @@ def test_seed_makes_an_admin_with_a_token_of_each_kind(admin):
     assert token_format.parse(project.value) is Kind.PROJECT
     assert project.token.owner == "repo#gh/demo/hello" and project.token.name == "demo"
     assert admin.store.snapshot(admin.user("demo@example.com").user_id, "gh", "demo", "hello").repo_role == "admin"
+
+
+def test_personal_account_and_public_repository(cli, admin):
+    result = cli("create-org", "gh", "alice", "--personal")
+    assert result.exit_code == 0 and "created personal account gh/alice" in result.output
+    result = cli("create-repo", "gh", "alice", "dotfiles", "--public")
+    assert result.exit_code == 0 and "created public repository gh/alice/dotfiles" in result.output
+    assert cli("create-org", "gh", "acme").output == "created organization gh/acme\n"
+    assert cli("create-repo", "gh", "acme", "widgets").output == "created private repository gh/acme/widgets\n"
+    assert admin.store.organization("gh", "alice").personal is True
+    assert admin.store.organization("gh", "acme").personal is False
+    assert admin.store.repository("gh", "alice", "dotfiles").public is True
+    assert admin.store.repository("gh", "acme", "widgets").public is False

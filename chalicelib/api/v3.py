@@ -1,6 +1,9 @@
 """API v3: the caller, its organizations and repositories, and token
 management, with Codacy's paths and shapes (`codacy-compat.md`)."""
 import functools
+from collections.abc import Mapping
+
+from chalicelib.errors import BadRequest
 
 from chalicelib.api.http import (
     ApiBlueprint,
@@ -18,6 +21,7 @@ api = ApiBlueprint(__name__)
 MAX_BODY_BYTES = 16 * 1024
 TOKEN_FIELDS = {"name", "expiresAt"}
 REPOSITORY = "/organizations/{provider}/{org}/repositories/{repo}"
+MAX_SEARCH = 100
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,7 +71,7 @@ def organization_body(membership) -> dict:
     body = {
         "name": org.name,
         "provider": org.provider,
-        "type": "Organization",
+        "type": "Account" if org.personal else "Organization",
         "remoteIdentifier": str(int(org.org_id)),
         "identifier": int(org.org_id),
     }
@@ -84,6 +88,13 @@ def repository_body(access) -> dict:
         "name": repo.name,
         "repositoryId": int(repo.repository_id),
         "fullPath": f"{repo.owner}/{repo.name}",
+        # Codacy's specification marks these required. Latchkey knows a
+        # repository's visibility (from the directory) and that it is added;
+        # it does not analyse code, so it knows no languages or problems.
+        "visibility": "Public" if repo.public else "Private",
+        "languages": [],
+        "problems": [],
+        "addedState": "Added",
     }
     if access.role is not None:
         body["permission"] = access.role.name.lower()
@@ -109,6 +120,20 @@ def list_organizations(principal):
     limit, cursor = pagination(api.current_request)
     page = directory.organizations(principal, limit=limit, cursor=cursor)
     return json_response(page_body(page, organization_body))
+
+
+@api.route("/user/organizations/{provider}", methods=["GET"])
+def list_provider_organizations(principal, provider):
+    _, directory = services()
+    limit, cursor = pagination(api.current_request)
+    page = directory.organizations(principal, limit=limit, cursor=cursor, provider=provider)
+    return json_response(page_body(page, organization_body))
+
+
+@api.route("/user/organizations/{provider}/{org}", methods=["GET"])
+def get_user_organization(principal, provider, org):
+    _, directory = services()
+    return json_response({"data": organization_body(directory.organization(principal, provider, org))})
 
 
 # -- account tokens ------------------------------------------------------------
@@ -140,7 +165,11 @@ def delete_account_token(principal, tokenId):
 def list_repositories(principal, provider, org):
     _, directory = services()
     limit, cursor = pagination(api.current_request)
-    page = directory.repositories(principal, provider, org, limit=limit, cursor=cursor)
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    search = params.get("search")
+    if search is not None and len(search) > MAX_SEARCH:
+        raise BadRequest(f"search: at most {MAX_SEARCH} characters", field="search")
+    page = directory.repositories(principal, provider, org, limit=limit, cursor=cursor, search=search)
     return json_response(page_body(page, repository_body))
 
 

@@ -85,6 +85,7 @@ class Organization(DirectoryItem, discriminator="org"):
     org_id = NumberAttribute()
     provider = UnicodeAttribute()
     name = UnicodeAttribute()
+    personal = BooleanAttribute(default=False, null=True)  # a user's own account, not an organization
 
 
 class Repository(DirectoryItem, discriminator="repo"):
@@ -92,6 +93,7 @@ class Repository(DirectoryItem, discriminator="repo"):
     provider = UnicodeAttribute()
     owner = UnicodeAttribute()
     name = UnicodeAttribute()
+    public = BooleanAttribute(default=False, null=True)  # visibility on its provider
 
     @property
     def full_name(self) -> str:

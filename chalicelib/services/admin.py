@@ -57,17 +57,18 @@ class AdminService:
         self.store.disable_user(user)
         return self.tokens.disable_tokens_of_user(int(user.user_id))
 
-    def create_organization(self, provider: str, org: str):
+    def create_organization(self, provider: str, org: str, personal: bool = False):
+        """`personal`: a user's own account on the provider (`type: Account` in the API)."""
         check_provider(provider)
         check_name("org", org)
-        return self.store.create_organization(provider, org, self.clock())
+        return self.store.create_organization(provider, org, self.clock(), personal=personal)
 
-    def create_repository(self, provider: str, org: str, repo: str):
+    def create_repository(self, provider: str, org: str, repo: str, public: bool = False):
         check_provider(provider)
         check_name("repo", repo)
         if self.store.organization(provider, org) is None:
             raise NotFound(f"no organization {provider}/{org}; create-org first")
-        return self.store.create_repository(provider, org, repo, self.clock())
+        return self.store.create_repository(provider, org, repo, self.clock(), public=public)
 
     def delete_repository(self, provider: str, org: str, repo: str) -> int:
         """Delete a repository, its grants and its project tokens; the tokens deleted."""

@@ -60,38 +60,69 @@ class DirectoryService:
             raise NotFound()
         return RepositoryAccess(snapshot.repository, role)
 
-    def organizations(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Membership]:
-        """Organizations the caller belongs to or holds a repository grant in."""
+    def organizations(self, principal: Principal, *, limit: int, cursor: str | None,
+                      provider: str | None = None) -> Page[Membership]:
+        """Organizations the caller belongs to or holds a repository grant in
+        (of one provider, when `provider` is given)."""
+        if provider is not None and provider not in PROVIDERS:
+            raise NotFound()
+        memberships = self._memberships(principal, provider)
+        return list_page(memberships, limit=limit, cursor=cursor, key=lambda m: m.organization.pk)
+
+    def organization(self, principal: Principal, provider: str, org: str) -> Membership:
+        """One organization of the caller's (as listed), or NotFound."""
+        if provider not in PROVIDERS:
+            raise NotFound()
+        found = next((m for m in self._memberships(principal, provider) if m.organization.name == org), None)
+        if found is None:
+            raise NotFound()
+        return found
+
+    def _memberships(self, principal: Principal, provider: str | None) -> list[Membership]:
         self.user(principal)
         roles: dict[tuple[str, str], str | None] = {}
         for grant in self.store.grants_of(require_account(principal)):
-            provider, org, *repo = grant.target.split("/")
+            grant_provider, org, *repo = grant.target.split("/")
+            if provider is not None and grant_provider != provider:
+                continue
             if repo:
-                roles.setdefault((provider, org), None)
+                roles.setdefault((grant_provider, org), None)
             else:
-                roles[(provider, org)] = grant.role
+                roles[(grant_provider, org)] = grant.role
         memberships = [
             Membership(org, roles[(org.provider, org.name)])
             for org in self.store.organizations(sorted(roles))
         ]
         memberships.sort(key=lambda m: (m.organization.provider, m.organization.name))
-        return list_page(memberships, limit=limit, cursor=cursor, key=lambda m: m.organization.pk)
+        return memberships
 
     def repositories(
-        self, principal: Principal, provider: str, org: str, *, limit: int, cursor: str | None
+        self, principal: Principal, provider: str, org: str, *, limit: int, cursor: str | None,
+        search: str | None = None,
     ) -> Page[RepositoryAccess]:
-        """Repositories of an organization that the caller can see."""
+        """Repositories of an organization that the caller can see; `search`
+        keeps those whose name contains it (case-insensitive)."""
         if provider not in PROVIDERS:
             raise NotFound()
+        term = (search or "").strip().lower()
+
+        def matches(access: RepositoryAccess) -> bool:
+            return term in access.repository.name.lower()
+
         if principal.kind is Kind.PROJECT:
             own_provider, own_org, own_repo = str(principal.repository).split("/", 2)
             if (own_provider, own_org) != (provider, org):
                 raise NotFound()
             access = self.repository(principal, provider, org, own_repo, Action.READ)
-            return list_page([access], limit=limit, cursor=cursor, key=lambda a: a.repository.sk)
+            return list_page([a for a in [access] if matches(a)], limit=limit, cursor=cursor,
+                             key=lambda a: a.repository.sk)
         snapshot = self.store.snapshot(principal.user_id, provider, org, None)
         if snapshot.user is None or snapshot.user.disabled or snapshot.organization is None:
             raise NotFound()
+        if snapshot.org_role == "admin" and term:
+            found = [RepositoryAccess(r, Role.ADMIN) for r in self.store.all_repositories(provider, org)]
+            return list_page([a for a in found if matches(a)], limit=limit, cursor=cursor,
+                             key=lambda a: a.repository.sk)
         if snapshot.org_role == "admin":
             page = self.store.repositories_page(provider, org, limit=limit, cursor=cursor)
             return Page(
@@ -107,5 +138,6 @@ class DirectoryService:
         if snapshot.org_role is None and not roles:
             raise NotFound()
         visible = [RepositoryAccess(r, roles[r.name]) for r in self.store.repositories(provider, org, list(roles))]
+        visible = [a for a in visible if matches(a)]
         visible.sort(key=lambda a: a.repository.sk)
         return list_page(visible, limit=limit, cursor=cursor, key=lambda a: a.repository.sk)

@@ -103,6 +103,12 @@ class DirectoryStore:
                 total=total,
             )
 
+    def all_repositories(self, provider: str, org: str) -> list[Repository]:
+        """Every repository of an organization, in name order (one Query, paged
+        by DynamoDB): for a search, which filters by a part of the name."""
+        with dependency_errors():
+            return list(Repository.query(org_key(provider, org), Repository.sk.startswith("repo#")))
+
     def repositories(self, provider: str, org: str, names: list[str]) -> list[Repository]:
         if not names:
             return []
@@ -135,18 +141,19 @@ class DirectoryStore:
         with dependency_errors():
             user.update(actions=[User.disabled.set(True)])
 
-    def create_organization(self, provider: str, name: str, now: datetime) -> Organization:
+    def create_organization(self, provider: str, name: str, now: datetime, personal: bool = False) -> Organization:
         org = Organization(
             org_key(provider, name), "org", org_id=secrets.randbelow(MAX_ID) + 1,
-            provider=provider, name=name, created_at=now,
+            provider=provider, name=name, created_at=now, personal=personal,
         )
         self._put_new(org, retry_on_conflict=False, what=f"organization {provider}/{name}")
         return org
 
-    def create_repository(self, provider: str, org: str, name: str, now: datetime) -> Repository:
+    def create_repository(self, provider: str, org: str, name: str, now: datetime,
+                          public: bool = False) -> Repository:
         repo = Repository(
             org_key(provider, org), repo_sort_key(name), repository_id=secrets.randbelow(MAX_ID) + 1,
-            provider=provider, owner=org, name=name, created_at=now,
+            provider=provider, owner=org, name=name, created_at=now, public=public,
         )
         self._put_new(repo, retry_on_conflict=False, what=f"repository {provider}/{org}/{name}")
         return repo
