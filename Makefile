@@ -7,6 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
+# A custom domain for `make deploy` / `make package` (docs/deployment.md):
+#   make package STAGE=prod DOMAIN_NAME=latchkey.example.com CERTIFICATE_ARN=arn:aws:acm:...
+DOMAIN_NAME ?=
+CERTIFICATE_ARN ?=
+DOMAIN_ARGS = --domain-name "$(DOMAIN_NAME)" --certificate-arn "$(CERTIFICATE_ARN)"
 
 # Codacy's Node coverage reporter, for tests/test_reporters.py (project-local,
 # gitignored). Best effort: without npm or its registry that test skips.
@@ -53,11 +58,11 @@ bench: $(STAMP)
 
 # Deploy a stage to AWS (or to AWS_ENDPOINT_URL): see docs/deployment.md.
 deploy: $(STAMP)
-	$(BIN)/python scripts/deploy.py deploy --stage $(STAGE)
+	$(BIN)/python scripts/deploy.py deploy --stage $(STAGE) $(DOMAIN_ARGS)
 
 # One CloudFormation/SAM template for the stage, in build/$(STAGE)/package/.
 package: $(STAMP)
-	$(BIN)/python scripts/deploy.py package --stage $(STAGE)
+	$(BIN)/python scripts/deploy.py package --stage $(STAGE) $(DOMAIN_ARGS)
 	$(BIN)/cfn-lint build/$(STAGE)/package/sam.json
 
 clean:

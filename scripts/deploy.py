@@ -114,6 +114,7 @@ class Stage:
 
         self.settings = get_settings()
         self.models = list(TABLE_MODELS)
+        self.domain: tuple[str, str] | None = None  # (DOMAIN_NAME, CERTIFICATE_ARN): infra/domain.py
 
     @property
     def stack_name(self) -> str:
@@ -210,6 +211,12 @@ def merge_template(stage: Stage) -> dict:
     resources["RestAPI"] = {
         "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": swagger_gateway_responses()}}
     }
+    if stage.domain:
+        from infra.domain import custom_domain_template
+
+        extra = custom_domain_template(*stage.domain)
+        resources.update(extra["Resources"])
+        template.setdefault("Outputs", {}).update(extra["Outputs"])
     return template
 
 
@@ -492,6 +499,42 @@ def prepare(stage_name: str, project_dir: Path) -> Stage:
     return Stage(project_dir, stage_name)
 
 
+def with_domain(stage: Stage, domain_name: str | None, certificate_arn: str | None) -> Stage:
+    """The stage, served at the root of DOMAIN_NAME when both are given."""
+    from infra.domain import DomainError, check
+
+    try:
+        stage.domain = check(domain_name, certificate_arn)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    return stage
+
+
+def domain_note(stage: Stage) -> None:
+    """What a client needs to know about the stage's URL."""
+    from infra.domain import WHY_A_DOMAIN, base_url
+
+    if stage.domain:
+        say("domain", f"clients' base URL: {base_url(stage.domain[0])} (once DNS points {stage.domain[0]} "
+                      "at the CustomDomainTarget output)")
+    else:
+        say("domain", "no custom domain: " + WHY_A_DOMAIN)
+
+
+DOMAIN_OPTIONS = [
+    click.option("--domain-name", envvar="DOMAIN_NAME", default=None,
+                 help="Serve the stage at the root of this host (a regional custom domain)."),
+    click.option("--certificate-arn", envvar="CERTIFICATE_ARN", default=None,
+                 help="ACM certificate for --domain-name, in the stage's region."),
+]
+
+
+def domain_options(command):
+    for option in reversed(DOMAIN_OPTIONS):
+        command = option(command)
+    return command
+
+
 @click.group()
 def cli():
     """Deploy or package a latchkey stage."""
@@ -507,20 +550,36 @@ def cli():
     default=None,
     help="Output folder (default: build/<stage>).",
 )
-def package(stage, project_dir, out_dir):
+@domain_options
+def package(stage, project_dir, out_dir, domain_name, certificate_arn):
     """Write one CloudFormation/SAM template for the whole stage."""
-    prepared = prepare(stage, project_dir.resolve())
+    prepared = with_domain(prepare(stage, project_dir.resolve()), domain_name, certificate_arn)
     template = package_stage(prepared, (out_dir or project_dir / "build" / stage).resolve())
     click.echo(f"wrote {template} (deploy with: aws cloudformation package/deploy, see docs/deployment.md)")
+    if prepared.domain:
+        from infra.domain import certificate_region
+
+        say("domain", f"the template serves the stage at the root of {prepared.domain[0]}; deploy it in "
+                      f"{certificate_region(prepared.domain[1])}, the certificate's region (a regional domain)")
+    domain_note(prepared)
 
 
 @cli.command()
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=PROJECT_DIR)
-def deploy(stage, project_dir):
+@domain_options
+def deploy(stage, project_dir, domain_name, certificate_arn):
     """Create or update everything the stage needs; print its API URL."""
-    prepared = prepare(stage, project_dir.resolve())
+    prepared = with_domain(prepare(stage, project_dir.resolve()), domain_name, certificate_arn)
     deployer = Deployer(prepared)
+    if prepared.domain:
+        from infra.domain import certificate_region
+
+        if certificate_region(prepared.domain[1]) != deployer.region:
+            raise click.ClickException(
+                f"CERTIFICATE_ARN is in {certificate_region(prepared.domain[1])}, the stage in {deployer.region}: "
+                "a regional custom domain needs a certificate of its own region")
+    domain_note(prepared)
     if is_local_endpoint():
         say("endpoint", f"local rehearsal against {os.environ['AWS_ENDPOINT_URL']}")
     arns = deployer.arns()
@@ -543,6 +602,16 @@ def deploy(stage, project_dir):
     deployer.wire_authorizer(arns, rest_api_id)
     url = deployer.finish_api(rest_api)
     click.echo(f"API URL: {url}")
+    if prepared.domain:
+        from infra.domain import ensure_custom_domain
+
+        domain = ensure_custom_domain(deployer.client("apigateway"), *prepared.domain, rest_api_id,
+                                      prepared.api_gateway_stage, say=lambda m: say("domain", m))
+        say("domain", f"DNS: point {prepared.domain[0]} at {domain['target']} (CNAME, or an alias record in "
+                      f"hosted zone {domain['hostedZoneId']})")
+        click.echo(f"Base URL for clients: {domain['baseUrl']}")
+    else:
+        click.echo(f"Base URL for clients: {url.rstrip('/')} (all but the Scala coverage reporter)")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,140 @@ def packaged(tmp_path_factory):
     result = make(project, "package", "prod")  # runs cfn-lint too
     assert result.returncode == 0, result.stdout + result.stderr
     path = project / "build" / "prod" / "package" / "sam.json"
-    return path, json.loads(path.read_text())
+    return path, json.loads(path.read_text()), result.stdout
+
+
+DOMAIN = "latchkey.example.com"
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture(scope="module")
+def packaged_with_domain(tmp_path_factory):
+    """`make package STAGE=prod DOMAIN_NAME=... CERTIFICATE_ARN=...` (the done-means command of issue 9)."""
+    project = project_copy(tmp_path_factory.mktemp("package-domain"))
+    venv = BIN.parent
+    result = subprocess.run(["make", "--no-print-directory", "-o", str(venv / ".installed"), "package",
+                             "STAGE=prod", f"VENV={venv}", f"DOMAIN_NAME={DOMAIN}", f"CERTIFICATE_ARN={CERTIFICATE}"],
+                            cwd=project, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr  # cfn-lint included
+    path = project / "build" / "prod" / "package" / "sam.json"
+    return path, json.loads(path.read_text()), result.stdout
+
+
+def test_package_with_a_domain_serves_the_stage_at_its_root(packaged_with_domain):
+    from infra.domain import DOMAIN_LOGICAL_ID, MAPPING_LOGICAL_ID
+
+    path, template, output = packaged_with_domain
+    lint = subprocess.run([str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    resources = template["Resources"]
+    domain = resources[DOMAIN_LOGICAL_ID]
+    assert domain["Type"] == "AWS::ApiGateway::DomainName"
+    assert domain["Properties"] == {"DomainName": DOMAIN, "RegionalCertificateArn": CERTIFICATE,
+                                    "EndpointConfiguration": {"Types": ["REGIONAL"]}, "SecurityPolicy": "TLS_1_2"}
+    mapping = resources[MAPPING_LOGICAL_ID]
+    assert mapping["Type"] == "AWS::ApiGateway::BasePathMapping"
+    assert "BasePath" not in mapping["Properties"]  # empty: the stage answers at https://<domain>/2.0/...
+    assert mapping["Properties"]["RestApiId"] == {"Ref": "RestAPI"}
+    assert mapping["Properties"]["DomainName"] == {"Ref": DOMAIN_LOGICAL_ID}
+    assert mapping["Properties"]["Stage"] == {"Ref": "RestAPI.Stage"}
+    assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
+    outputs = template["Outputs"]
+    assert outputs["CustomDomainTarget"]["Value"] == {"Fn::GetAtt": [DOMAIN_LOGICAL_ID, "RegionalDomainName"]}
+    assert outputs["CustomDomainHostedZoneId"]["Value"] == {"Fn::GetAtt": [DOMAIN_LOGICAL_ID, "RegionalHostedZoneId"]}
+    assert outputs["CustomDomainBaseUrl"]["Value"] == f"https://{DOMAIN}"
+    assert f"clients' base URL: https://{DOMAIN}" in output and "us-east-1" in output
+
+
+def test_package_without_a_domain_says_why_one_is_needed(packaged):
+    from infra.domain import DOMAIN_LOGICAL_ID
+
+    assert DOMAIN_LOGICAL_ID not in packaged[1]["Resources"]
+    assert 'new URL(new URL(base), "/2.0")' in packaged[2] and "DOMAIN_NAME" in packaged[2]
+
+
+@pytest.mark.parametrize("domain,certificate,message", [
+    (DOMAIN, "", "CERTIFICATE_ARN is missing"),
+    ("", CERTIFICATE, "DOMAIN_NAME is missing"),
+    ("https://latchkey.example.com", CERTIFICATE, "DOMAIN_NAME: a lower-case host name"),
+    ("Latchkey.Example.com", CERTIFICATE, "DOMAIN_NAME: a lower-case host name"),
+    ("localhost", CERTIFICATE, "DOMAIN_NAME: a lower-case host name"),
+    (DOMAIN, "arn:aws:iam::123456789012:server-certificate/x", "CERTIFICATE_ARN: an ACM certificate ARN"),
+])
+def test_domain_settings_are_checked(domain, certificate, message):
+    from infra.domain import DomainError, check
+
+    with pytest.raises(DomainError, match=message):
+        check(domain, certificate)
+
+
+def test_ensure_custom_domain_is_idempotent_against_moto():
+    """The deploy path's domain step, twice, on moto's API Gateway (in process)."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.domain import ensure_custom_domain
+
+    with mock_aws():
+        apigateway = boto3.client("apigateway", region_name="us-east-1")
+        api_id = apigateway.create_rest_api(name="latchkey-dev")["id"]
+        root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+        apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+        apigateway.create_deployment(restApiId=api_id, stageName="api")
+        said = []
+        first = ensure_custom_domain(apigateway, DOMAIN, CERTIFICATE, api_id, "api", say=said.append)
+        second = ensure_custom_domain(apigateway, DOMAIN, CERTIFICATE, api_id, "api", say=said.append)
+        assert first["baseUrl"] == second["baseUrl"] == f"https://{DOMAIN}"
+        assert said[0] == f"created custom domain {DOMAIN}" and said[1].startswith("mapped https://")
+        # (moto maps the root again where AWS answers ConflictException, handled by a read and a compare)
+        assert said[2] == f"custom domain {DOMAIN} is up to date"
+        (mapping,) = apigateway.get_base_path_mappings(domainName=DOMAIN)["items"]
+        assert (mapping["restApiId"], mapping["stage"]) == (api_id, "api")
+        assert mapping.get("basePath") in ("(none)", "", None)
+
+
+def test_ensure_custom_domain_corrects_a_root_mapped_elsewhere():
+    """On AWS a second root mapping is a ConflictException: read it, correct it if it maps another API."""
+    from infra.domain import ensure_custom_domain
+
+    class Conflict(Exception):
+        pass
+
+    class NotFound(Exception):
+        pass
+
+    class Gateway:
+        exceptions = type("E", (), {"ConflictException": Conflict, "NotFoundException": NotFound})
+        def __init__(self):
+            self.calls = []
+
+        def get_domain_name(self, domainName):
+            return {"regionalCertificateArn": CERTIFICATE, "securityPolicy": "TLS_1_0",
+                    "regionalDomainName": "d-1.execute-api.us-east-1.amazonaws.com", "regionalHostedZoneId": "Z1"}
+
+        def update_domain_name(self, **kwargs):
+            self.calls.append(("update_domain_name", kwargs["patchOperations"]))
+            return {**self.get_domain_name(kwargs["domainName"]), "securityPolicy": "TLS_1_2"}
+
+        def create_base_path_mapping(self, **kwargs):
+            raise Conflict()
+
+        def get_base_path_mapping(self, domainName, basePath):
+            return {"basePath": "(none)", "restApiId": "old", "stage": "api"}
+
+        def update_base_path_mapping(self, **kwargs):
+            self.calls.append(("update_base_path_mapping", kwargs["patchOperations"]))
+
+    gateway = Gateway()
+    answer = ensure_custom_domain(gateway, DOMAIN, CERTIFICATE, "new", "api", say=lambda message: None)
+    assert answer == {"target": "d-1.execute-api.us-east-1.amazonaws.com", "hostedZoneId": "Z1",
+                      "baseUrl": f"https://{DOMAIN}"}
+    assert gateway.calls == [
+        ("update_domain_name", [{"op": "replace", "path": "/securityPolicy", "value": "TLS_1_2"}]),
+        ("update_base_path_mapping", [{"op": "replace", "path": "/restapiId", "value": "new"},
+                                      {"op": "replace", "path": "/stage", "value": "api"}]),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +460,8 @@ def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deplo
                  "[authorizer] SKIPPED (local endpoint): needs the REST API",
                  "[responses] SKIPPED (local endpoint): needs the REST API",
                  "[deployment] SKIPPED (local endpoint): needs the REST API",
-                 "REHEARSAL: stack, stage variables, roles and functions done"):
+                 "REHEARSAL: stack, stage variables, roles and functions done",
+                 '[domain] no custom domain: the Scala coverage reporter', 'new URL(new URL(base), "/2.0")'):
         assert line in output, output
 
 
@@ -476,7 +610,8 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
     monkeypatch.setattr(deploy.Deployer, "chalice_deploy", chalice_deploy)
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
-        result = CliRunner().invoke(deploy.cli, ["deploy", "--stage", "dev", "--project-dir", str(project)])
+        result = CliRunner().invoke(deploy.cli, ["deploy", "--stage", "dev", "--project-dir", str(project),
+                                                 "--domain-name", DOMAIN, "--certificate-arn", CERTIFICATE])
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -487,9 +622,14 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
                  f"[authorizer] {routes} methods are behind it",
                  "[responses] ACCESS_DENIED -> 404 {\"error\":\"not found\"}",
                  "[deployment] deployed stage 'api'",
-                 f"API URL: https://{rest_api['id']}.example/api/"):
+                 f"API URL: https://{rest_api['id']}.example/api/",
+                 f"[domain] created custom domain {DOMAIN}",
+                 f"[domain] mapped https://{DOMAIN}/ to stage 'api' of REST API {rest_api['id']}",
+                 f"Base URL for clients: https://{DOMAIN}"):
         assert line in result.output, result.output
-    assert "SKIPPED" not in result.output
+    assert "SKIPPED" not in result.output and "no custom domain" not in result.output
+    (mapping,) = apigateway.get_base_path_mappings(domainName=DOMAIN)["items"]
+    assert (mapping["restApiId"], mapping["stage"]) == (rest_api["id"], "api")
     saved = boto("ssm").get_parameter(Name="/latchkey/dev/chalice-deployed")["Parameter"]["Value"]
     assert json.loads(saved)["resources"][0]["rest_api_id"] == rest_api["id"]
 
@@ -509,3 +649,22 @@ def test_restore_chalice_state_gives_a_fresh_clone_the_stage_record(deployed, bo
         os.environ.clear()
         os.environ.update(saved)
     assert (project / ".chalice" / "deployed" / "staging.json").read_text() == '{"resources": []}'
+
+
+def test_deploy_refuses_a_certificate_of_another_region(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from scripts import deploy
+
+    project = project_copy(tmp_path)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        result = CliRunner().invoke(deploy.cli, [
+            "deploy", "--stage", "dev", "--project-dir", str(project), "--domain-name", DOMAIN,
+            "--certificate-arn", CERTIFICATE.replace("us-east-1", "eu-west-1")])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert result.exit_code == 1
+    assert "CERTIFICATE_ARN is in eu-west-1, the stage in us-east-1" in result.output
