@@ -77,6 +77,8 @@ def file_name(value, where: str) -> str:
         name = name[2:]
     elif name.startswith("/"):
         name = name[1:]
+    if not name.strip():
+        _fail(where, f"must name a file, got {value!r}")
     segments = name.split("/")
     if ".." in segments:
         _fail(where, f"must not contain '..', got {value!r}")

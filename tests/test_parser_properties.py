@@ -239,3 +239,42 @@ def test_cursor_pages_through_every_token_once(api, make):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 3
+
+
+# -- upload file names and the analysis configuration (issue 9) ------------------
+
+PATHS = st.text(alphabet="ab./\\:\x00 ", max_size=12)
+
+
+@FAST
+@given(st.one_of(PATHS, ANYTHING))
+@example("/src/a.py")
+@example(".\\src\\a.py")
+def test_file_name_is_repository_relative_or_bad_request(value):
+    from chalicelib.reports import file_name
+
+    try:
+        name = file_name(value, "filename")
+    except BadRequest:
+        return
+    segments = name.split("/")
+    assert "\\" not in name and "\x00" not in name
+    assert all(segment not in ("", ".", "..") for segment in segments)
+    assert file_name(name, "filename") == name  # normalised once, stable after
+
+
+@FAST
+@given(st.recursive(ANYTHING, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.sampled_from(["ignoredPaths", "defaultIgnores", "projectExtensions", "toolConfiguration",
+                                     "value", "language", "extensions", "uuid", "isEnabled", "notEdited",
+                                     "patterns", "internalId", "parameters", "name"]), inner, max_size=4)),
+    max_leaves=12))
+def test_analysis_configuration_validates_or_bad_request(body):
+    from chalicelib.analysis_config import validate
+
+    try:
+        stored = validate(body)
+    except BadRequest:
+        return
+    assert validate(stored) == stored  # what is stored is accepted again unchanged

@@ -30,7 +30,7 @@ def test_commit_id_lowercases():
 
 @pytest.mark.parametrize("name", [
     "C:/a", "C:\\a", "c:a", "a/../b", "..", "a\\..\\b", "../a", "", "  ", "a\x00b",
-    "a/./b", "./", "/", "//a", "a//b", "a/", "./../a", "/./a", None, 3,
+    "a/./b", "./", "/", "//a", "a//b", "a/", "./../a", "/./a", "/ ", "./  ", None, 3,
 ])
 def test_file_name_rejects(name):
     with pytest.raises(BadRequest):
