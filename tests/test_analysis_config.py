@@ -158,6 +158,8 @@ def test_repository_admin_sets_what_the_cli_reads(api, people):
         status, answer = api.get(path, token, header=header)
         assert (status, answer) == (200, STORED)
         decodes_as_the_cli_does(answer)
+    for token in (people["project"], people["writer"]):
+        assert api.get(PUT, token) == (200, {"data": STORED})  # the v3 read of it
     # A PUT replaces the whole configuration.
     assert put(api, people["org_admin"], {"ignoredPaths": ["build/"]})[0] == 200
     assert api.get("/2.0/project/analysis/configuration", people["project"])[1] == {

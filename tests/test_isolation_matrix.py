@@ -95,6 +95,8 @@ ROWS = {
     ("GET", "/api/v3/user/organizations/{provider}/{org}"): (
         "/api/v3/user/organizations/gh/acme", None, (403, 403, 404, 200, 200, 200, 200)),
     # -- issue 9: the analysis configuration, set by a repository admin --
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration"): (
+        W + "/analysis/configuration", None, (404, 200, 404, 200, 200, 200, 200)),
     ("PUT", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration"): (
         W + "/analysis/configuration", {"ignoredPaths": [{"value": "vendor/"}]}, (404, 403, 404, 403, 403, 200, 200)),
 }

@@ -23,7 +23,16 @@ def commit_analysis(principal, provider, org, repo, commit):
 
 # -- the analysis configuration the analysis CLI reads ---------------------------
 
-@api.route("/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration", methods=["PUT"])
+CONFIGURATION = "/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration"
+
+
+@api.route(CONFIGURATION, methods=["GET"])
+def get_analysis_configuration(principal, provider, org, repo):
+    """What the analysis CLI reads (`read`, or the repository's project token)."""
+    return json_response({"data": services().configuration(principal, (provider, org, repo), any_token=True)})
+
+
+@api.route(CONFIGURATION, methods=["PUT"])
 def put_analysis_configuration(principal, provider, org, repo):
     """Replace it (a repository admin); the CLI reads it at
     `GET /2.0/project/analysis/configuration`."""

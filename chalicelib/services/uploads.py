@@ -169,14 +169,19 @@ class UploadService:
         ))
         return f"Analysis results of commit {target.commit} are final"
 
-    def configuration(self, principal, repo_path) -> dict:
+    def configuration(self, principal, repo_path, any_token: bool = False) -> dict:
         """The repository's analysis configuration, in the shape the analysis
         CLI decodes (`chalicelib.analysis_config`; empty until one is set).
 
         Reading it is a read (`read` or more): it is no secret, and a reader
-        can already see the analysis it shapes.
+        can already see the analysis it shapes. `any_token`: the v3 read,
+        where the path names the repository for either kind of token (as the
+        read-backs), not the v2 paths that tell the kinds apart.
         """
-        repository = self.repository(principal, repo_path, Action.READ)
+        if any_token:
+            repository = self.repository_for_read(principal, *repo_path)
+        else:
+            repository = self.repository(principal, repo_path, Action.READ)
         return analysis_config.answer(self.store.configuration(repository))
 
     def set_configuration(self, principal: Principal | None, provider: str, org: str, repo: str, body,
