@@ -377,20 +377,22 @@ def test_exchange_ignores_latchkey_tokens_sent_along(world):
     assert status == 201, minted
 
 
-def test_exchange_issuer_unreachable_is_503(world):
+def test_exchange_issuer_unreachable_is_503(world, monkeypatch):
+    from chalicelib.api import keyless
+    from chalicelib.services.keyless import TokenExchange
+
     world.register()
+    fresh = TokenExchange(world.settings, clock=world.clock)  # nothing cached yet
+    monkeypatch.setattr(keyless, "services", lambda: (world.publishers, fresh))
     world.github.fail = True
     try:
-        import dataclasses
-
-        from chalicelib.services.keyless import TokenExchange
-
-        fresh = TokenExchange(dataclasses.replace(world.settings), clock=world.clock)
-        with pytest.raises(Exception) as caught:
-            fresh.exchange(world.mint())
-        assert getattr(caught.value, "status", None) == 503
+        response = world.api.client.http.request(
+            "POST", "/api/v3/oidc/token", body=json.dumps({"token": world.mint()}).encode(),
+            headers={"content-type": "application/json"})
     finally:
         world.github.fail = False
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert json.loads(response.body)["code"] == "unavailable"
 
 
 def test_exchange_sweeps_expired_minted_tokens_at_the_limit(world):

@@ -84,6 +84,13 @@ def test_a_signed_report_revokes_live_tokens_at_once(api, client, make, leaks, g
     assert account not in json.dumps(events)
 
 
+def test_header_names_are_case_insensitive(api, client, make, leaks, github_keys):
+    token = make.user().token()
+    body = report(token)
+    headers = {name.lower(): value for name, value in github_keys.sign(body).items()}
+    assert post(client, GITHUB, body, headers)[0] == 200 and not alive(api, token)
+
+
 def test_an_expired_token_in_a_report_is_removed_but_not_a_true_positive(client, make, leaks, github_keys, clock):
     from chalicelib.models.tokens import Token
 

@@ -2,6 +2,7 @@
 the public exchange of a CI identity token for a short-lived project token
 (docs/keyless-ci.md)."""
 import functools
+import logging
 
 from chalicelib.api.http import (
     ApiBlueprint,
@@ -17,6 +18,7 @@ from chalicelib.api.v3 import REPOSITORY, iso
 from chalicelib.errors import BadRequest, PayloadTooLarge, Unavailable
 
 api = ApiBlueprint(__name__)
+log = logging.getLogger("latchkey.keyless")
 
 MAX_BODY_BYTES = 16 * 1024
 PUBLISHER_FIELDS = {"issuer", "repositoryId", "repositoryOwnerId", "workflow", "environment",
@@ -90,6 +92,9 @@ def exchange_oidc_token():
     except Unavailable as error:
         return refusal(503, "unavailable", error.message, {"Retry-After": str(error.retry_after_seconds)})
     except ExchangeRefused as error:
+        # For operators: why exchanges fail (never the token itself).
+        log.info("oidc exchange refused: code=%s reason=%s source_ip=%s", error.code, error.message,
+                 request_meta(api.current_request).source_ip)
         headers = {"Retry-After": "1"} if error.status == 503 else None
         return refusal(error.status, error.code, error.message, headers)
     token = minted.new.token
