@@ -317,3 +317,17 @@ def test_revocation_deletes_in_parallel_on_lambda(monkeypatch):
     results = revocation.RevocationService(tokens=Store(), audit=Audit()).revoke(
         values, reason="revoked by value", actor="anonymous")
     assert all(r.live for r in results) and peak[0] > 1
+
+
+def test_the_keys_url_is_https_outside_dev():
+    from chalicelib.settings import SettingsError, from_environ
+
+    assert from_environ({}).github_secret_scanning_keys_url == "https://api.github.com/meta/public_keys/secret_scanning"
+    local = "http://127.0.0.1:9/keys"
+    assert from_environ({"LATCHKEY_STAGE": "dev", "GITHUB_SECRET_SCANNING_KEYS_URL": local}
+                        ).github_secret_scanning_keys_url == local
+    for stage in ("prod", ""):
+        with pytest.raises(SettingsError, match="GITHUB_SECRET_SCANNING_KEYS_URL"):
+            from_environ({"LATCHKEY_STAGE": stage, "GITHUB_SECRET_SCANNING_KEYS_URL": local})
+    with pytest.raises(SettingsError, match="REVOKE_REQUESTS_PER_MINUTE"):
+        from_environ({"REVOKE_REQUESTS_PER_MINUTE": "0"})
