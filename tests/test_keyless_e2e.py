@@ -21,11 +21,26 @@ from tests.github_keys import LocalGithubKeys, report
 from tests.keyless_world import GITHUB_OWNER_ID, GITHUB_REPOSITORY_ID, Clock, github_claims, install, keyless_settings
 from tests.localserver import LocalServer, free_port
 from tests.oidc_issuer import LocalIssuer
-from tests.test_reporters import COBERTURA
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
+# A small Cobertura report for the exchange's upload (what the reporter sends
+# is tested on real coverage.py output in tests/test_reporters.py; here the
+# files do not exist on disk, so the reporter sends their names unchanged).
+COBERTURA = """<?xml version="1.0" ?>
+<coverage line-rate="0.6" version="7.0">
+  <sources><source>{source}</source></sources>
+  <packages><package name="src" line-rate="0.6"><classes>
+    <class filename="src/core.py" line-rate="0.666" name="core.py"><lines>
+      <line hits="1" number="1"/><line hits="0" number="2"/><line hits="4" number="3"/>
+    </lines></class>
+    <class filename="src/cli.py" line-rate="0.5" name="cli.py"><lines>
+      <line hits="0" number="1"/><line hits="2" number="7"/>
+    </lines></class>
+  </classes></package></packages>
+</coverage>
+"""
 
 
 @pytest.fixture
