@@ -157,10 +157,10 @@ class TokenAuthorizer:
 
     def _audit(self, token, principal: Principal, action: str, reason: str, event: dict) -> None:
         """A known token refused: on the trail, in its own name, best effort
-        (one write, never raises)."""
+        (at most one write, at most once per interval and reason; never raises)."""
         try:
-            self.audit.record_token(action, token, principal=principal, meta=RequestMeta.from_event(event),
-                                    reason=reason)
+            self.audit.record_refused_token(action, token, principal=principal,
+                                            meta=RequestMeta.from_event(event), reason=reason)
         except Exception:  # noqa: BLE001 - the decision stands whatever the trail does
             log.warning("audit write failed: action=%s", action)
 
@@ -171,12 +171,9 @@ class TokenAuthorizer:
         Anyone can send garbage; writing it down would let them spend our
         write capacity. The token itself is never logged.
         """
-        meta = RequestMeta.from_event(event)
-        log.info(
-            "token rejected: reason=%s source_ip=%s user_agent=%r request=%s %s",
-            reason, meta.source_ip, meta.user_agent, event.get("httpMethod"),
-            token_format.redact(event.get("path") or ""),
-        )
+        meta = RequestMeta.from_event(event)  # redacted there, like every stored request field
+        log.info("token rejected: reason=%s source_ip=%s user_agent=%r request=%s",
+                 reason, meta.source_ip, meta.user_agent, meta.request)
 
     def _deny(self, method_arn: str) -> Decision:
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})

@@ -208,6 +208,7 @@ def audit_event(event) -> dict:
         "request": event.request,
         "status": int(event.status) if event.status is not None else None,
         "reason": event.reason,
+        "count": int(event.refused_requests) if event.refused_requests is not None else None,
     }
 
 
