@@ -59,17 +59,20 @@ class Decision(dict):
         )
 
 
-def presented_tokens(event: dict) -> list[tuple[str, Kind]]:
-    """Every distinct (token, header kind) the request carries, in any spelling."""
-    found: dict[str, Kind] = {}
+def presented_tokens(event: dict) -> list[tuple[str, Kind | None]]:
+    """Every distinct token the request carries, in any spelling and every
+    value of a repeated header, with the kind of header it came in: None
+    when the same token came under both kinds' headers. Sorted, so that the
+    answer never depends on the order of the headers."""
+    found: dict[str, set[Kind]] = {}
     multi = event.get("multiValueHeaders") or {}
     single = event.get("headers") or {}
     for name, values in list(multi.items()) + [(k, [v]) for k, v in single.items()]:
         kind = HEADER_KINDS.get(name.lower())
         for value in values or ():
             if kind is not None and isinstance(value, str) and value.strip():
-                found.setdefault(value.strip(), kind)
-    return list(found.items())
+                found.setdefault(value.strip(), set()).add(kind)
+    return sorted((value, next(iter(kinds)) if len(kinds) == 1 else None) for value, kinds in found.items())
 
 
 def policy_resource(method_arn: str, ttl_seconds: int) -> str:

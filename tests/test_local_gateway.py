@@ -75,3 +75,27 @@ def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypa
     assert {k.lower() for k in event["headers"]} >= {"api-token", "user-agent"}
     assert event["methodArn"].endswith("/GET/api/v3/user")
     assert all(isinstance(value, str) for value in seen["context"].values())
+
+
+def test_repeated_header_reaches_the_authorizer_with_every_value(client, make):
+    """chalice.test.Client and `make run` keep repeated headers
+    (multiValueHeaders), as API Gateway does: two tokens in one header are 400."""
+    from chalicelib.local_gateway import MultiHeaders
+
+    bob, alice = make.user("bob@example.com").token(), make.user("alice@example.com").token()
+    for pair in ((bob, alice), (alice, bob)):
+        headers = MultiHeaders([("api-token", pair[0]), ("api-token", pair[1])])
+        response = client.http.get("/api/v3/user", headers=headers)
+        assert response.status_code == 400, response.body
+        assert "two different tokens" in json.loads(response.body)["error"]
+    same = client.http.get("/api/v3/user", headers=MultiHeaders([("api-token", bob), ("api-token", bob)]))
+    assert same.status_code == 200
+
+
+def test_request_event_carries_multi_value_headers():
+    from chalicelib.local_gateway import request_event
+
+    lambda_event = {"requestContext": {"httpMethod": "GET", "path": "/x"}, "headers": {"api-token": "b"},
+                    "multiValueHeaders": {"api-token": ["a", "b"]}}
+    sent = request_event("arn", lambda_event)
+    assert sent["multiValueHeaders"] == {"api-token": ["a", "b"]} and sent["headers"] == {"api-token": "b"}
