@@ -139,8 +139,8 @@ class TokenStore:
                 if owner_check:
                     (hash_key, range_key), condition = owner_check
                     transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
-                for item in extra_items:
-                    transaction.save(item)
+                for item in extra_items:  # audit items: only ever added
+                    transaction.save(item, condition=type(item).pk.does_not_exist())
         except TransactWriteError as error:
             # PynamoDB sends condition checks, then deletes, puts and updates,
             # whatever order they were added in; reasons follow that order.
@@ -192,8 +192,8 @@ class TokenStore:
                         TokenCounter(TokenCounter.key(token.owner)),
                         actions=[TokenCounter.count.add(-1)],
                     )
-                    for item in audit_items:
-                        transaction.save(item)
+                    for item in audit_items:  # only ever added
+                        transaction.save(item, condition=type(item).pk.does_not_exist())
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
