@@ -26,7 +26,7 @@ import logging
 
 from chalice import local
 
-from chalicelib.gateway import GATEWAY_RESPONSES, RequestAuthorizer
+from chalicelib.gateway import GATEWAY_RESPONSES, GATEWAY_TEMPLATES, RequestAuthorizer, render_template
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,14 @@ log = logging.getLogger(__name__)
 class GatewayResponse(local.LocalGatewayException):
     """One of API Gateway's own answers."""
 
-    def __init__(self, response_type: str, request_id: str):
+    def __init__(self, response_type: str, request_id: str, context: dict | None = None):
         status, body, headers = GATEWAY_RESPONSES[response_type]
+        template = GATEWAY_TEMPLATES.get(response_type)
         super().__init__(
             {"Content-Type": "application/json", "x-amzn-RequestId": request_id,
              "x-amzn-ErrorType": response_type, **headers},
-            json.dumps(body, separators=(",", ":")).encode(),
+            (render_template(template, context or {}) if template else json.dumps(body, separators=(",", ":")))
+            .encode(),
         )
         self.CODE = status
 
@@ -87,7 +89,7 @@ class LocalRequestAuthorizer(local.LocalGatewayAuthorizer):
         if not isinstance(result, dict) or "policyDocument" not in result:
             raise GatewayResponse("AUTHORIZER_CONFIGURATION_ERROR", request_id)
         if not self._check_can_invoke_view_function(arn, result):
-            raise GatewayResponse("ACCESS_DENIED", request_id)
+            raise GatewayResponse("ACCESS_DENIED", request_id, result.get("context") or {})
         context = {key: str(value) for key, value in (result.get("context") or {}).items()}
         context["principalId"] = str(result.get("principalId", ""))
         lambda_event["requestContext"]["authorizer"] = context

@@ -145,3 +145,12 @@ def test_local_concurrent_creations_never_pass_the_limit(own_server):
     assert statuses.count(200) == 100 - existing, sorted(set(statuses))
     assert set(statuses) <= {200, 409}
     assert listed["pagination"]["total"] == 100 == len(listed["data"])
+
+
+def test_local_newcomer_mistake_gets_a_hint_over_http(local_server):
+    response = local_server.request("GET", "/api/v3/user", headers={"Authorization": f"Bearer {local_server.account}"})
+    assert response.status_code == 404
+    assert response.json() == {"error": "not found", "hint": (
+        "send the token in the api-token header (account tokens, lka_) or project-token (project tokens, lkp_), "
+        "not in Authorization")}
+    assert local_server.account not in response.text
