@@ -12,6 +12,7 @@ from chalicelib.api.http import (
     pagination,
     path_id,
 )
+from chalicelib.clock import utcnow
 
 api = ApiBlueprint(__name__)
 
@@ -44,6 +45,7 @@ def api_token(token, value: str | None = None) -> dict:
         "createdAt": iso(token.created_at),
         "expiresAt": iso(token.expires_at),
         "lastUsedAt": iso(token.last_used_at),
+        "expired": token.expires_at is not None and token.expires_at <= utcnow(),
     }
     if value is not None:
         body["token"] = value

@@ -39,6 +39,7 @@ DELETED = "token.deleted"
 DISABLED = "token.disabled"
 EXPIRED = "token.expired"
 DENIED = "token.denied"
+RETIRED = "token.retired"  # expired, out of the count, removed by TTL later
 
 
 def actor_of(principal: Principal | None) -> tuple[str, int | None]:
