@@ -175,7 +175,7 @@ def test_package_authorizer_may_only_read_record_last_use_and_append_audit_event
         for action in statement["Action"]:
             by_action.setdefault(action, []).append(statement)
     data_actions = {a for a in by_action if a.startswith(("dynamodb:", "s3:"))}
-    assert data_actions == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}
+    assert data_actions == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"}
     (read,) = by_action["dynamodb:GetItem"]
     assert [_resource_text(r) for r in read["Resource"]] == [_resource_text(_table_arn("tokens"))]
     (append,) = by_action["dynamodb:PutItem"]
