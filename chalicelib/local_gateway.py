@@ -162,6 +162,8 @@ class LocalRequestHandler(local.ChaliceRequestHandler):
     def send_error(self, code, message=None, explain=None):
         """Python's own rejections (431 for a header line over 64 KB, 400 for
         a bad request line...) as JSON instead of HTML."""
+        if code == 431:
+            message = "request headers: too large or too many"
         self._refuse(code, message or "bad request")
 
     def _refuse(self, status: int, message: str) -> None:
