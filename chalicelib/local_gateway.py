@@ -159,6 +159,13 @@ class LocalRequestHandler(local.ChaliceRequestHandler):
     gives to malformed requests (JSON, at once) instead of a hang, a dropped
     connection, a MemoryError or an HTML page, and repeated headers kept."""
 
+    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+        """The access log line (it holds the request line: a token pasted into
+        a path must not reach the log), cleaned like every logged request field."""
+        from chalicelib.request_meta import clean_text
+
+        super().log_message("%s", clean_text(format % args, 2048) or "")
+
     def send_error(self, code, message=None, explain=None):
         """Python's own rejections (431 for a header line over 64 KB, 400 for
         a bad request line...) as JSON instead of HTML."""

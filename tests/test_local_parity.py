@@ -154,3 +154,13 @@ def test_local_newcomer_mistake_gets_a_hint_over_http(local_server):
         "send the token in the api-token header (account tokens, lka_) or project-token (project tokens, lkp_), "
         "not in Authorization")}
     assert local_server.account not in response.text
+
+
+def test_local_access_log_redacts_a_token_in_the_path(local_server):
+    token = local_server.account
+    local_server.request("GET", f"/api/v3/user/tokens/{token}?again={token}", headers={"api-token": token})
+    local_server.request("GET", "/api/v3/user", headers={"api-token": token})
+    assert '"GET /api/v3/user HTTP/1.1" 200' in local_server.output  # the access log is there
+    # the demo token is printed once at the start, on purpose
+    logged = [line for line in local_server.lines if "account token (api-token):" not in line]
+    assert logged and not any(token in line for line in logged)
