@@ -71,6 +71,10 @@ class Token(Model):
     # Expired and out of the counter (see the module docstring).
     retired = BooleanAttribute(null=True)
     removal_at = TTLAttribute(null=True)
+    # Minted by a trusted publisher from a CI identity token (keyless CI):
+    # which publisher, of which configured issuer.
+    publisher_id = NumberAttribute(null=True)
+    publisher_issuer = UnicodeAttribute(null=True)
 
     owner_index = OwnerIndex()
 
