@@ -117,7 +117,9 @@ def test_local_server_still_serves_after_malformed_requests(local_server):
 
 @pytest.fixture
 def own_server(tmp_path):
-    running = LocalServer(tmp_path / "state.json").start()
+    # Serialised, 10 concurrent transactions queue on one lock: on a loaded
+    # machine the default 2 s read timeout would turn waits into 503s.
+    running = LocalServer(tmp_path / "state.json", env={"AWS_READ_TIMEOUT_SECONDS": "10"}).start()
     yield running
     running.stop()
 
@@ -142,9 +144,13 @@ def test_local_concurrent_creations_never_pass_the_limit(own_server):
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(create, range(140)))
     listed = own_server.request("GET", "/api/v3/user/tokens", headers=headers).json()
-    assert statuses.count(200) == 100 - existing, sorted(set(statuses))
-    assert set(statuses) <= {200, 409}
     assert listed["pagination"]["total"] == 100 == len(listed["data"])
+    # A 503 (with Retry-After) is a legal answer under load: its write may
+    # have been applied, so it is never more than the limit allows.
+    assert set(statuses) <= {200, 409, 503}, sorted(set(statuses))
+    assert statuses.count(200) <= 100 - existing <= statuses.count(200) + statuses.count(503)
+    # moto's own corruption under concurrent transactions (before: logged 91 times)
+    assert "changed size during iteration" not in own_server.output
 
 
 def test_local_newcomer_mistake_gets_a_hint_over_http(local_server):
