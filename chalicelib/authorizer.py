@@ -18,6 +18,7 @@ one strongly consistent GetItem, plus a "last used" write at most once per
 interval. Nothing else is imported here: every Lambda cold start pays for
 what this module imports.
 """
+import json
 import logging
 from datetime import datetime
 
@@ -68,17 +69,60 @@ class Decision(dict):
         )
 
 
-def presented_tokens(event: dict) -> list[tuple[str, Kind]]:
-    """Every distinct (token, header kind) the request carries, in any spelling."""
-    found: dict[str, Kind] = {}
+def presented_tokens(event: dict) -> list[tuple[str, Kind | None]]:
+    """Every distinct token the request carries, in any spelling and every
+    value of a repeated header, with the kind of header it came in: None
+    when the same token came under both kinds' headers. Sorted, so that the
+    answer never depends on the order of the headers."""
+    found: dict[str, set[Kind]] = {}
     multi = event.get("multiValueHeaders") or {}
     single = event.get("headers") or {}
     for name, values in list(multi.items()) + [(k, [v]) for k, v in single.items()]:
         kind = HEADER_KINDS.get(name.lower())
         for value in values or ():
             if kind is not None and isinstance(value, str) and value.strip():
-                found.setdefault(value.strip(), kind)
-    return list(found.items())
+                found.setdefault(value.strip(), set()).add(kind)
+    return sorted((value, next(iter(kinds)) if len(kinds) == 1 else None) for value, kinds in found.items())
+
+
+# The context key of a Deny's hint (`chalicelib.gateway.GATEWAY_TEMPLATES`).
+HINT_KEY = "hintJson"
+# Newcomers' mistakes recognisable without any lookup: the answer stays 404
+# `{"error":"not found"}` (the contract), with a `hint` that never repeats
+# the value sent.
+HINT_QUOTES = "remove the quotes around the token"
+HINT_SCHEME = "send the token alone in the header, without 'Bearer ' or 'token '"
+HINT_PLACEHOLDER = "lka_... is a placeholder: use the token value you were given (shown once at creation)"
+HINT_AUTHORIZATION = (
+    "send the token in the api-token header (account tokens, lka_) or project-token (project tokens, lkp_), "
+    "not in Authorization"
+)
+_SCHEMES = ("bearer ", "token ")
+
+
+def mistake_hint(raw: str) -> str | None:
+    """A hint for a token header value that fails the format, if its mistake is recognisable."""
+    if raw[:1] in ("'", '"') or raw[-1:] in ("'", '"'):
+        return HINT_QUOTES
+    if raw.lower().startswith(_SCHEMES):
+        return HINT_SCHEME
+    if raw.startswith(("lka_", "lkp_")) and ("..." in raw or "\u2026" in raw):
+        return HINT_PLACEHOLDER
+    return None
+
+
+def authorization_hint(event: dict) -> str | None:
+    """A hint when no token header came but `Authorization` holds what looks
+    like a latchkey token (`Bearer lka_...`, or the token alone)."""
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    value = headers.get("authorization")
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    for scheme in _SCHEMES:
+        if value.lower().startswith(scheme):
+            value = value[len(scheme):].strip()
+    return HINT_AUTHORIZATION if value.strip("'\"").startswith(("lka_", "lkp_")) else None
 
 
 def policy_resource(method_arn: str, ttl_seconds: int) -> str:
@@ -125,6 +169,10 @@ class TokenAuthorizer:
         method_arn = event.get("methodArn", "")
         presented = presented_tokens(event)
         if not presented:
+            hint = authorization_hint(event)
+            if hint:  # a latchkey token in Authorization: not found, with a hint
+                self._rejected("authorization-header", event)
+                return self._deny(method_arn, hint)
             raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
         if len(presented) > 1:
             return self._denial(method_arn, DENIAL_AMBIGUOUS)
@@ -132,7 +180,7 @@ class TokenAuthorizer:
         kind = token_format.parse(raw)
         if kind is None:
             self._rejected("malformed", event)
-            return self._deny(method_arn)
+            return self._deny(method_arn, mistake_hint(raw))
         if kind is not header_kind:
             return self._denial(method_arn, DENIAL_MISPLACED)
         token = self.store.find(token_format.digest(raw))
@@ -167,10 +215,10 @@ class TokenAuthorizer:
 
     def _audit(self, token, principal: Principal, action: str, reason: str, event: dict) -> None:
         """A known token refused: on the trail, in its own name, best effort
-        (one write, never raises)."""
+        (at most one write, at most once per interval and reason; never raises)."""
         try:
-            self.audit.record_token(action, token, principal=principal, meta=RequestMeta.from_event(event),
-                                    reason=reason)
+            self.audit.record_refused_token(action, token, principal=principal,
+                                            meta=RequestMeta.from_event(event), reason=reason)
         except Exception:  # noqa: BLE001 - the decision stands whatever the trail does
             log.warning("audit write failed: action=%s", action)
 
@@ -181,15 +229,14 @@ class TokenAuthorizer:
         Anyone can send garbage; writing it down would let them spend our
         write capacity. The token itself is never logged.
         """
-        meta = RequestMeta.from_event(event)
-        log.info(
-            "token rejected: reason=%s source_ip=%s user_agent=%r request=%s %s",
-            reason, meta.source_ip, meta.user_agent, event.get("httpMethod"),
-            token_format.redact(event.get("path") or ""),
-        )
+        meta = RequestMeta.from_event(event)  # redacted there, like every stored request field
+        log.info("token rejected: reason=%s source_ip=%s user_agent=%r request=%s",
+                 reason, meta.source_ip, meta.user_agent, meta.request)
 
-    def _deny(self, method_arn: str) -> Decision:
-        return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})
+    def _deny(self, method_arn: str, hint: str | None = None) -> Decision:
+        # HINT_KEY is always set: the gateway's template puts it in the body as is.
+        fragment = "," + json.dumps({"hint": hint})[1:-1] if hint else ""
+        return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found", HINT_KEY: fragment})
 
     def _denial(self, method_arn: str, denial: str, extra: dict | None = None) -> Decision:
         # An Allow for this one method only: the API answers the denial.

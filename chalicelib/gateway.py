@@ -9,9 +9,11 @@ tooling writes `GATEWAY_RESPONSES` into the REST API) and the local gateway
 (`chalicelib.local_gateway` answers with them), so both answer alike.
 """
 import os
+import re
 
 from chalice.app import Authorizer
 
+from chalicelib.authorizer import HINT_KEY
 from chalicelib.errors import NotFound, Unauthenticated, Unavailable
 from chalicelib.settings import get_settings
 
@@ -35,6 +37,24 @@ GATEWAY_RESPONSES = {
     # Authentication Token", which clients would misread as a token problem).
     "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "no such route"}, {}),
 }
+
+# Answers whose body carries a value of the authorizer's context. API
+# Gateway substitutes `$context.authorizer.<key>` in a gateway response's
+# template (plain substitution, not VTL); the local gateway renders the
+# same template with `render_template`. The authorizer sets `hintJson` on
+# every Deny: "" (the body is exactly `{"error":"not found"}`, the
+# contract), or `,"hint":"..."` for a recognisable newcomer's mistake (its
+# text is ours, never the caller's value).
+GATEWAY_TEMPLATES = {
+    "ACCESS_DENIED": '{"error":"not found"$context.authorizer.' + HINT_KEY + "}",
+}
+
+
+def render_template(template: str, context: dict) -> str:
+    """A gateway response template with the authorizer's context put in, as
+    API Gateway renders it (a key it lacks becomes "")."""
+    return re.sub(r"\$context\.authorizer\.([A-Za-z0-9_]+)", lambda m: str(context.get(m.group(1), "")), template)
+
 
 # Every other answer API Gateway makes itself (throttling 429, a body over
 # Lambda's 6 MB, a Lambda crash or timeout 502/504...) keeps its status but

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.names import is_dot_segment
 
 COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 DRIVE = re.compile(r"[A-Za-z]:")
@@ -56,6 +57,8 @@ def language_name(raw: str) -> str:
         raise BadRequest("language: must not be empty", field="language")
     if len(name) > MAX_LANGUAGE or "/" in name or any(ord(c) < 32 for c in name):
         raise BadRequest(f"language: at most {MAX_LANGUAGE} printable characters, no '/'", field="language")
+    if is_dot_segment(name):  # it becomes a part of the upload's S3 key
+        raise BadRequest("language: must not be '.' or '..'", field="language")
     return name
 
 

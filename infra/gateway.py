@@ -3,7 +3,7 @@
 """
 import json
 
-from chalicelib.gateway import GATEWAY_DEFAULT_TEMPLATES, GATEWAY_RESPONSES
+from chalicelib.gateway import GATEWAY_DEFAULT_TEMPLATES, GATEWAY_RESPONSES, GATEWAY_TEMPLATES
 
 JSON = "application/json"
 
@@ -20,7 +20,7 @@ def _responses() -> dict[str, dict]:
             "responseParameters": {
                 f"gatewayresponse.header.{name}": f"'{value}'" for name, value in sorted(headers.items())
             },
-            "responseTemplates": {JSON: _body(body)},
+            "responseTemplates": {JSON: GATEWAY_TEMPLATES.get(response_type) or _body(body)},
         }
         for response_type, (status, body, headers) in GATEWAY_RESPONSES.items()
     }

@@ -8,10 +8,12 @@ prefix: no `*` resource.
 - `token_authorizer`: one consistent GetItem on the tokens table per
   request, and the "last used" UpdateItem, which IAM restricts to the key
   and `last_used_at` attributes (dynamodb:Attributes) returning nothing
-  (dynamodb:ReturnValues); read-only items of the directory table.
+  (dynamodb:ReturnValues); PutItem on the audit table (refused uses).
 - `api_handler`: item reads and writes, queries of their indexes and
-  transactions on the service's own tables; objects under the uploads
-  prefix of its own bucket.
+  transactions on the service's own tables, but only puts and reads on the
+  audit table (append-only: AUDIT_ACTIONS); get, put and delete of objects
+  under the uploads prefix of its own bucket (S3_CALL_ACTIONS: exactly the
+  calls it makes; no listing, no multipart).
 
 Both may write their own CloudWatch log group.
 """
@@ -27,7 +29,22 @@ ITEM_WRITES = [
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
 ]
-OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+# Exactly the S3 calls the API makes, and the action each needs. The policy
+# grants the actions of these calls and nothing else (tests/test_policies.py
+# checks it against the calls in chalicelib/): `s3:DeleteObject` is for
+# deleting a repository's uploads (issue 11's repository deletion).
+S3_CALL_ACTIONS = {
+    "get_object": "s3:GetObject",  # an upload read back (UploadStore.get_object)
+    "put_object": "s3:PutObject",  # an upload stored, always in one part (UploadStore.put_object)
+    "delete_object": "s3:DeleteObject",  # a repository's uploads deleted
+    "delete_objects": "s3:DeleteObject",
+}
+OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+# The audit table is append-only for the stage's roles: items are put (each
+# only if absent, in code), read and queried, never updated or deleted.
+# DynamoDB TTL removes them after AUDIT_RETENTION_DAYS; only credentials
+# outside the stage (an account administrator) can delete one earlier.
+AUDIT_ACTIONS = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
 
 
 def _logs_statement(arns, function_name: str):
@@ -71,10 +88,11 @@ def authorizer_policy(
             },
             {
                 # Expiry hits and uses of a disabled owner's token go on the
-                # audit trail (chalicelib/authorizer.py): new items only.
+                # audit trail (chalicelib/authorizer.py): new items only, one
+                # PutItem or one transaction of puts (an event and its mark).
                 "Sid": "RecordRefusals",
                 "Effect": "Allow",
-                "Action": ["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                "Action": ["dynamodb:PutItem"],
                 "Resource": [arns.dynamodb_table(audit_table)],
             },
             _logs_statement(arns, f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"),
@@ -82,9 +100,11 @@ def authorizer_policy(
     }
 
 
-def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], bucket: str, prefix: str) -> dict:
-    """`tables` maps each table name to its index names."""
-    table_arns = [arns.dynamodb_table(name) for name in sorted(tables)]
+def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], bucket: str, prefix: str,
+               append_only: tuple[str, ...] | list[str] = ()) -> dict:
+    """`tables` maps each table name to its index names; tables in
+    `append_only` (the audit table) get AUDIT_ACTIONS only."""
+    table_arns = [arns.dynamodb_table(name) for name in sorted(tables) if name not in append_only]
     index_arns = [arns.dynamodb_table(name, index) for name in sorted(tables) for index in tables[name]]
     statements = [
         {
@@ -94,6 +114,9 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
             "Resource": table_arns,
         },
     ]
+    kept = [arns.dynamodb_table(name) for name in sorted(tables) if name in append_only]
+    if kept:
+        statements.append({"Sid": "AppendAuditTrail", "Effect": "Allow", "Action": AUDIT_ACTIONS, "Resource": kept})
     if index_arns:
         statements.append(
             {"Sid": "OwnIndexes", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": index_arns}
@@ -104,13 +127,6 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
             "Effect": "Allow",
             "Action": OBJECT_ACTIONS,
             "Resource": [arns.s3_bucket(bucket, f"{prefix}*")],
-        },
-        {
-            "Sid": "ListOwnUploads",
-            "Effect": "Allow",
-            "Action": ["s3:ListBucket"],
-            "Resource": [arns.s3_bucket(bucket)],
-            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         },
         _logs_statement(arns, f"{app}-{stage}"),
     ]

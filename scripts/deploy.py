@@ -168,6 +168,7 @@ class Stage:
                 tables=tables,
                 bucket=self.settings.uploads_bucket,
                 prefix=self.settings.uploads_prefix,
+                append_only=[self.settings.audit_table],
             ),
             TOKEN_AUTHORIZER_NAME: policies.authorizer_policy(
                 arns,

@@ -115,6 +115,9 @@ def main(port, aws_port, stage):
 
     from moto.server import ThreadedMotoServer
 
+    from scripts.local_aws import serialise_dynamodb
+
+    serialise_dynamodb()  # DynamoDB's conditional semantics under concurrent requests
     aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     aws.start()
     from chalicelib.store.tables import ensure_tables
@@ -150,6 +153,11 @@ def main(port, aws_port, stage):
 
     ChaliceRequestHandler.disable_nagle_algorithm = True
     server = factory.create_local_server(config.chalice_app, config, "127.0.0.1", port)
+    # As deployed: repeated headers reach the authorizer, malformed requests
+    # get a prompt JSON 4xx.
+    from chalicelib.local_gateway import serve_with_parity
+
+    serve_with_parity(server, config.chalice_app, config)
 
     stop = threading.Event()
     threading.Thread(target=_saver, args=(stop,), daemon=True).start()

@@ -186,23 +186,16 @@ def moto_server(monkeypatch):
 
     moto applies a DynamoDB call in several Python steps with no lock, which
     DynamoDB does atomically per item and per transaction: each call is
-    serialized here, so races observed are the service's, not moto's.
+    serialized here as in `make run` (scripts/local_aws.py), so races
+    observed are the service's, not moto's.
     """
-    import threading
-
     from moto.dynamodb.models import DynamoDBBackend
     from moto.server import ThreadedMotoServer
 
-    lock = threading.RLock()
-    for name in ("put_item", "get_item", "query", "scan", "update_item", "delete_item",
-                 "transact_write_items"):
-        method = getattr(DynamoDBBackend, name)
+    from scripts.local_aws import serialised_operations
 
-        def locked(*args, __method=method, **kwargs):
-            with lock:
-                return __method(*args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+    for name, method in serialised_operations().items():
+        monkeypatch.setattr(DynamoDBBackend, name, method)
     from tests.localserver import free_port
 
     port = free_port()

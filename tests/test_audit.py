@@ -180,3 +180,122 @@ def test_audit_adds_no_storage_call_to_authorized_or_forged_requests(api, make, 
     assert faults.ops() == []
     assert api.get("/api/v3/user", token_format.generate(token_format.Kind.ACCOUNT))[0] == 404
     assert faults.ops() == ["dynamodb.GetItem"]
+
+
+# -- issue 12: refused uses are folded, free text is redacted ----------------
+
+def _writes(faults) -> list[str]:
+    return [op for op in faults.ops() if op.split(".")[1] in ("PutItem", "BatchWriteItem", "TransactWriteItems",
+                                                               "UpdateItem", "DeleteItem")]
+
+
+def _expire(token):
+    from chalicelib import token_format
+    from chalicelib.models.tokens import Token
+
+    Token.get(token_format.digest(token)).update(
+        actions=[Token.expires_at.set(datetime.now(timezone.utc) - timedelta(seconds=1))])
+
+
+def test_audit_refused_uses_of_one_token_fold_into_one_event_per_interval(api, make, faults):
+    """100 requests with an expired token: one audit write, one event on the trail."""
+    alice = make.user()
+    token = alice.token()
+    expiring = api.post("/api/v3/user/tokens", token, body={"expiresAt": (
+        datetime.now(timezone.utc) + timedelta(days=1)).isoformat()})[1]["token"]
+    _expire(expiring)
+    faults.reset()
+    answers = {api.get("/api/v3/user", expiring)[0] for _ in range(100)}
+    assert answers == {401}
+    assert _writes(faults) == ["dynamodb.TransactWriteItems"]  # the event with its interval's mark
+    expired = [e for e in events(api, token)["data"] if e["action"] == "token.expired"]
+    assert [(e["count"], e["reason"]) for e in expired] == [(1, "expired")]
+
+
+def test_audit_refused_by_routes_folds_per_reason(api, make, faults):
+    make.repo()
+    make.repo("gh/acme/secret")
+    bob = make.user("bob@example.com").grant("gh/acme/widgets", "read")
+    token = bob.token()
+    faults.reset()
+    for _ in range(50):
+        assert api.get("/api/v3/organizations/gh/acme/repositories/secret", token)[0] == 404
+        assert api.post(REPO + "/tokens", token)[0] == 403
+    assert len([op for op in _writes(faults) if op != "dynamodb.UpdateItem"]) == 2  # one per reason
+    denied = [e for e in events(api, token)["data"] if e["action"] == "token.denied"]
+    assert sorted((e["status"], e["count"]) for e in denied) == [(403, 1), (404, 1)]
+
+
+def test_audit_folded_requests_are_counted_into_the_next_interval(make, aws):
+    """The first refusal of an interval writes; the ones after it in the
+    interval are counted into the token's next event for that reason."""
+    from chalicelib.authorizer import TokenAuthorizer
+    from chalicelib.models.audit import user_stream
+    from chalicelib.services.audit import AuditService
+
+    class Clock:
+        now = datetime.now(timezone.utc)
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+    alice = make.user()
+    expiring = alice.token(expires_at=(clock.now + timedelta(days=1)).isoformat())
+    _expire(expiring)
+    authorizer = TokenAuthorizer(clock=clock, audit=AuditService(clock=clock))
+    request = {"methodArn": "arn:aws:execute-api:us-east-1:1:api/dev/GET/api/v3/user",
+               "headers": {"api-token": expiring}}
+    for _ in range(30):
+        authorizer(request)
+    clock.now += timedelta(seconds=301)
+    authorizer(request)
+    stream = [e for e in AuditEvent.query(user_stream(alice.user_id), scan_index_forward=False)
+              if e.action == "token.expired"]
+    assert [int(e.refused_requests) for e in stream] == [30, 1]  # newest first: 29 folded + this one
+
+
+def test_audit_two_instances_write_one_event_per_interval(make, aws):
+    """Two authorizer instances (two Lambda containers) refusing the same
+    token in the same interval: the mark lets one event through."""
+    from chalicelib.authorizer import TokenAuthorizer
+
+    alice = make.user()
+    expiring = alice.token(expires_at=(datetime.now(timezone.utc) + timedelta(days=1)).isoformat())
+    _expire(expiring)
+    request = {"methodArn": "arn:aws:execute-api:us-east-1:1:api/dev/GET/api/v3/user",
+               "headers": {"api-token": expiring}}
+    for _ in range(5):
+        TokenAuthorizer()(request)
+        TokenAuthorizer()(request)
+    assert sum(1 for e in AuditEvent.scan() if e.action == "token.expired") == 1
+
+
+TOKENISH_AGENT = "curl/8.0 lka_{}"
+
+
+def test_audit_user_agent_and_request_are_redacted_before_storage(api, make):
+    """A token pasted into User-Agent (or the path) never reaches the trail."""
+    make.repo()
+    make.repo("gh/acme/secret")
+    bob = make.user("bob@example.com").grant("gh/acme/widgets", "read")
+    token = bob.token()
+    leaked = make.user("carol@example.com").token()
+    agent = {"user-agent": f"ci-bot/1.0 (token {leaked}; again {leaked[:20]})"}
+    assert api.get("/api/v3/organizations/gh/acme/repositories/secret", token, headers=agent)[0] == 404
+    assert api.post(f"/api/v3/user/tokens/{leaked}", token, headers=agent)[0] in (403, 404, 405)
+    created = api.post("/api/v3/user/tokens", token, headers=agent)[1]
+    stored = [e.attribute_values for e in AuditEvent.scan()]
+    assert leaked not in str(stored) and leaked[:20] not in str(stored)
+    agents = {e["userAgent"] for e in events(api, token)["data"] if e["tokenId"] in (created["id"], None)
+              or e["action"] == "token.denied"}
+    assert "ci-bot/1.0 (token <token>; again <token>)" in agents
+
+
+def test_audit_rejection_log_line_redacts_user_agent_and_path(api, make, caplog):
+    leaked = make.user().token()
+    with caplog.at_level("INFO", logger="chalicelib.authorizer"):
+        api.get(f"/api/v3/user?x={leaked}", "garbage", headers={"user-agent": f"bot {leaked}"})
+    lines = [r.getMessage() for r in caplog.records if "token rejected" in r.getMessage()]
+    assert lines and all(leaked not in line for line in lines)
+    assert "user_agent='bot <token>'" in lines[0]

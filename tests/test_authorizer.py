@@ -157,3 +157,29 @@ def test_authorizer_with_cache_allows_whole_stage(aws, make):
     settings = dataclasses.replace(get_settings(), authorizer_ttl_seconds=30)
     decision = TokenAuthorizer(settings=settings)(event(**{"api-token": make.user().token()}))
     assert decision["policyDocument"]["Statement"][0]["Resource"] == [policy_resource(ARN, 30)]
+
+
+# -- issue 12: every value of repeated headers, in any order -----------------
+
+def test_authorizer_answer_does_not_depend_on_header_order(authorizer, make):
+    """The same account token under api-token and project-token: 400
+    (a token under the other kind's header) whichever header comes first."""
+    token = make.user().token()
+    answers = set()
+    for names in (("api-token", "project-token"), ("project-token", "api-token")):
+        decision = authorizer({"methodArn": ARN, "headers": {names[0]: token, names[1]: token}})
+        answers.add((effect(decision), decision["context"].get("denial")))
+        multi = {"methodArn": ARN, "multiValueHeaders": {names[0]: [token], names[1]: [token]}}
+        decision = authorizer(multi)
+        answers.add((effect(decision), decision["context"].get("denial")))
+    assert answers == {("Allow", "misplaced")}
+
+
+def test_authorizer_reads_every_value_of_a_repeated_header(authorizer, make):
+    bob, alice = make.user("bob@example.com").token(), make.user("alice@example.com").token()
+    for values in ([bob, alice], [alice, bob]):
+        decision = authorizer({"methodArn": ARN, "headers": {"api-token": values[-1]},
+                               "multiValueHeaders": {"api-token": values}})
+        assert (effect(decision), decision["context"].get("denial")) == ("Allow", "ambiguous")
+    same = authorizer({"methodArn": ARN, "multiValueHeaders": {"api-token": [bob, bob]}})
+    assert "kind" in same["context"]

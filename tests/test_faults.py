@@ -288,3 +288,25 @@ def test_faults_count_injected(capsys):
     """Runs last in this module: report how many faults were injected."""
     with capsys.disabled():
         print(f"\nfaults injected in test_faults.py: {INJECTED['count']}")
+
+
+def test_faults_retried_delete_after_lost_answer_is_204_once(api, make, faults):
+    """botocore resends a DELETE's timed-out TransactWriteItems whose first
+    send committed (issue 12): the resend finds the token gone. That is this
+    very delete (its own audit event is on record): 204, counted once."""
+    from chalicelib.models.audit import AuditEvent
+
+    alice = make.user()
+    token = alice.token()
+    created = api.post("/api/v3/user/tokens", token, body={"name": "ci"})[1]
+    faults.fail("TransactWriteItems", kind="resend")
+    assert api.delete(f"/api/v3/user/tokens/{created['id']}", token) == (204, None)
+    assert faults.injected == 1
+    assert api.get("/api/v3/user", created["token"]) == (404, {"error": "not found"})
+    listed = api.get("/api/v3/user/tokens", token)[1]
+    assert listed["pagination"]["total"] == 1 == len(listed["data"])
+    deletions = [e for e in AuditEvent.scan() if e.action == "token.deleted" and int(e.token_id) == created["id"]]
+    assert len(deletions) == 1
+    assert_tokens_consistent()
+    # a new DELETE of a token already gone is still 404
+    assert api.delete(f"/api/v3/user/tokens/{created['id']}", token) == (404, {"error": "not found"})

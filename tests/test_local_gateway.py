@@ -75,3 +75,72 @@ def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypa
     assert {k.lower() for k in event["headers"]} >= {"api-token", "user-agent"}
     assert event["methodArn"].endswith("/GET/api/v3/user")
     assert all(isinstance(value, str) for value in seen["context"].values())
+
+
+def test_repeated_header_reaches_the_authorizer_with_every_value(client, make):
+    """chalice.test.Client and `make run` keep repeated headers
+    (multiValueHeaders), as API Gateway does: two tokens in one header are 400."""
+    from chalicelib.local_gateway import MultiHeaders
+
+    bob, alice = make.user("bob@example.com").token(), make.user("alice@example.com").token()
+    for pair in ((bob, alice), (alice, bob)):
+        headers = MultiHeaders([("api-token", pair[0]), ("api-token", pair[1])])
+        response = client.http.get("/api/v3/user", headers=headers)
+        assert response.status_code == 400, response.body
+        assert "two different tokens" in json.loads(response.body)["error"]
+    same = client.http.get("/api/v3/user", headers=MultiHeaders([("api-token", bob), ("api-token", bob)]))
+    assert same.status_code == 200
+
+
+def test_request_event_carries_multi_value_headers():
+    from chalicelib.local_gateway import request_event
+
+    lambda_event = {"requestContext": {"httpMethod": "GET", "path": "/x"}, "headers": {"api-token": "b"},
+                    "multiValueHeaders": {"api-token": ["a", "b"]}}
+    sent = request_event("arn", lambda_event)
+    assert sent["multiValueHeaders"] == {"api-token": ["a", "b"]} and sent["headers"] == {"api-token": "b"}
+
+
+# -- issue 12: a newcomer's mistakes get a hint, never their value back ------
+
+def test_newcomer_mistakes_are_404_not_found_with_a_hint(api, make):
+    from chalicelib import authorizer
+
+    token = make.user().token()
+    cases = [
+        ({"api-token": f'"{token}"'}, authorizer.HINT_QUOTES),
+        ({"api-token": f"'{token}'"}, authorizer.HINT_QUOTES),
+        ({"api-token": f"Bearer {token}"}, authorizer.HINT_SCHEME),
+        ({"project-token": f"bearer {token}"}, authorizer.HINT_SCHEME),
+        ({"api-token": "lka_..."}, authorizer.HINT_PLACEHOLDER),
+        ({"project-token": "lkp_..."}, authorizer.HINT_PLACEHOLDER),
+        ({"Authorization": f"Bearer {token}"}, authorizer.HINT_AUTHORIZATION),
+        ({"Authorization": token}, authorizer.HINT_AUTHORIZATION),
+    ]
+    for headers, hint in cases:
+        response = api.client.http.get("/api/v3/user", headers=headers)
+        assert response.status_code == 404, headers
+        assert json.loads(response.body) == {"error": "not found", "hint": hint}, headers
+        assert token not in response.body.decode() and token[4:12] not in response.body.decode()
+
+
+def test_other_malformed_tokens_stay_exactly_not_found(api, aws):
+    for raw in ("garbage", "lka_" + "A" * 33, "lka_nope"):
+        response = api.client.http.get("/api/v3/user", headers={"api-token": raw})
+        assert (response.status_code, response.body) == (404, b'{"error":"not found"}')
+    # no token and no latchkey token in Authorization: still 401
+    assert api.get("/api/v3/user", headers={"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
+
+
+def test_deployed_template_renders_like_the_local_gateway():
+    """The ACCESS_DENIED template API Gateway gets, rendered with an
+    authorizer context as API Gateway substitutes it, is the local body."""
+    from chalicelib.authorizer import TokenAuthorizer
+    from chalicelib.gateway import render_template
+    from infra.gateway import swagger_gateway_responses
+
+    template = swagger_gateway_responses()["ACCESS_DENIED"]["responseTemplates"]["application/json"]
+    quoted = {"error": "not found", "hint": "remove the quotes around the token"}
+    for raw, body in (("garbage", {"error": "not found"}), ('"x"', quoted)):
+        decision = TokenAuthorizer(store=object())({"methodArn": "arn", "headers": {"api-token": raw}})
+        assert json.loads(render_template(template, decision["context"])) == body

@@ -14,7 +14,7 @@ import uuid
 
 from chalice import Blueprint, Response
 
-from chalicelib import authorizer, token_format
+from chalicelib import authorizer
 from chalicelib.access import Principal
 from chalicelib.errors import (
     BadRequest,
@@ -208,13 +208,16 @@ DENIED_USE_STATUSES = (403, 404)
 
 
 def request_meta(request):
-    """Source IP and user agent of a request, for the audit trail."""
+    """Source IP, user agent and request line of a request, redacted, for
+    the audit trail (`RequestMeta.of` is the one place that cleans them)."""
     from chalicelib.request_meta import RequestMeta
 
     context = getattr(request, "context", None) or {}
     identity = context.get("identity") or {}
     headers = getattr(request, "headers", None) or {}
-    return RequestMeta.of(identity.get("sourceIp"), identity.get("userAgent") or headers.get("user-agent"))
+    path = concrete_path(request, getattr(request, "path", None) or "")
+    return RequestMeta.of(identity.get("sourceIp"), identity.get("userAgent") or headers.get("user-agent"),
+                          getattr(request, "method", None), path)
 
 
 @functools.lru_cache(maxsize=1)
@@ -245,10 +248,7 @@ def record_denied_use(request, path: str, error: LatchkeyError) -> None:
         if context.get("denial") or "kind" not in context:
             return
         principal = Principal.from_context(context)
-        audit_service().record_denied(
-            principal, status=status_of(error),
-            request=f"{request.method} {token_format.redact(concrete_path(request, path))}",
-            meta=request_meta(request), reason=error.message,
-        )
+        audit_service().record_denied(principal, status=status_of(error), meta=request_meta(request),
+                                      reason=error.message)
     except Exception:  # noqa: BLE001 - the trail is best effort; the answer stands
         log.warning("audit of a denied use failed in %s", path)

@@ -15,6 +15,7 @@ from chalicelib.api.http import (
     pagination,
     path_id,
 )
+from chalicelib.clock import utcnow
 
 api = ApiBlueprint(__name__)
 
@@ -48,6 +49,7 @@ def api_token(token, value: str | None = None) -> dict:
         "createdAt": iso(token.created_at),
         "expiresAt": iso(token.expires_at),
         "lastUsedAt": iso(token.last_used_at),
+        "expired": token.expires_at is not None and token.expires_at <= utcnow(),
     }
     if getattr(token, "publisher_id", None) is not None:
         # Minted by a trusted publisher from a CI identity token (keyless CI).
@@ -240,6 +242,7 @@ def audit_event(event) -> dict:
         "request": event.request,
         "status": int(event.status) if event.status is not None else None,
         "reason": event.reason,
+        "count": int(event.refused_requests) if event.refused_requests is not None else None,
     }
 
 

@@ -9,7 +9,9 @@ Each event is written once per stream that must show it, so that both reads
 | event in a repository's stream | `repo#<provider>/<org>/<repo>` | same |
 
 Items expire through DynamoDB TTL (`expires`), `audit_retention_days` after
-the event. The token itself is never stored: only its id and hint.
+the event. The token itself is never stored: only its id and hint. Items
+are only ever added, each with a condition that it does not exist yet, so
+no write through the service can overwrite the trail.
 """
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
@@ -47,6 +49,25 @@ class AuditEvent(Model):
     request = UnicodeAttribute(null=True)  # "METHOD /path" of a denied use
     status = NumberAttribute(null=True)  # the HTTP status a denied use got
     reason = UnicodeAttribute(null=True)
+    # Refused uses are recorded at most once per interval per token and
+    # reason: how many refused requests this event stands for (this one and
+    # those folded into it since the previous one).
+    refused_requests = NumberAttribute(null=True, attr_name="count")
+    expires = TTLAttribute()
+
+
+class RefusalMark(Model):
+    """Marks that one interval's refused-use event of a token and reason is
+    on the trail (`chalicelib.services.audit.Refusals`): written with the
+    event, in one transaction, only if absent, so that several function
+    instances record one event per interval. Not in any stream (its `pk`
+    starts with `refused#`); DynamoDB TTL removes it after the interval.
+    """
+
+    Meta = table_meta(get_settings().audit_table)
+
+    pk = UnicodeAttribute(hash_key=True)  # refused#<digest of token, action, reason, status>
+    sk = UnicodeAttribute(range_key=True)  # the interval's number
     expires = TTLAttribute()
 
 

@@ -9,10 +9,18 @@ One table, four kinds of item, all keyed by `pk`:
 - `TokenCounter`: pk `count#<owner>` counts an owner's tokens for the limit.
 
 Creating or deleting a token writes all of them in one transaction.
+
+An expired token stays listed (marked) but stops counting toward its
+owner's limit once it is *retired*: one transaction marks it, takes it out
+of the counter and sets `removal_at` (its expiry + 30 days) on the token and
+its id and name items, which DynamoDB TTL then removes. Only a retired
+token ever carries `removal_at`, so TTL never removes a counted token and
+the counter stays exact.
 """
 from pynamodb.attributes import (
     BooleanAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -60,6 +68,9 @@ class Token(Model):
     # Set by write-time fan-out when the owning user is disabled, so the
     # authorizer never needs a second read to know it.
     disabled = BooleanAttribute(default=False)
+    # Expired and out of the counter (see the module docstring).
+    retired = BooleanAttribute(null=True)
+    removal_at = TTLAttribute(null=True)
     # Minted by a trusted publisher from a CI identity token (keyless CI):
     # which publisher, of which configured issuer.
     publisher_id = NumberAttribute(null=True)
@@ -73,6 +84,7 @@ class TokenId(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     digest = UnicodeAttribute()
+    removal_at = TTLAttribute(null=True)  # set when its token is retired
 
     @staticmethod
     def key(token_id: float) -> str:
@@ -83,6 +95,7 @@ class TokenName(Model):
     Meta = table_meta(TABLE)
 
     pk = UnicodeAttribute(hash_key=True)
+    removal_at = TTLAttribute(null=True)  # set when its token is retired
 
     @staticmethod
     def key(owner: str, name: str) -> str:

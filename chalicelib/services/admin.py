@@ -10,6 +10,7 @@ from chalicelib.access import ORG_ROLES, PROVIDERS, REPO_ROLES, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
+from chalicelib.names import check_name
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.token_format import Kind
@@ -27,11 +28,6 @@ def parse_target(target: str) -> tuple[str, str, str | None]:
 def check_provider(provider: str) -> None:
     if provider not in PROVIDERS:
         raise BadRequest(f"provider: one of {', '.join(PROVIDERS)}, got {provider!r}")
-
-
-def check_name(what: str, value: str) -> None:
-    if not value or "/" in value or "#" in value or len(value) > 100 or not value.isprintable():
-        raise BadRequest(f"{what}: 1-100 printable characters without '/' or '#', got {value!r}")
 
 
 class AdminService:

@@ -6,20 +6,28 @@ Two ways to record, chosen per event:
   token store writes them *in the same transaction* as the token, so a token
   exists exactly when its creation is on record (and its deletion cannot be
   lost). Management calls are rare; the extra write units do not matter.
-- expiry hits and denied uses: `record()` is best effort. It never raises:
-  the trail must not turn a 401/403/404 into a 5xx, and a denied request must
-  not wait on a failing table.
+- expiry hits and denied uses: best effort, and at most one event per
+  interval per token and reason, with the count of the requests it stands
+  for (`Refusals`): a leaked token used in a loop must not flood its trail
+  nor spend a write per request. It never raises: the trail must not turn a
+  401/403/404 into a 5xx, and a denied request must not wait on a failing
+  table.
 
 Malformed or unknown tokens are not written (they cost no storage call, and
 anyone can send them): they are logged as a structured line, without the
 token.
 """
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime, timezone
 
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.request_meta import RequestMeta
+from chalicelib.settings import get_settings
 from chalicelib.store.audit import AuditStore
 from chalicelib.store.pagination import Page
 from chalicelib.token_format import Kind
@@ -31,6 +39,7 @@ DELETED = "token.deleted"
 DISABLED = "token.disabled"
 EXPIRED = "token.expired"
 DENIED = "token.denied"
+RETIRED = "token.retired"  # expired, out of the count, removed by TTL later
 REVOKED = "token.revoked"  # ended by value: a leak report, revoke-by-value, itself
 PUBLISHER_CREATED = "publisher.created"
 PUBLISHER_DELETED = "publisher.deleted"
@@ -51,6 +60,53 @@ def owner_stream(owner: str) -> str:
     return user_stream(int(rest)) if kind == "user" else repository_stream(rest)
 
 
+class Refusals:
+    """Which refused uses this process has put on the trail, per interval.
+
+    A refused use of a token (expired, owner disabled, refused by a route)
+    is recorded at most once per interval per token and reason, as
+    `lastUsedAt` is: the first refusal of an interval writes one event, the
+    next ones in the interval write nothing and are counted here, and that
+    count is folded into the token's next event for the same reason
+    (`count`: the requests it stands for). The event's key is derived from
+    Each event is written with a mark keyed by the token, the reason and the
+    interval (`RefusalMark`), in one transaction, only if the mark does not
+    exist: several function instances still write one event per interval,
+    and the instance that loses keeps its count for the next one.
+
+    Bounded: the least recently refused keys are forgotten first.
+    """
+
+    def __init__(self, interval_seconds: int, max_keys: int = 4096):
+        self.interval = max(1, int(interval_seconds))
+        self.max_keys = max_keys
+        self._state: OrderedDict[tuple, tuple[int, int]] = OrderedDict()  # key -> (interval, uses not on record)
+        self._lock = threading.Lock()
+
+    def claim(self, key: tuple, now: datetime) -> tuple[int, int] | None:
+        """(the interval's number, requests to record) if this use is to be
+        written now; None if it is folded (this interval is on record)."""
+        window = int(now.timestamp()) // self.interval
+        with self._lock:
+            recorded, pending = self._state.pop(key, (None, 0))
+            self._state[key] = (window, pending + 1)
+            while len(self._state) > self.max_keys:
+                self._state.popitem(last=False)
+        if recorded == window:
+            return None
+        return window, pending + 1
+
+    def end_of(self, window: int) -> datetime:
+        """When interval number `window` ends (its mark's TTL)."""
+        return datetime.fromtimestamp((window + 1) * self.interval, tz=timezone.utc)
+
+    def settle(self, key: tuple, written: int) -> None:
+        """After the write: the `written` requests it recorded are no longer pending."""
+        if written:
+            with self._lock:
+                if key in self._state:
+                    window, pending = self._state[key]
+                    self._state[key] = (window, max(0, pending - written))
 def publisher_summary(publisher) -> str:
     """A trusted publisher in one line (ids, never secrets)."""
     if publisher.kind == "github":
@@ -67,15 +123,16 @@ def publisher_summary(publisher) -> str:
 
 
 class AuditService:
-    def __init__(self, store: AuditStore | None = None, clock=utcnow):
+    def __init__(self, store: AuditStore | None = None, clock=utcnow, refusals: Refusals | None = None):
         self.store = store or AuditStore()
         self.clock = clock
+        self.refusals = refusals or Refusals(get_settings().last_used_interval_seconds)
 
     # -- building events ---------------------------------------------------
 
     def token_items(self, action: str, token, *, principal: Principal | None,
                     meta: RequestMeta | None, reason: str | None = None,
-                    actor: str | None = None) -> list[AuditEvent]:
+                    actor: str | None = None, at=None, **key) -> list[AuditEvent]:
         """The items recording `action` on `token`: in its owner's stream and,
         when a user acted on a repository's token, in that user's too.
         `actor` names an actor that is no principal ("publisher:<id>",
@@ -88,11 +145,12 @@ class AuditService:
         repository = token.owner.partition("#")[2] if token.owner.startswith("repo#") else None
         meta = meta or RequestMeta()
         return self.store.items(
-            streams, self.clock(), action=action,
+            streams, at or self.clock(), action=action,
             outcome="denied" if action in (EXPIRED, DENIED) else "success",
             actor=actor, actor_user_id=actor_user_id, token_id=int(token.token_id), token_hint=token.hint,
             token_kind=token.kind, repository=repository, source_ip=meta.source_ip,
-            user_agent=meta.user_agent, reason=reason[:512] if reason else None,
+            user_agent=meta.user_agent, request=meta.request if action in (EXPIRED, DENIED) else None,
+            reason=reason[:512] if reason else None, **key,
         )
 
     def publisher_items(self, action: str, publisher, *, principal: Principal | None,
@@ -131,19 +189,32 @@ class AuditService:
 
     def record_token(self, action: str, token, *, principal: Principal | None = None,
                      meta: RequestMeta | None = None, reason: str | None = None) -> bool:
-        """Record an event about a stored token (expiry hit, disabled use, fan-out)."""
+        """Record an event about a stored token (fan-out by an operator)."""
         return self._put(lambda: self.token_items(action, token, principal=principal, meta=meta, reason=reason),
                          action)
 
-    def record_denied(self, principal: Principal, *, status: int, request: str,
-                      meta: RequestMeta | None = None, reason: str | None = None) -> bool:
+    def record_refused_token(self, action: str, token, *, principal: Principal,
+                             meta: RequestMeta | None = None, reason: str) -> bool:
+        """A stored token refused by the authorizer (expired, owner disabled):
+        at most one event per interval per token and reason (see `Refusals`)."""
+        def items(at, count):
+            return self.token_items(action, token, principal=principal, meta=meta, reason=reason,
+                                    at=at, refused_requests=count)
+
+        return self._refusal((int(principal.token_id), action, reason, None), items, action)
+
+    def record_denied(self, principal: Principal, *, status: int, meta: RequestMeta | None = None,
+                      reason: str | None = None) -> bool:
         """A known token was refused (403, or 404 on something it cannot see).
 
         Recorded in the stream of the token's owner, not of the target: the
         target may not exist, and a caller must not be able to write into the
-        trail of a repository it has no access to.
+        trail of a repository it has no access to. At most one event per
+        interval per token, status and reason (see `Refusals`).
         """
-        def items():
+        reason = (reason or "")[:256] or None
+
+        def items(at, count):
             actor, actor_user_id = actor_of(principal)
             if principal.kind is Kind.PROJECT and principal.repository is not None:
                 stream = repository_stream(principal.repository)
@@ -153,21 +224,34 @@ class AuditService:
                 raise ValueError("a principal names its repository or its user")
             m = meta or RequestMeta()
             return self.store.items(
-                [stream], self.clock(), action=DENIED, outcome="denied", actor=actor,
+                [stream], at, action=DENIED, outcome="denied", actor=actor,
                 actor_user_id=actor_user_id, token_id=principal.token_id, token_hint=principal.hint,
                 token_kind=principal.kind.value, repository=principal.repository, source_ip=m.source_ip,
-                user_agent=m.user_agent, request=request[:512], status=status, reason=(reason or "")[:256] or None,
+                user_agent=m.user_agent, request=m.request, status=status, reason=reason, refused_requests=count,
             )
 
-        return self._put(items, DENIED)
+        return self._refusal((int(principal.token_id), DENIED, reason, status), items, DENIED)
 
-    def _put(self, build, action: str) -> bool:
+    def _refusal(self, key: tuple, build, action: str) -> bool:
+        """Write a refused use unless this interval's event for `key` is
+        already written (then the use is folded into the next one)."""
+        now = self.clock()
+        claim = self.refusals.claim(key, now)
+        if claim is None:
+            return False
+        interval, count = claim
+        mark = self.store.mark(hashlib.sha256(repr(key).encode()).hexdigest()[:32], interval,
+                               self.refusals.end_of(interval))
+        written = self._put(lambda: build(now, count), action, mark=mark)
+        self.refusals.settle(key, count if written else 0)
+        return written
+
+    def _put(self, build, action: str, mark=None) -> bool:
         try:
-            self.store.put(build())
+            return self.store.put(build(), mark=mark)
         except Exception as error:  # noqa: BLE001 - by contract: the trail is best effort here
             log.warning("audit write failed: action=%s error=%s", action, type(error).__name__)
             return False
-        return True
 
     # -- reading ---------------------------------------------------------------
 

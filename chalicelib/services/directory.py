@@ -12,6 +12,7 @@ from chalicelib.access import (
 )
 from chalicelib.errors import NotFound
 from chalicelib.models.directory import Organization, Repository, User
+from chalicelib.names import is_name
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.pagination import Page, list_page
 from chalicelib.token_format import Kind
@@ -42,8 +43,8 @@ class DirectoryService:
 
     def repository(self, principal: Principal, provider: str, org: str, repo: str, action: Action) -> RepositoryAccess:
         """The repository, if `principal` may do `action` on it, live."""
-        if provider not in PROVIDERS:
-            raise NotFound()
+        if provider not in PROVIDERS or not is_name(org) or not is_name(repo):
+            raise NotFound()  # no such name can exist (chalicelib.names): no read
         full_name = f"{provider}/{org}/{repo}"
         if principal.kind is Kind.PROJECT:
             check_repository(principal, full_name, None, action)
@@ -102,7 +103,7 @@ class DirectoryService:
     ) -> Page[RepositoryAccess]:
         """Repositories of an organization that the caller can see; `search`
         keeps those whose name contains it (case-insensitive)."""
-        if provider not in PROVIDERS:
+        if provider not in PROVIDERS or not is_name(org):
             raise NotFound()
         term = (search or "").strip().lower()
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from chalicelib import token_format
 from chalicelib.access import Action, Principal, require_account
 from chalicelib.clock import utcnow
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest, NotFound, Unavailable
 from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, repository_owner, user_owner
 from chalicelib.request_meta import OPERATOR, RequestMeta
@@ -19,6 +19,8 @@ from chalicelib.store.tokens import LimitReached, TokenStore
 from chalicelib.token_format import Kind
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9-]{1,100}")
+# An expired token is removed by DynamoDB TTL this long after its expiry.
+REMOVE_AFTER_EXPIRY_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class TokenService:
 
     def account_tokens(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Token]:
         user = self.directory.user(principal)
-        return self.tokens.page(user_owner(user.user_id), limit=limit, cursor=cursor)
+        return self._listed(self.tokens.page(user_owner(user.user_id), limit=limit, cursor=cursor))
 
     def delete_account_token(self, principal: Principal, token_id: int, *, meta: RequestMeta | None = None) -> None:
         user_id = require_account(principal)
@@ -119,7 +121,8 @@ class TokenService:
     def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
                        *, limit: int, cursor: str | None) -> Page[Token]:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        return self.tokens.page(repository_owner(access.repository.full_name), limit=limit, cursor=cursor)
+        return self._listed(self.tokens.page(repository_owner(access.repository.full_name), limit=limit,
+                                             cursor=cursor))
 
     def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
                              *, meta: RequestMeta | None = None) -> None:
@@ -143,6 +146,38 @@ class TokenService:
                 audit_events.DELETED, token, principal=None, meta=OPERATOR, reason="repository deleted"))
         return len(tokens)
 
+    # -- expired tokens ----------------------------------------------------
+
+    def retire_expired(self, tokens) -> int:
+        """Retire the expired tokens among `tokens`: they stop counting toward
+        their owner's limit and DynamoDB TTL removes them 30 days after they
+        expired (see chalicelib.models.tokens). Their retirement is on the
+        audit trail. How many were retired. Also for a periodic sweeper."""
+        now = self.clock()
+        retired = 0
+        for token in tokens:
+            if token.retired or token.expires_at is None or token.expires_at > now:
+                continue
+            removal_at = token.expires_at + timedelta(days=REMOVE_AFTER_EXPIRY_DAYS)
+            reason = (f"expired at {token.expires_at.isoformat(timespec='seconds')}; no longer counted; "
+                      f"removed after {removal_at.date().isoformat()}")
+            items = self._audit_items(audit_events.RETIRED, token, principal=None, meta=None, reason=reason)
+            if self.tokens.retire(token, now, removal_at, audit_items=items):
+                retired += 1
+        return retired
+
+    def _listed(self, page: Page[Token]) -> Page[Token]:
+        """A page of tokens, its expired tokens retired on the way (best
+        effort: a list must not fail on it); `total` counts tokens that count
+        toward the limit."""
+        try:
+            retired = self.retire_expired(page.items)
+        except Unavailable:
+            return page
+        if not retired or page.total is None:
+            return page
+        return Page(items=page.items, cursor=page.cursor, limit=page.limit, total=max(0, page.total - retired))
+
     # -- shared ------------------------------------------------------------
 
     def _audit_items(self, action, token, *, principal, meta, reason=None):
@@ -159,11 +194,20 @@ class TokenService:
         )
         # The creation is recorded in the token's own transaction (see
         # chalicelib.services.audit): the items are built once the id is drawn.
-        stored = self.tokens.create(
-            token, limit=limit, owner_check=owner_check,
-            audit=lambda t: self.audit.token_items(audit_events.CREATED, t, principal=principal, meta=meta,
-                                                   reason=reason, actor=actor),
-        )
+        def create():
+            return self.tokens.create(
+                token, limit=limit, owner_check=owner_check,
+                audit=lambda t: self.audit.token_items(audit_events.CREATED, t, principal=principal, meta=meta,
+                                                       reason=reason, actor=actor),
+            )
+
+        try:
+            stored = create()
+        except LimitReached:
+            # Expired tokens do not count: retire them, then try once more.
+            if not self.retire_expired(self.tokens.all_of(owner)):
+                raise
+            stored = create()
         return NewToken(value, stored)
 
     # -- keyless CI ----------------------------------------------------------
@@ -217,4 +261,17 @@ class TokenService:
             raise NotFound()
         items = self._audit_items(audit_events.DELETED, token, principal=principal, meta=meta)
         if not self.tokens.delete(token, audit_items=items):
+            again = self.tokens.find_by_id(token_id)
+            if again is not None and again.owner == owner and bool(again.retired) != bool(token.retired):
+                # Retired between the read and the delete: delete it as it is now.
+                token = again
+                items = self._audit_items(audit_events.DELETED, token, principal=principal, meta=meta)
+                if self.tokens.delete(token, audit_items=items):
+                    return
+            # Gone since it was read. If this request's own deletion event is
+            # on record, an earlier send of this very transaction committed
+            # and botocore resent it after its answer was lost: the delete
+            # succeeded, for this caller. Anyone else's deletion is NotFound.
+            if items and self.audit.store.exists(items[0]):
+                return
             raise NotFound()

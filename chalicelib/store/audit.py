@@ -3,14 +3,18 @@ import secrets
 from datetime import datetime, timedelta
 
 from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import BadRequest
-from chalicelib.models.audit import AuditEvent
+from chalicelib.models.audit import AuditEvent, RefusalMark
 from chalicelib.settings import get_settings
-from chalicelib.store import dependency_errors
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
 from chalicelib.store.pagination import BAD_CURSOR, Page, decode_cursor, query_page
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Audit items are only ever added: every write carries this condition.
+NEW_ITEM = AuditEvent.pk.does_not_exist()
 
 
 def sort_key(at: datetime, event_id: str) -> str:
@@ -38,15 +42,41 @@ class AuditStore:
             for stream in dict.fromkeys(streams)
         ]
 
-    def put(self, items: list[AuditEvent]) -> None:
-        """Write the items of one event: one PutItem, or one BatchWriteItem."""
+    @staticmethod
+    def mark(key: str, interval: int, until: datetime) -> RefusalMark:
+        """The marker of interval number `interval` for refusals `key`."""
+        return RefusalMark(f"refused#{key}", str(interval), expires=until)
+
+    def put(self, items: list, mark: RefusalMark | None = None) -> bool:
+        """Write the items of one event (and its `mark`), each only if it does
+        not exist yet: one PutItem, or one transaction. False if the event
+        (or the mark) was there already, and then nothing is written."""
+        items = ([mark] if mark is not None else []) + list(items)
         with dependency_errors():
-            if len(items) == 1:
-                items[0].save()
-                return
-            with AuditEvent.batch_write() as batch:
-                for item in items:
-                    batch.save(item)
+            try:
+                if len(items) == 1:
+                    items[0].save(condition=NEW_ITEM)
+                    return True
+                with TransactWrite(connection=self.connection()) as transaction:
+                    for item in items:
+                        transaction.save(item, condition=type(item).pk.does_not_exist())
+            except (PutError, TransactWriteError) as error:
+                if isinstance(error, TransactWriteError):
+                    if "ConditionalCheckFailed" in cancellation_codes(error):
+                        return False
+                elif is_condition_failure(error):
+                    return False
+                raise
+        return True
+
+    def exists(self, item: AuditEvent) -> bool:
+        """Whether `item` (by its key) is on the trail: one consistent GetItem."""
+        with dependency_errors():
+            try:
+                AuditEvent.get(item.pk, item.sk, consistent_read=True, attributes_to_get=["pk"])
+            except AuditEvent.DoesNotExist:
+                return False
+        return True
 
     def page(self, stream: str, *, limit: int, cursor: str | None) -> Page[AuditEvent]:
         """A stream's events, newest first, one Query per page.

@@ -139,8 +139,8 @@ class TokenStore:
                 if owner_check:
                     (hash_key, range_key), condition = owner_check
                     transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
-                for item in extra_items:
-                    transaction.save(item)
+                for item in extra_items:  # audit items: only ever added
+                    transaction.save(item, condition=type(item).pk.does_not_exist())
         except TransactWriteError as error:
             # PynamoDB sends condition checks, then deletes, puts and updates,
             # whatever order they were added in; reasons follow that order.
@@ -180,26 +180,60 @@ class TokenStore:
 
     def delete(self, token: Token, *, audit_items=()) -> bool:
         """Delete a token and its id, name and count (and write `audit_items`),
-        in one transaction. False if already gone."""
+        in one transaction. False if already gone (or retired meanwhile)."""
+        retired = bool(token.retired)
+        # A retired token left the counter already: the delete depends on
+        # the state it was read in, so the counter is decremented once.
+        state = (Token.retired == True) if retired else (  # noqa: E712
+            Token.retired.does_not_exist() | (Token.retired == False))  # noqa: E712
         with dependency_errors():
             try:
                 with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.delete(token, condition=Token.pk.exists())
+                    transaction.delete(token, condition=Token.pk.exists() & state)
                     transaction.delete(TokenId(TokenId.key(token.token_id)))
                     if token.name:
                         transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
-                    transaction.update(
-                        TokenCounter(TokenCounter.key(token.owner)),
-                        actions=[TokenCounter.count.add(-1)],
-                    )
-                    for item in audit_items:
-                        transaction.save(item)
+                    if not retired:
+                        transaction.update(
+                            TokenCounter(TokenCounter.key(token.owner)),
+                            actions=[TokenCounter.count.add(-1)],
+                        )
+                    for item in audit_items:  # only ever added
+                        transaction.save(item, condition=type(item).pk.does_not_exist())
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
                 raise
         return True
 
+    def retire(self, token: Token, now: datetime, removal_at: datetime, *, audit_items=()) -> bool:
+        """Take an expired token out of its owner's count and schedule its
+        removal by DynamoDB TTL (token, id and name items), with its audit
+        event, in one transaction. False if it is gone, retired already or
+        not expired."""
+        condition = (Token.pk.exists() & (Token.retired.does_not_exist() | (Token.retired == False))  # noqa: E712
+                     & (Token.expires_at <= now))
+        with dependency_errors():
+            try:
+                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
+                    transaction.update(token, actions=[Token.retired.set(True), Token.removal_at.set(removal_at)],
+                                       condition=condition)
+                    transaction.update(TokenId(TokenId.key(token.token_id)),
+                                       actions=[TokenId.removal_at.set(removal_at)], condition=TokenId.pk.exists())
+                    if token.name:
+                        transaction.update(TokenName(TokenName.key(token.owner, token.name)),
+                                           actions=[TokenName.removal_at.set(removal_at)],
+                                           condition=TokenName.pk.exists())
+                    transaction.update(TokenCounter(TokenCounter.key(token.owner)),
+                                       actions=[TokenCounter.count.add(-1)])
+                    for item in audit_items:  # only ever added
+                        transaction.save(item, condition=type(item).pk.does_not_exist())
+            except TransactWriteError as error:
+                if "ConditionalCheckFailed" in cancellation_codes(error):
+                    return False
+                raise
+        token.retired, token.removal_at = True, removal_at
+        return True
     def find_many(self, digests: list[str]) -> dict[str, Token]:
         """The stored tokens among `digests`: one consistent BatchGetItem per 100."""
         found: dict[str, Token] = {}

@@ -16,7 +16,9 @@ from urllib.parse import quote
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.errors import BadRequest
 from chalicelib.models.uploads import CONFIGURATION, COVERAGE_FINAL, UploadItem, commit_key
+from chalicelib.names import is_dot_segment
 from chalicelib.settings import get_settings
 from chalicelib.store import dependency_errors
 
@@ -52,7 +54,12 @@ def object_key(repository: str, commit: str, *parts: str) -> str:
     The prefix (UPLOADS_PREFIX, `uploads/`) is all the API's IAM policy lets
     it touch in the bucket.
     """
-    return get_settings().uploads_prefix + "/".join([repository, commit, *(quote(part, safe="") for part in parts)])
+    segments = [*repository.split("/"), commit, *(quote(part, safe="") for part in parts)]
+    if any(is_dot_segment(segment) or not segment for segment in segments):
+        # Names are checked where they enter (chalicelib.names); a key never
+        # holds a dot segment whatever a caller sent.
+        raise BadRequest(f"not a valid upload key: {'/'.join(segments)!r}")
+    return get_settings().uploads_prefix + "/".join(segments)
 
 
 def ensure_bucket() -> bool:
