@@ -18,6 +18,7 @@ import logging
 
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
+from chalicelib.errors import NotFound
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.request_meta import RequestMeta
 from chalicelib.store.audit import AuditStore
@@ -42,9 +43,9 @@ def actor_of(principal: Principal | None) -> tuple[str, int | None]:
 
 
 def owner_stream(owner: str) -> str:
-    """The stream of a token owner (`user#<id>` / `repo#<full>`): the same spelling."""
+    """The stream of a token owner (`user#<id>` / `repo#<repository id>`): the same spelling."""
     kind, _, rest = owner.partition("#")
-    return user_stream(int(rest)) if kind == "user" else repository_stream(rest)
+    return user_stream(int(rest)) if kind == "user" else repository_stream(int(rest))
 
 
 class AuditService:
@@ -62,7 +63,7 @@ class AuditService:
         streams = [owner_stream(token.owner)]
         if actor_user_id is not None:
             streams.append(user_stream(actor_user_id))
-        repository = token.owner.partition("#")[2] if token.owner.startswith("repo#") else None
+        repository = getattr(token, "repository", None) if token.owner.startswith("repo#") else None
         meta = meta or RequestMeta()
         return self.store.items(
             streams, self.clock(), action=action,
@@ -90,8 +91,8 @@ class AuditService:
         """
         def items():
             actor, actor_user_id = actor_of(principal)
-            if principal.kind is Kind.PROJECT and principal.repository is not None:
-                stream = repository_stream(principal.repository)
+            if principal.kind is Kind.PROJECT and principal.repository_id is not None:
+                stream = repository_stream(principal.repository_id)
             elif principal.user_id is not None:
                 stream = user_stream(principal.user_id)
             else:
@@ -139,4 +140,18 @@ class AuditReader:
     def repository_events(self, principal: Principal, provider: str, org: str, repo: str,
                           *, limit: int, cursor: str | None) -> Page[AuditEvent]:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        return self.audit.page(repository_stream(access.repository.full_name), limit=limit, cursor=cursor)
+        return self.audit.page(repository_stream(access.repository.repository_id), limit=limit, cursor=cursor)
+
+    def deleted_repository_events(self, principal: Principal, provider: str, org: str, repository_id: int,
+                                  *, limit: int, cursor: str | None) -> Page[AuditEvent]:
+        """The trail of a deleted repository of `org`: for the organization's admins.
+
+        Its repository admins lost their grants with it; the organization's
+        admins administered it and keep seeing what happened to it (its
+        tokens deleted by the deletion, among others). A repository that was
+        never deleted, or belonged to another organization, is NotFound.
+        """
+        self.directory.organization_admin(principal, provider, org)
+        if self.directory.store.deleted_repository(provider, org, repository_id) is None:
+            raise NotFound()
+        return self.audit.page(repository_stream(repository_id), limit=limit, cursor=cursor)
