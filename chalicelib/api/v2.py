@@ -54,6 +54,11 @@ def event_bytes(raw: bytes) -> int:
     return len(raw) + raw.count(b'"') + raw.count(b"\\") + 5 * controls
 
 
+def _raw() -> bytes:
+    raw = api.current_request.raw_body or b""
+    return raw if isinstance(raw, bytes) else raw.encode()
+
+
 def _check_size(raw: bytes) -> None:
     """Within MAX_UPLOAD_BYTES (6,000,000) as Lambda receives it, deployed:
     past it Lambda's 6 MB request limit would refuse the event before any
@@ -68,17 +73,16 @@ def _check_size(raw: bytes) -> None:
 
 def _body():
     """(parsed JSON, raw bytes) of an upload, within the size limit."""
-    request = api.current_request
-    raw = request.raw_body or b""
+    raw = _raw()
     _check_size(raw)
-    body = json_body(request, max_bytes=get_settings().max_upload_bytes)
+    body = json_body(api.current_request, max_bytes=get_settings().max_upload_bytes)
     return body, raw
 
 
 def _bounded() -> None:
     """The body of `coverageFinal` / `resultsFinal` (`{}` or none, ignored)
     is held to the same size limit as every upload: no body is unbounded."""
-    _check_size(api.current_request.raw_body or b"")
+    _check_size(_raw())
 
 
 def _coverage(principal, repo_path, commit, language):
