@@ -394,7 +394,8 @@ class UploadService:
             "resultsFinalAt": iso(final_at),
             **readback.render_analysis(summary["state"]),
             "issuesByFile": files,
-            "uploads": {**summary["uploads"], "results": summary["results"], "bytes": summary["bytes"]},
+            "uploads": {**summary["uploads"], "results": summary["results"], "bytes": summary["bytes"],
+                        "lastReceivedAt": summary.get("lastReceivedAt")},
         }
         return data, self._pagination(summary["rows"]["count"], start, limit)
 
