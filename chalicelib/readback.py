@@ -22,6 +22,12 @@ from typing import Any
 from chalicelib import reports
 
 ROWS_PER_CHUNK = 100
+# A file name a read-back lists (a page holds 100): PATH_MAX-like, so that
+# a page of rows stays far below Lambda's 6 MB answer whatever was sent.
+MAX_FILENAME_CHARS = 1024
+# Distinct issue levels in one commit, all tools together (each tool has at
+# most reports.MAX_LEVELS): a file's row lists its issues by level.
+MAX_LEVELS_PER_COMMIT = 20
 # What the merged analysis summary keeps of lists (all are counted).
 MAX_KEPT_PER_COMMIT = 50
 MAX_KEPT_FILENAME_CHARS = 300
@@ -203,8 +209,14 @@ def analysis_names(state: dict) -> dict[str, int]:
     return {
         "tools": len(state["tools"]),
         "levels": max((len(t["byLevel"]) for t in state["tools"].values()), default=0),
+        "all levels": len({level for t in state["tools"].values() for level in t["byLevel"]}),
         "languages": max(len(state["metrics"]), len(state["duplication"])),
     }
+
+
+def long_name(names) -> str | None:
+    """The first file name longer than MAX_FILENAME_CHARS, if any."""
+    return next((name for name in names if len(name) > MAX_FILENAME_CHARS), None)
 
 
 def render_analysis(state: dict) -> dict:

@@ -100,7 +100,7 @@ def test_recreated_repository_starts_empty_through_every_read_route(api, admin, 
 
 
 def test_deleting_a_repository_removes_its_uploads(api, admin, world):
-    account, project, _ = world
+    _account, project, _ = world
     fill(api, admin, project)
     old_id = repository_id(admin)
     assert s3_keys()
@@ -137,7 +137,7 @@ def test_deletion_cut_short_hides_everything_and_resumes(api, admin, world, monk
 
 
 def test_deleted_repository_trail_is_readable_by_org_admins_by_id(api, admin, make, world):
-    account, project, token_id = world
+    account, _project, token_id = world
     old_id = repository_id(admin)
     member = make.user("member@example.com").grant("gh/acme", "member").token()
     admin.delete_repository("gh", "acme", "gadgets")

@@ -82,6 +82,13 @@ def too_large(bound: str, limit: int, commit: str, what: str) -> PayloadTooLarge
                            field="body")
 
 
+def _check_names_length(files) -> None:
+    name = readback.long_name(files)
+    if name is not None:
+        raise BadRequest(f"filename: at most {readback.MAX_FILENAME_CHARS} characters, got {len(name)} "
+                         f"({name[:40]!r}...)", field="filename")
+
+
 def row_cursor(cursor: str | None) -> int:
     """The row a page cursor of a read-back starts at."""
     key = decode_cursor(cursor)
@@ -221,6 +228,7 @@ class UploadService:
 
     def _check_report(self, target: Target, files) -> None:
         settings = self.settings
+        _check_names_length(files)
         if len(files) > settings.max_coverage_files_per_commit:
             raise too_large("MAX_COVERAGE_FILES_PER_COMMIT", settings.max_coverage_files_per_commit,
                             target.commit, "files of coverage")
@@ -272,6 +280,7 @@ class UploadService:
         target = self._target(principal, repo_path, commit)
         summary = reports.ANALYSIS_VALIDATORS[kind](body, self.settings.max_analysis_results)
         files = readback.issue_files(body) if kind == "issues" else {}
+        _check_names_length(files)
         message = f"{summary['results']} {kind} results received for commit {target.commit}"
         sha = digest(raw)
         raw_key = object_key(target.repository_id, target.commit, "analysis", kind, f"{sha}.json")
@@ -339,6 +348,9 @@ class UploadService:
                 raise too_large("MAX_ANALYSIS_NAMES_PER_COMMIT", limit, target.commit, f"distinct {what}")
         if names["levels"] > reports.MAX_LEVELS:
             raise too_large("MAX_LEVELS", reports.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
+        if names["all levels"] > readback.MAX_LEVELS_PER_COMMIT:
+            raise too_large("MAX_LEVELS_PER_COMMIT", readback.MAX_LEVELS_PER_COMMIT, target.commit,
+                            "distinct issue levels")
 
     def finish_results(self, principal, repo_path, commit: str) -> str:
         target = self._target(principal, repo_path, commit)
