@@ -44,7 +44,7 @@ def s3_client():
     config = Config(
         retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
         connect_timeout=settings.aws_connect_timeout_seconds,
-        # Bodies reach 10 MB: allow a transfer more time than a DynamoDB call.
+        # Bodies reach 6 MB: allow a transfer more time than a DynamoDB call.
         read_timeout=max(settings.aws_read_timeout_seconds, 10.0),
         s3=s3_options,
     )
