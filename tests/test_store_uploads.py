@@ -224,3 +224,17 @@ def test_purge_removes_everything_in_bounded_steps(service, project, repository_
     assert all(objects <= 3 and count <= 3 for objects, count in steps)
     assert len(steps) > 2 and steps[-1] == (0, 0)
     assert s3_keys() == [] and items(repository_id) == []
+
+
+def test_merged_files_bound_across_reports_stores_nothing_more(service, project):
+    import dataclasses
+
+    from chalicelib.errors import PayloadTooLarge
+
+    service.settings = dataclasses.replace(service.settings, max_coverage_files_per_commit=2)
+    upload(service, project, b.coverage({"a.py": {1: 1}, "b.py": {1: 1}}), partial=True)
+    before = s3_keys()
+    with pytest.raises(PayloadTooLarge, match="MAX_COVERAGE_FILES_PER_COMMIT"):
+        upload(service, project, b.coverage({"c.py": {1: 1}}), language="go", partial=True)
+    assert s3_keys() == before
+    assert readback(service, project)[0]["total"]["files"] == 2

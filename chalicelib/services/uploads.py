@@ -183,9 +183,6 @@ class UploadService:
                 return message  # a retry of a report already merged
             kept = [r for r in summary["reports"] if partial or r["language"] != language]
             self._check_kept(target, kept, len(raw))
-            if not stored:
-                self.store.put_object(raw_key, raw)
-                stored = True
             previous = summary["languages"].get(language)
             language_state = dict(state)
             if partial and previous:
@@ -195,6 +192,9 @@ class UploadService:
                 if other != language:
                     readback.merge_state(merged, readback.decode_state(self.store.get_object(key)))
             self._check_merged(target, merged)
+            if not stored:  # within every bound: from here on, things are stored
+                self.store.put_object(raw_key, raw)
+                stored = True
             version = int(head.version) + 1 if head else 1
             suffix = f"{version}-{secrets.token_hex(4)}"
             state_key = object_key(target.repository_id, target.commit, COVERAGE, "state", suffix, language)
