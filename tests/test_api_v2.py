@@ -397,3 +397,25 @@ def test_rejected_upload_stores_nothing(api, tokens):
     bad = {"fileReports": [{"filename": "/abs", "coverage": {}}]}
     assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=bad)[0] == 400
     assert coverage_of(api, tokens["project"])["reports"] == []
+
+
+@pytest.mark.parametrize("setting, value, name", [
+    ("max_analysis_results_per_commit", 3, "MAX_ANALYSIS_RESULTS_PER_COMMIT"),
+    ("max_analysis_bytes_per_commit", 600, "MAX_ANALYSIS_BYTES_PER_COMMIT"),
+    ("max_analysis_files_per_commit", 2, "MAX_ANALYSIS_FILES_PER_COMMIT"),
+])
+def test_analysis_per_commit_bounds_are_a_json_413_naming_them_and_store_nothing(api, tokens, monkeypatch,
+                                                                                setting, value, name):
+    import dataclasses
+
+    from chalicelib.api.v2 import services
+
+    monkeypatch.setattr(services(), "settings", dataclasses.replace(services().settings, **{setting: value}))
+    path = f"/2.0/commit/{COMMIT}/issuesRemoteResults"
+    first = [b.issues("eslint", {"src/a.js": [b.issue(), b.issue("src/b.js")]})]
+    assert api.post(path, tokens["project"], body=first)[0] == 200
+    before = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])[1]
+    second = [b.issues("eslint", {"src/c.js": [b.issue("src/c.js"), b.issue("src/c.js")]})]
+    status, answer = api.post(path, tokens["project"], body=second)
+    assert status == 413 and name in answer["error"] and "nothing was stored" in answer["error"]
+    assert api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])[1] == before
