@@ -270,7 +270,9 @@ def render_uploads(u: dict, date: str, quick: bool = False) -> str:
                  f"{slowest[1]['body_bytes']:,} bytes; {'meets' if slowest[1]['seconds'] < 7.5 else 'misses'} "
                  "≤ half of 15 s) |")
     lines.append(f"| filling the largest coverage commit: {fill['reports']} partial reports, {fill['bytes']:,} bytes "
-                 f"| slowest {fill['slowest_s']:.2f} s, median {fill['median_s']:.2f} s per upload |")
+                 f"(the traced last one apart: {merge['seconds_traced']:.1f} s under tracemalloc) "
+                 f"| slowest {fill['slowest_s']:.2f} s, median {fill['median_s']:.2f} s per upload, "
+                 f"the last untraced (into {fill['reports'] - 1} reports) {fill.get('last_s', 0):.2f} s |")
     a = u["analysis_fill"]
     lines.append(f"| filling an analysis commit: {a['batches']} batches of the largest body "
                  f"| slowest {a['slowest_s']:.2f} s, median {a['median_s']:.2f} s per batch |")
