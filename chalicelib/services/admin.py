@@ -96,11 +96,23 @@ class AdminService:
     def _purge(self, tombstone) -> int:
         """Remove what was keyed by a deleted repository's id; the tokens deleted."""
         self.store.delete_grants_on(tombstone.full_name)
+        if self.store.repository(tombstone.provider, tombstone.owner, tombstone.name) is None:
+            # Publishers are stored by name: a namesake created meanwhile keeps
+            # its own (the old ones name the old id, which the exchange checks).
+            self._delete_publishers(tombstone.provider, tombstone.owner, tombstone.name)
         deleted = self.tokens.delete_tokens_of_repository(int(tombstone.repository_id))
         while self.uploads.purge_step(int(tombstone.repository_id)) != (0, 0):
             pass
         self.store.mark_purged(tombstone, self.clock())
         return deleted
+
+    @staticmethod
+    def _delete_publishers(provider: str, org: str, repo: str) -> int:
+        """A deleted repository's trusted publishers go with it (a same-named
+        repository created later trusts no one: the exchange also checks ids)."""
+        from chalicelib.store.publishers import PublisherStore
+
+        return PublisherStore().delete_all_of(provider, org, repo)
 
     def grant(self, email: str, target: str, role: str):
         provider, org, repo = parse_target(target)
