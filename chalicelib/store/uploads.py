@@ -14,6 +14,7 @@ The S3 client is built on first use with plain botocore (cheaper to import
 than boto3, and only requests that upload pay for it).
 """
 import functools
+import logging
 import os
 from urllib.parse import quote
 
@@ -24,6 +25,8 @@ from chalicelib.models.uploads import CONFIGURATION, UploadItem, repository_key
 from chalicelib.errors import Unavailable
 from chalicelib.settings import get_settings
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+
+log = logging.getLogger(__name__)
 
 # S3 DeleteObjects takes 1,000 keys; BatchWriteItem 25 items (PynamoDB
 # batches for us). One purge step handles at most this much.
@@ -119,8 +122,8 @@ class UploadStore:
                 chunk = keys[start:start + PURGE_BATCH]
                 s3_client().delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk],
                                                                          "Quiet": True})
-        except Exception:  # noqa: BLE001 - by contract: garbage is collected with the repository
-            pass
+        except Exception as error:  # noqa: BLE001 - by contract: garbage is collected with the repository
+            log.warning("superseded objects left in place: %s", type(error).__name__)
 
     # -- DynamoDB ---------------------------------------------------------
 
