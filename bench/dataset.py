@@ -45,6 +45,7 @@ class Dataset:
         self.listing_repo: str | None = None
         self.now = datetime.now(timezone.utc)
         self.snapshots: dict[str, list] = {}
+        self.repository_ids: dict[str, int] = {}
 
     def _token(self, kind: Kind, owner: str, last_used=None) -> tuple[str, dict]:
         body = "".join(self.random.choice(token_format.ALPHABET) for _ in range(token_format.BODY_LENGTH))
@@ -66,9 +67,12 @@ class Dataset:
                 org_key(provider, org), "org", org_id=next(_ids), provider=provider, name=org,
                 created_at=self.now).serialize())
             repos = [f"repo{i}" for i in range(10)]
+            repo_ids = {}
             for name in repos:
+                repo_ids[name] = next(_ids)
+                self.repository_ids.setdefault(f"{provider}/{org}/{name}", repo_ids[name])
                 directory_table.put_item(Repository(
-                    org_key(provider, org), repo_sort_key(name), repository_id=next(_ids), provider=provider,
+                    org_key(provider, org), repo_sort_key(name), repository_id=repo_ids[name], provider=provider,
                     owner=org, name=name, created_at=self.now).serialize())
             users = [next(_ids) for _ in range(100)]
             for index, user_id in enumerate(users):
@@ -84,7 +88,7 @@ class Dataset:
                 if index % 2 == 0:
                     kind, owner = Kind.ACCOUNT, user_owner(users[index % 100])
                 else:
-                    kind, owner = Kind.PROJECT, repository_owner(f"{provider}/{org}/{repos[index % 10]}")
+                    kind, owner = Kind.PROJECT, repository_owner(repo_ids[repos[index % 10]])
                 value, item = self._token(kind, owner, self.now if sample else None)
                 tokens_table.put_item(item)
                 if sample and kind is Kind.ACCOUNT:
@@ -98,7 +102,7 @@ class Dataset:
         directory_table.put_item(User(
             user_key(user_id), "user", user_id=user_id, email=f"lister{user_id}@example.com",
             name="lister", created_at=self.now).serialize())
-        owners = (user_owner(user_id), repository_owner("gh/org0/repo0"))
+        owners = (user_owner(user_id), repository_owner(self.repository_ids["gh/org0/repo0"]))
         for owner in owners:
             kind = Kind.ACCOUNT if owner.startswith("user#") else Kind.PROJECT
             for _ in range(count):

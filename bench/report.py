@@ -235,6 +235,8 @@ def render(f: dict) -> str:
                      f"{ratio(row['rps'], e2e['ping']['rps'])} |")
     lines += [""] + keyless_section(f.get("keyless"))
     lines += ["", NOTES]
+    if "uploads" in f:
+        lines += ["", render_uploads(f["uploads"], f.get("date", ""), f.get("quick", False))]
     return "\n".join(lines)
 
 
@@ -257,6 +259,67 @@ def keyless_section(k: dict | None) -> list[str]:
     lines += ["", f"A successful exchange: median {ms(e['median_ms'])} ms, p99 {ms(e['p99_ms'])} ms "
               f"over {e['n']} exchanges (signature check, 4 storage calls, token minted)."]
     return lines
+
+
+UPLOADS_HEADING = "## 7. Uploads at the limits"
+UPLOADS_COMMAND = "make bench (or only this part: python -m bench.run --only uploads)"
+MIB = 1024 * 1024
+
+
+def render_uploads(u: dict, date: str, quick: bool = False) -> str:
+    """Section 7: read-back cost by commit size, merge memory, largest bodies, bounds."""
+    merge, fill = u["merge"], u["coverage_fill"]
+    lines = [UPLOADS_HEADING, ""]
+    if quick:
+        lines += ["> **Smoke run (`--quick`)**: tiny sizes; these figures mean nothing.", ""]
+    lines += [
+        f"Measured {date} with `{UPLOADS_COMMAND}` (`bench/uploads_bench.py`): requests through "
+        "`chalice.test.Client` (routes, authorizer, services) on in-process moto. Goals: a read-back of the "
+        "largest commit ≤ 1.5 × that of a commit holding one small report; the largest merge under 256 MB; "
+        "every upload well under the analysis CLI's 15 s read timeout. The 2 CPUs are shared with other "
+        "sessions' test runs: absolute times vary up to 2 × between runs with the load; the read-back ratios are "
+        "measured interleaved, under the same load.", "",
+        "| figure | value |", "|---|---|",
+    ]
+    for what, row in u["read_back"].items():
+        lines.append(f"| read-back `{what}` median, largest ÷ smallest commit | {verdict(row['ratio'], 1.5)} "
+                     f"({ms(row['large_ms'])} ms ÷ {ms(row['small_ms'])} ms, {row['rounds']} rounds interleaved; "
+                     f"answers {row['answer_bytes']['large']:,} and {row['answer_bytes']['small']:,} bytes) |")
+    lines.append(f"| largest merge: peak memory traced (tracemalloc, the whole request incl. moto's copies) | "
+                 f"{merge['peak_bytes'] / MIB:.0f} MiB ({'meets' if merge['peak_bytes'] < 256 * MIB else 'misses'} "
+                 f"< 256 MB): report {merge['reports']} of {merge['body_bytes']:,} bytes into a commit of "
+                 f"{merge['commit_bytes']:,} bytes |")
+    slowest = max(u["largest_bodies"].items(), key=lambda item: item[1]["seconds"])
+    lines.append(f"| slowest upload route at its largest body | {slowest[1]['seconds']:.2f} s ({slowest[0]}, "
+                 f"{slowest[1]['body_bytes']:,} bytes; {'meets' if slowest[1]['seconds'] < 7.5 else 'misses'} "
+                 "≤ half of 15 s) |")
+    lines.append(f"| filling the largest coverage commit: {fill['reports']} partial reports, {fill['bytes']:,} bytes "
+                 f"(the traced last one apart: {merge['seconds_traced']:.1f} s under tracemalloc) "
+                 f"| slowest {fill['slowest_s']:.2f} s, median {fill['median_s']:.2f} s per upload, "
+                 f"the last untraced (into {fill['reports'] - 1} reports) {fill.get('last_s', 0):.2f} s |")
+    a = u["analysis_fill"]
+    lines.append(f"| filling an analysis commit: {a['batches']} batches of the largest body "
+                 f"| slowest {a['slowest_s']:.2f} s, median {a['median_s']:.2f} s per batch |")
+    lines += ["", "Every upload route at the largest body it may take (6,000,000 bytes as Lambda's event carries it):",
+              "", "| route | seconds | body bytes | bytes in Lambda's event |", "|---|---|---|---|"]
+    for name, row in u["largest_bodies"].items():
+        lines.append(f"| `{name}` | {row['seconds']:.2f} | {row['body_bytes']:,} | {row['event_bytes']:,} |")
+    lines += ["", "The per-commit bounds (settings; 413 past them, naming the setting, nothing stored):", "",
+              "| setting | value |", "|---|---|"]
+    for name, value in u["bounds"].items():
+        lines.append(f"| `{name}` | {value:,} |")
+    lines += ["", "Plus, fixed in code: 20 distinct issue levels per commit (10 per tool), file names of at most "
+              "1,024 characters in read-backs, 50 kept file errors and failures of each kind.", ""]
+    return "\n".join(lines)
+
+
+def splice_uploads(document: str, section: str) -> str:
+    """`document` with its uploads section replaced by (or appended with) `section`."""
+    start = document.find(UPLOADS_HEADING)
+    if start < 0:
+        return document.rstrip("\n") + "\n\n" + section
+    end = document.find("\n## ", start + len(UPLOADS_HEADING))
+    return document[:start] + section + (document[end + 1:] if end >= 0 else "")
 
 
 if __name__ == "__main__":

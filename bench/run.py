@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import cold_start, load
 from bench.env import bench_environ
-from bench.report import render
+from bench.report import render, render_uploads, splice_uploads
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +49,14 @@ def authorizer(backend: str, plan: dict) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def uploads(plan: dict, quick: bool) -> dict:
+    command = [sys.executable, "-m", "bench.uploads_bench", *(["--quick"] if quick else [])]
+    result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def keyless(plan: dict) -> dict:
     command = [sys.executable, "-m", "bench.keyless_bench", str(plan["exchanges"])]
     result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
@@ -62,6 +70,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default=str(PROJECT_DIR / "docs" / "benchmarks.md"))
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--only", choices=["uploads"],
+                        help="run only this part and replace its section in the output (the rest stays)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     began = time.monotonic()
@@ -73,7 +83,10 @@ def main(argv=None):
         ("server", lambda: authorizer("server", plan)),
         ("end_to_end", lambda: load.measure(plan["clients"], plan["seconds"])),
         ("keyless", lambda: keyless(plan)),
+        ("uploads", lambda: uploads(plan, args.quick)),
     ]
+    if args.only:
+        steps = [step for step in steps if step[0] == args.only]
     for name, step in steps:
         start = time.monotonic()
         print(f"bench: {name} ...", flush=True)
@@ -82,7 +95,11 @@ def main(argv=None):
     figures["seconds"] = time.monotonic() - began
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(figures))
+    if args.only:
+        previous = output.read_text() if output.exists() else "# Benchmarks\n"
+        output.write_text(splice_uploads(previous, render_uploads(figures["uploads"], figures["date"], args.quick)))
+    else:
+        output.write_text(render(figures))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
     print(f"bench: wrote {output} in {figures['seconds']:.0f} s")

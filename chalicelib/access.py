@@ -42,6 +42,7 @@ class Principal:
     token_id: int
     user_id: int | None = None  # account tokens
     repository: str | None = None  # project tokens: "<provider>/<org>/<repo>"
+    repository_id: int | None = None  # project tokens: the repository's immutable id
     hint: str | None = None  # the token's hint (prefix...last 4), for the audit trail
 
     def to_context(self) -> dict[str, str]:
@@ -52,6 +53,8 @@ class Principal:
             context["userId"] = str(self.user_id)
         if self.repository is not None:
             context["repository"] = self.repository
+        if self.repository_id is not None:
+            context["repositoryId"] = str(self.repository_id)
         if self.hint is not None:
             context["hint"] = self.hint
         return context
@@ -59,11 +62,13 @@ class Principal:
     @classmethod
     def from_context(cls, context: dict) -> "Principal":
         user_id = context.get("userId")
+        repository_id = context.get("repositoryId")
         return cls(
             kind=Kind(context["kind"]),
             token_id=int(context["tokenId"]),
             user_id=int(user_id) if user_id else None,
             repository=context.get("repository") or None,
+            repository_id=int(repository_id) if repository_id else None,
             hint=context.get("hint") or None,
         )
 

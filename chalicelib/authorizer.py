@@ -139,13 +139,18 @@ def policy_resource(method_arn: str, ttl_seconds: int) -> str:
 
 
 def principal_of(token, kind: Kind) -> Principal:
-    """Who a stored token speaks for: its owner is `user#<id>` or `repo#<full name>`."""
+    """Who a stored token speaks for: its owner is `user#<id>` or
+    `repo#<repository id>`; a project token also carries its repository's name."""
     owner = token.owner.split("#", 1)[1]
+    project = kind is Kind.PROJECT
     return Principal(
         kind=kind,
         token_id=int(token.token_id),
-        user_id=int(owner) if kind is Kind.ACCOUNT else None,
-        repository=owner if kind is Kind.PROJECT else None,
+        user_id=int(owner) if not project else None,
+        repository=getattr(token, "repository", None) if project else None,
+        # A token from before ids keyed owners ("repo#<name>") names no id:
+        # it matches no repository (see DirectoryService.repository).
+        repository_id=int(owner) if project and owner.isdigit() else None,
         hint=token.hint,
     )
 

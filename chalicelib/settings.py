@@ -37,13 +37,26 @@ class Settings:
     # Where uploads live in UPLOADS_BUCKET: the API's IAM policy grants
     # object access under this prefix only.
     uploads_prefix: str = "uploads/"
-    # Uploads from CI: Codacy documents a 10 MB body limit and clients
-    # batch at most 50,000 analysis results a request.
-    max_upload_bytes: int = 10 * 1024 * 1024
+    # Uploads from CI. Codacy documents 10 MB, but Lambda takes at most 6 MB
+    # (6,291,456 bytes) of request event, in which the body travels as a
+    # JSON string (every `"` and `\` escaped): the limit is 6,000,000 bytes
+    # of body *as escaped there*, leaving room for the event's headers
+    # (docs/uploads.md). Clients batch at most 50,000 analysis results.
+    max_upload_bytes: int = 6_000_000
     max_analysis_results: int = 50_000
-    # All coverage reports of one commit together: merging them (coverageFinal,
-    # the read-back) must fit the API Lambda's memory and time.
+    # One commit's coverage, bounded so that merging a report into it stays
+    # within the API Lambda's memory and time: raw bytes kept, reports,
+    # files, and line span (the sum of each file's highest line: a bit each).
     max_coverage_bytes_per_commit: int = 64 * 1024 * 1024
+    max_coverage_reports_per_commit: int = 200
+    max_coverage_files_per_commit: int = 100_000
+    max_coverage_lines_per_commit: int = 20_000_000
+    # One commit's analysis results: results, files with issues, raw bytes,
+    # and distinct tools / languages / levels (the read-back lists them).
+    max_analysis_results_per_commit: int = 1_000_000
+    max_analysis_files_per_commit: int = 100_000
+    max_analysis_bytes_per_commit: int = 256 * 1024 * 1024
+    max_analysis_names_per_commit: int = 50
     # The stage's name (LATCHKEY_STAGE): only `dev` may trust plain-HTTP issuers.
     stage: str = ""
     # Keyless CI (docs/keyless-ci.md): trusted OIDC issuers by name, and how
@@ -161,9 +174,17 @@ def from_environ(environ) -> Settings:
         aws_connect_timeout_seconds=_float(environ, "AWS_CONNECT_TIMEOUT_SECONDS", 1.0),
         aws_read_timeout_seconds=_float(environ, "AWS_READ_TIMEOUT_SECONDS", 2.0),
         uploads_prefix=environ.get("UPLOADS_PREFIX", "uploads/"),
-        max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
+        max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 6_000_000, 1, 6_000_000),
         max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
         max_coverage_bytes_per_commit=_int(environ, "MAX_COVERAGE_BYTES_PER_COMMIT", 64 * 1024 * 1024, 1),
+        max_coverage_reports_per_commit=_int(environ, "MAX_COVERAGE_REPORTS_PER_COMMIT", 200, 1, 1000),
+        max_coverage_files_per_commit=_int(environ, "MAX_COVERAGE_FILES_PER_COMMIT", 100_000, 1, 1_000_000),
+        max_coverage_lines_per_commit=_int(environ, "MAX_COVERAGE_LINES_PER_COMMIT", 20_000_000, 1,
+                                           200_000_000),
+        max_analysis_results_per_commit=_int(environ, "MAX_ANALYSIS_RESULTS_PER_COMMIT", 1_000_000, 1),
+        max_analysis_files_per_commit=_int(environ, "MAX_ANALYSIS_FILES_PER_COMMIT", 100_000, 1, 1_000_000),
+        max_analysis_bytes_per_commit=_int(environ, "MAX_ANALYSIS_BYTES_PER_COMMIT", 256 * 1024 * 1024, 1),
+        max_analysis_names_per_commit=_int(environ, "MAX_ANALYSIS_NAMES_PER_COMMIT", 50, 1, 50),
         stage=environ.get("LATCHKEY_STAGE", ""),
         ci_oidc_issuers=_ci_issuers(environ, environ.get("LATCHKEY_STAGE", "")),
         oidc_token_lifetime_seconds=_int(environ, "OIDC_TOKEN_LIFETIME_SECONDS", 900, 60, 3600),

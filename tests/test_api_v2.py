@@ -233,7 +233,14 @@ def test_analysis_read_back_sums_batches(api, tokens):
     assert data["metrics"]["failures"] == [{"language": "python", "message": "radon missing"}]
     assert data["duplication"]["total"] == {"clones": 2, "duplicatedLines": 12, "duplicatedTokens": 100,
                                             "analysedFiles": 2}
-    assert [u["kind"] for u in data["uploads"]] == ["issues", "issues", "metrics", "duplication"]
+    assert {k: data["uploads"][k] for k in ("issues", "metrics", "duplication")} == {
+        "issues": 2, "metrics": 1, "duplication": 1}
+    assert data["issuesByFile"] == [
+        {"filename": "src/a.js", "issues": 2, "fileErrors": 0, "byLevel": {"Error": 1, "Info": 1}},
+        {"filename": "src/b.js", "issues": 1, "fileErrors": 1, "byLevel": {"Error": 1}},
+        {"filename": "src/c.js", "issues": 1, "fileErrors": 0, "byLevel": {"Warning": 1}},
+        {"filename": "src/d.py", "issues": 0, "fileErrors": 1, "byLevel": {}},
+    ]
     assert api.post(f"/2.0/commit/{COMMIT}/resultsFinal", token)[0] == 200
     final = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), token)[1]["data"]
     assert final["resultsFinal"] is True and final["resultsFinalAt"]
@@ -243,17 +250,35 @@ def test_analysis_batch_retry_is_idempotent(api, tokens):
     for _ in range(2):
         assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=ISSUES_BODY)[0] == 200
     data = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["project"])[1]["data"]
-    assert data["issues"]["total"] == 1 and len(data["uploads"]) == 1
+    assert data["issues"]["total"] == 1 and data["uploads"]["issues"] == 1
 
 
-def test_analysis_batch_of_50000_results_accepted(api, tokens):
-    results = [b.issue(line=n + 1) for n in range(50_000)]
-    body = [b.issues("eslint", {"src/a.js": results})]
+def compact_issue(line):
+    # The smallest issue the analysis CLI sends (codacy-compat.md): 50,000
+    # of them fit in one 6 MB body; the CLI's fuller ones need smaller batches.
+    return {"Issue": {"patternId": {"value": "p"}, "filename": "a", "message": "m", "level": "Info",
+                      "location": {"LineLocation": {"line": line}}}}
+
+
+def test_analysis_batch_as_large_as_6_mb_allows_is_accepted(api, tokens):
+    results = [compact_issue(n + 1) for n in range(30_000)]
+    body = [b.issues("eslint", {"a": results})]
+    assert 4_000_000 < len(json.dumps(body)) < 6_000_000
     status, answer = api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)
-    assert (status, answer) == (200, {"success": f"50000 issues results received for commit {COMMIT}"})
-    results.append(b.issue())
+    assert (status, answer) == (200, {"success": f"30000 issues results received for commit {COMMIT}"})
+
+
+def test_analysis_batch_results_bounded_per_request(api, tokens, monkeypatch):
+    import dataclasses
+
+    from chalicelib.api.v2 import services
+
+    monkeypatch.setattr(services(), "settings", dataclasses.replace(services().settings, max_analysis_results=1000))
+    body = [b.issues("eslint", {"a": [compact_issue(n + 1) for n in range(1000)]})]
+    assert api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)[0] == 200
+    body[0]["issues"]["Success"]["results"][0]["results"].append(compact_issue(1))
     status, answer = api.post(f"/2.0/commit/{COMMIT}/issuesRemoteResults", tokens["project"], body=body)
-    assert status == 413 and answer == {"error": "body: at most 50000 results per request"}
+    assert status == 413 and answer == {"error": "body: at most 1000 results per request"}
 
 
 def test_analysis_cli_bodies_with_nulls_upload_and_read_back(api, tokens):
@@ -390,10 +415,36 @@ def test_unparseable_body_is_400(api, tokens, raw, expected):
     assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw) == (400, expected)
 
 
-def test_body_over_10_mb_is_413(api, tokens):
-    raw = json.dumps({"fileReports": [], "pad": "x" * (10 * 1024 * 1024)}).encode()
-    status, error = error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw)
-    assert (status, error) == (413, f"body: larger than {10 * 1024 * 1024} bytes")
+SIZE_ERROR = ("body: larger than 6000000 bytes as Lambda receives it (a JSON string: each \" and \\ counts "
+              "twice); Lambda's request limit is 6 MB. Split the upload: coverage with partial=true, "
+              "analysis results in smaller batches")
+
+
+@pytest.mark.parametrize("route", ["/2.0/coverage/{c}/python", "/2.0/commit/{c}/issuesRemoteResults",
+                                   "/2.0/commit/{c}/coverageFinal", "/2.0/commit/{c}/resultsFinal"])
+def test_body_over_6_mb_is_a_json_413_and_stores_nothing(api, tokens, route):
+    raw = json.dumps({"fileReports": [], "pad": "x" * 6_000_000}).encode()
+    status, error = error_of(api, route.format(c=COMMIT), tokens["project"], raw=raw)
+    assert (status, error) == (413, SIZE_ERROR)
+    assert coverage_of(api, tokens["project"])["reports"] == []
+
+
+def test_body_under_6_mb_that_lambda_would_see_over_it_is_413(api, tokens):
+    # 5.4 MB of bytes, but every line entry's quotes are escaped in Lambda's
+    # event: past 6,000,000 there, which deployed Lambda would refuse.
+    body = b.coverage({"a.py": dict.fromkeys(range(1, 500000), 1)})
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    assert len(raw) < 6_000_000
+    assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw) == (413, SIZE_ERROR)
+
+
+def test_body_of_6_mb_as_lambda_sees_it_is_accepted(api, tokens):
+    from chalicelib.api.v2 import event_bytes
+
+    body = json.dumps(b.coverage({"a.py": dict.fromkeys(range(1, 465000), 1)}), separators=(",", ":")).encode()
+    assert 5_500_000 < event_bytes(body) <= 6_000_000
+    status, _ = api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=body)
+    assert status == 200
 
 
 def test_bad_partial_flag_is_400(api, tokens):
@@ -429,3 +480,25 @@ def test_rejected_upload_stores_nothing(api, tokens):
     bad = {"fileReports": [{"filename": "../abs", "coverage": {}}]}
     assert api.post(f"/2.0/coverage/{COMMIT}/python", tokens["project"], body=bad)[0] == 400
     assert coverage_of(api, tokens["project"])["reports"] == []
+
+
+@pytest.mark.parametrize("setting, value, name", [
+    ("max_analysis_results_per_commit", 3, "MAX_ANALYSIS_RESULTS_PER_COMMIT"),
+    ("max_analysis_bytes_per_commit", 600, "MAX_ANALYSIS_BYTES_PER_COMMIT"),
+    ("max_analysis_files_per_commit", 2, "MAX_ANALYSIS_FILES_PER_COMMIT"),
+])
+def test_analysis_per_commit_bounds_are_a_json_413_naming_them_and_store_nothing(api, tokens, monkeypatch,
+                                                                                setting, value, name):
+    import dataclasses
+
+    from chalicelib.api.v2 import services
+
+    monkeypatch.setattr(services(), "settings", dataclasses.replace(services().settings, **{setting: value}))
+    path = f"/2.0/commit/{COMMIT}/issuesRemoteResults"
+    first = [b.issues("eslint", {"src/a.js": [b.issue(), b.issue("src/b.js")]})]
+    assert api.post(path, tokens["project"], body=first)[0] == 200
+    before = api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])[1]
+    second = [b.issues("eslint", {"src/c.js": [b.issue("src/c.js"), b.issue("src/c.js")]})]
+    status, answer = api.post(path, tokens["project"], body=second)
+    assert status == 413 and name in answer["error"] and "nothing was stored" in answer["error"]
+    assert api.get(READ_BACK.format(commit=COMMIT, what="analysis"), tokens["reader"])[1] == before

@@ -139,7 +139,7 @@ def test_upload_with_two_different_tokens_is_400(api, tokens):
 ])
 def test_read_back_allowed(api, tokens, what, who, names):
     status, answer = send(api, "GET", READ_BACK.format(commit="{c}", what=what), tokens[who], names)
-    assert status == 200 and answer["data"]["reports" if what == "coverage" else "uploads"] == []
+    assert status == 200 and answer["data"]["reports" if what == "coverage" else "issuesByFile"] == []
 
 
 @pytest.mark.parametrize("what", ["coverage", "analysis"])

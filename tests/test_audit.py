@@ -85,7 +85,11 @@ def test_audit_denied_use_recorded_in_token_owners_stream(api, make):
     assert denied[1]["userAgent"] == "codacy-coverage-reporter/14.0"
     assert denied[0]["tokenHint"] == token[:4] + "..." + token[-4:]
     # nothing was written into the trail of a repository bob cannot administer
-    assert AuditEvent.count("repo#gh/acme/secret") == 0
+    from chalicelib.models.audit import repository_stream
+    from chalicelib.store.directory import DirectoryStore
+
+    secret = DirectoryStore().repository("gh", "acme", "secret")
+    assert secret is not None and AuditEvent.count(repository_stream(secret.repository_id)) == 0
 
 
 def test_audit_expired_hit_recorded(api, make):

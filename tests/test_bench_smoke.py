@@ -15,7 +15,7 @@ def test_bench_quick_run_writes_the_report(tmp_path):
                    cwd=PROJECT_DIR, check=True, capture_output=True, text=True, timeout=600)
     text = report.read_text()
     for heading in ("## Summary", "## 1. Storage calls", "## 2. Authorizer decision", "## 3. Flat with scale",
-                    "## 4. Cold start", "## 5. End to end", "## 6. Keyless CI"):
+                    "## 4. Cold start", "## 5. End to end", "## 6. Keyless CI", "## 7. Uploads at the limits"):
         assert heading in text
     figures = json.loads(raw.read_text())
     for backend in ("moto", "server"):
@@ -25,6 +25,9 @@ def test_bench_quick_run_writes_the_report(tmp_path):
         assert first["listing_user"]["queries"] == 1 and first["listing_repository"]["queries"] == 1
     e2e = figures["end_to_end"]
     assert set(e2e["get_user"]["statuses"]) == {"200"} and set(e2e["ping"]["statuses"]) == {"200"}
+    limits = figures["uploads"]
+    assert set(limits["read_back"]) == {"coverage", "analysis"} and limits["merge"]["peak_bytes"] > 0
+    assert limits["bounds"]["MAX_UPLOAD_BYTES"] == 6_000_000
     upload = e2e["coverage_upload"]
     assert upload.get("absent") == "route not present" or set(upload["statuses"]) <= {"200", "201", "204"}
     # the exchange: a Query (publishers trusting the identity), a consistent

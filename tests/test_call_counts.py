@@ -180,3 +180,49 @@ def test_call_counts_listing_100_project_tokens_is_one_query_per_page(counted, m
     status, calls = counted("GET", f"{path}?limit=50&cursor={cursor}", token)
     assert (status, calls) == (200, listing)
     assert len(counted.body["data"]) == 50 and "cursor" not in counted.body["pagination"]
+
+
+# -- read-backs (issue 11): the same calls whatever the commit holds -----------
+
+UPLOADS = get_settings().uploads_table
+BUCKET = get_settings().uploads_bucket
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _readback_calls(counted, token, path):
+    counted("GET", path, token)
+    status, calls = counted("GET", path, token)
+    assert status == 200
+    return calls
+
+
+@pytest.mark.parametrize("what", ["coverage", "analysis"])
+def test_call_counts_read_back_is_one_item_and_one_ranged_read_at_any_size(counted, make, api, what):
+    import json
+
+    repo = make.repo("gh/acme/widgets")
+    reader = make.user().grant(repo, "read").token()
+    project = make.project_token(repo)
+    path = f"/api/v3/organizations/gh/acme/repositories/widgets/commits/{COMMIT}/{what}"
+    def upload(n):
+        names = [f"f{n}-{i}.py" for i in range(50)]
+        if what == "coverage":
+            return (f"/2.0/coverage/{COMMIT}/python?partial=true",
+                    {"fileReports": [{"filename": name, "coverage": {"1": 1}} for name in names]})
+        issue = {"patternId": {"value": "p"}, "message": "m", "level": "Info",
+                 "location": {"LineLocation": {"line": 1}}}
+        return (f"/2.0/commit/{COMMIT}/issuesRemoteResults", [{"tool": "eslint", "issues": {"Success": {"results": [
+            {"filename": name, "results": [{"Issue": {**issue, "filename": name}}]} for name in names]}}}])
+
+    upload_path, body = upload(0)
+    api.post(upload_path, project, body=body)
+    small = _readback_calls(counted, reader, path)
+    for n in range(1, 8):
+        upload_path, body = upload(n)
+        assert api.post(upload_path, project, body=body)[0] == 200
+    large = _readback_calls(counted, reader, path)
+    expected = {TOKEN_READ: 1, f"dynamodb.BatchGetItem({DIRECTORY})": 1, f"dynamodb.GetItem({UPLOADS})": 1,
+                f"s3.GetObject({BUCKET})": 1}
+    assert small == large == expected
+    assert len(counted.body["data"]["files" if what == "coverage" else "issuesByFile"]) == 100
+    assert json.loads(json.dumps(counted.body))["pagination"]["total"] == 400

@@ -10,12 +10,20 @@ import json
 import pytest
 
 from chalicelib.errors import Unavailable
-from chalicelib.models.tokens import repository_owner, user_owner
+from chalicelib.models.tokens import repository_owner as owner_of_id
+from chalicelib.models.tokens import user_owner
 from tests.faults import APPLIED_KINDS, KINDS
 from tests.invariants import assert_tokens_consistent
 
 UNAVAILABLE = {"error": "service temporarily unavailable, retry later"}
 INJECTED = {"count": 0}
+
+
+def repository_owner(full: str) -> str:
+    """The token owner of the live repository `full` (owners are keyed by id)."""
+    from chalicelib.store.directory import DirectoryStore
+
+    return owner_of_id(DirectoryStore().repository(*full.split("/")).repository_id)
 
 
 def request(api, method, path, token, body=None):
@@ -265,6 +273,7 @@ def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind
         name = f"r{index}{kind}"
         full = make.repo(f"gh/acme/{name}")
         values = [make.project_token(full) for _ in range(2)]
+        owner = repository_owner(full)
         faults.fail(None, nth=index, kind=kind)
         with pytest.raises(Unavailable):
             admin.delete_repository("gh", "acme", name)
@@ -275,8 +284,8 @@ def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind
         try:
             admin.delete_repository("gh", "acme", name)
         except Exception as error:  # NotFound only if nothing was left
-            assert type(error).__name__ == "NotFound" and not owned(repository_owner(full))
-        assert owned(repository_owner(full)) == []
+            assert type(error).__name__ == "NotFound" and not owned(owner)
+        assert owned(owner) == []
         # A same-named repository starts clean: the old tokens stay dead.
         make.repo(full)
         for value in values:

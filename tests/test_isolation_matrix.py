@@ -21,6 +21,15 @@ W = "/api/v3/organizations/gh/acme/repositories/widgets"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COVERAGE = {"fileReports": [{"filename": "src/a.py", "coverage": {"1": 1, "2": 0}}]}
 
+def deleted_id(full: str) -> int:
+    """The id of the deleted repository `full` (from its tombstone)."""
+    from chalicelib.models.directory import DeletedRepository, org_key
+
+    provider, org, name = full.split("/")
+    tombstones = DeletedRepository.query(org_key(provider, org), DeletedRepository.sk.startswith("deleted#"))
+    return next(int(t.repository_id) for t in tombstones if t.name == name)
+
+
 PUBLISHER = {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001}
 
 
@@ -80,6 +89,10 @@ ROWS = {
     ("GET", "/api/v3/user/tokens/events"): ("/api/v3/user/tokens/events", None, (403, 403, 200, 200, 200, 200, 200)),
     ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/tokens/events"): (
         W + "/tokens/events", None, (404, 403, 404, 403, 403, 200, 200)),
+    # a deleted repository's trail: its organization's admins only
+    ("GET", "/api/v3/organizations/{provider}/{org}/audit/deleted-repositories/{repositoryId}/events"): (
+        lambda c: f"/api/v3/organizations/gh/acme/audit/deleted-repositories/{deleted_id('gh/acme/doomed')}/events",
+        None, (404, 403, 404, 404, 404, 404, 200)),
     # -- issue 3 (uploads branch): read-back --
     ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}/coverage"): (
         f"{W}/commits/{COMMIT}/coverage", None, (404, 200, 404, 200, 200, 200, 200)),

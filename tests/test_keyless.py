@@ -407,7 +407,11 @@ def test_exchange_sweeps_expired_minted_tokens_at_the_limit(world):
     refused(world.exchange(world.mint()), 409, "limit-reached")
     world.clock.advance(minutes=16)
     assert world.exchange(world.mint())[0] == 201
-    assert TokenStore().count("repo#gh/acme/widgets") == 1
+    from chalicelib.models.tokens import repository_owner
+    from chalicelib.store.directory import DirectoryStore
+
+    widgets = DirectoryStore().repository("gh", "acme", "widgets")
+    assert TokenStore().count(repository_owner(widgets.repository_id)) == 1
 
 
 # -- settings ---------------------------------------------------------------------

@@ -88,7 +88,9 @@ def test_seed_makes_an_admin_with_a_token_of_each_kind(admin):
     account, project = admin.seed("demo@example.com", "Demo", "gh", "demo", "hello")
     assert token_format.parse(account.value) is Kind.ACCOUNT
     assert token_format.parse(project.value) is Kind.PROJECT
-    assert project.token.owner == "repo#gh/demo/hello" and project.token.name == "demo"
+    repository = admin.store.repository("gh", "demo", "hello")
+    assert project.token.owner == f"repo#{int(repository.repository_id)}" and project.token.name == "demo"
+    assert project.token.repository == "gh/demo/hello"
     assert admin.store.snapshot(admin.user("demo@example.com").user_id, "gh", "demo", "hello").repo_role == "admin"
 
 

@@ -131,3 +131,81 @@ def test_races_revoke_vs_revoke_exactly_one_wins(services):
 def test_races_count(capsys):
     with capsys.disabled():
         print(f"\nraces run in test_races.py: {RACES['count']}")
+
+
+# -- uploads (issue 11): concurrent reports of one commit -----------------------
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def uploads(services):
+    import json
+
+    from chalicelib.services.uploads import UploadService
+
+    admin, _ = services
+    repo = admin.create_repository("gh", "racers", "widgets") if admin.create_organization("gh", "racers") else None
+    project = Principal(Kind.PROJECT, 1, repository="gh/racers/widgets", repository_id=int(repo.repository_id))
+    service = UploadService()
+    committed = []  # the digest of each report whose conditional write won, in order
+    real_put = service.store.put_readback
+    lock = threading.Lock()
+
+    def put_readback(item, read_version, marker=None):
+        with lock:  # the write and its record in one step: the order is the writes' order
+            won = real_put(item, read_version, marker)
+            if won:
+                committed.append(item.summary["reports"][-1]["digest"])
+            return won
+
+    service.store.put_readback = put_readback
+
+    def send(files, language="python", partial=False):
+        body = {"fileReports": [{"filename": name, "coverage": {"1": 1}} for name in files]}
+        return lambda: service.upload_coverage(project, None, COMMIT, language, partial, body,
+                                               json.dumps(body).encode())
+
+    def read():
+        return service.coverage(project, "gh", "racers", "widgets", COMMIT)[0]
+
+    read.committed = committed
+    return send, read
+
+
+def test_races_complete_reports_of_one_language_leave_exactly_the_last_one(uploads):
+    send, read = uploads
+    for round_ in range(3):
+        reports = [[f"r{round_}-t{i}-{n}.py" for n in range(3)] for i in range(4)]
+        results = together([send(files) for files in reports])
+        RACES["count"] += 1
+        assert all(isinstance(r, str) for r in results), results  # none refused, none lost
+        data = read()
+        kept = [r for r in data["reports"] if r["language"] == "python"]
+        assert len(kept) == 1
+        # The survivor is whole and alone: its files, none of the others'.
+        names = sorted(f["filename"] for f in data["files"])
+        assert names in [sorted(files) for files in reports]
+        assert data["total"]["files"] == 3
+        # ...and it is the later one: the report whose write was the last to win.
+        assert data["reports"][-1]["receivedAt"] and read.committed[-1] == read_digest(read)
+
+
+def read_digest(read) -> str:
+    """The digest of the report the commit keeps (from the stored read-back)."""
+    from chalicelib.models.uploads import COVERAGE, UploadItem, commit_sk
+    from chalicelib.store.directory import DirectoryStore
+
+    repository_id = int(DirectoryStore().repository("gh", "racers", "widgets").repository_id)
+    item = UploadItem.get(f"repo#{repository_id}", commit_sk(COMMIT, COVERAGE), consistent_read=True)
+    return item.summary["reports"][-1]["digest"]
+
+
+def test_races_partial_reports_are_all_merged(uploads):
+    send, read = uploads
+    reports = [[f"p{i}-{n}.py" for n in range(2)] for i in range(6)]
+    results = together([send(files, partial=True) for files in reports])
+    RACES["count"] += 1
+    assert all(isinstance(r, str) for r in results), results
+    data = read()
+    assert len(data["reports"]) == 6 and data["total"]["files"] == 12

@@ -123,22 +123,42 @@ def service(make):
     return UploadService()
 
 
+def project(repo="gh/acme/widgets") -> Principal:
+    """A project principal of the live repository `repo` (name and id)."""
+    from chalicelib.store.directory import DirectoryStore
+
+    live = DirectoryStore().repository(*repo.split("/"))
+    return Principal(Kind.PROJECT, 1, repository=repo, repository_id=int(live.repository_id) if live else 1)
+
+
 def test_project_token_repository_comes_from_token(service):
-    principal = Principal(Kind.PROJECT, 1, repository="gh/acme/widgets")
-    assert service.repository(principal, None, action=_upload()) == "gh/acme/widgets"
+    assert service.repository(project(), None, action=_upload()).full_name == "gh/acme/widgets"
 
 
 def test_project_token_of_deleted_repository_is_not_found(service):
-    principal = Principal(Kind.PROJECT, 1, repository="gh/acme/gone")
     with pytest.raises(NotFound):
-        service.repository(principal, None, action=_upload())
+        service.repository(project("gh/acme/gone"), None, action=_upload())
+
+
+def test_project_token_of_a_predecessor_of_the_same_name_is_not_found(service, make):
+    old = project()
+    make.admin.delete_repository("gh", "acme", "widgets")
+    make.repo("gh/acme/widgets")
+    with pytest.raises(NotFound):
+        service.repository(old, None, action=_upload())
+    assert service.repository(project(), None, action=_upload()).full_name == "gh/acme/widgets"
+
+
+def test_project_token_without_a_repository_id_is_not_found(service):
+    with pytest.raises(NotFound):
+        service.repository(Principal(Kind.PROJECT, 1, repository="gh/acme/widgets"), None, action=_upload())
 
 
 def test_account_token_needs_repository_path(service, make):
     writer = make.user("w@example.com").grant("gh/acme/widgets", "write")
     with pytest.raises(Forbidden):
         service.repository(writer.principal(), None, action=_upload())
-    assert service.repository(writer.principal(), ("gh", "acme", "widgets"), _upload()) == "gh/acme/widgets"
+    assert service.repository(writer.principal(), ("gh", "acme", "widgets"), _upload()).full_name == "gh/acme/widgets"
 
 
 def _upload():

@@ -43,20 +43,46 @@ def _partial() -> bool:
     raise BadRequest("partial: must be true or false", field="partial")
 
 
+_CONTROLS = bytes(range(32))
+
+
+def event_bytes(raw: bytes) -> int:
+    """The size of a body inside the Lambda event API Gateway sends, at most:
+    a JSON string, where each `"` and `\\` takes two bytes and a control
+    character up to six (`\\u001f`)."""
+    controls = len(raw) - len(raw.translate(None, _CONTROLS))
+    return len(raw) + raw.count(b'"') + raw.count(b"\\") + 5 * controls
+
+
+def _raw() -> bytes:
+    raw = api.current_request.raw_body or b""
+    return raw if isinstance(raw, bytes) else raw.encode()
+
+
+def _check_size(raw: bytes) -> None:
+    """Within MAX_UPLOAD_BYTES (6,000,000) as Lambda receives it, deployed:
+    past it Lambda's 6 MB request limit would refuse the event before any
+    code ran, so it is refused here, clearly, on every stage alike."""
+    limit = get_settings().max_upload_bytes
+    if len(raw) > limit or event_bytes(raw) > limit:
+        raise PayloadTooLarge(
+            f"body: larger than {limit} bytes as Lambda receives it (a JSON string: each \" and \\ counts "
+            "twice); Lambda's request limit is 6 MB. Split the upload: coverage with partial=true, "
+            "analysis results in smaller batches", field="body")
+
+
 def _body():
     """(parsed JSON, raw bytes) of an upload, within the size limit."""
-    request = api.current_request
-    body = json_body(request, max_bytes=get_settings().max_upload_bytes)
-    return body, request.raw_body or b""
+    raw = _raw()
+    _check_size(raw)
+    body = json_body(api.current_request, max_bytes=get_settings().max_upload_bytes)
+    return body, raw
 
 
 def _bounded() -> None:
     """The body of `coverageFinal` / `resultsFinal` (`{}` or none, ignored)
     is held to the same size limit as every upload: no body is unbounded."""
-    raw = api.current_request.raw_body or b""
-    limit = get_settings().max_upload_bytes
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"body: larger than {limit} bytes")
+    _check_size(_raw())
 
 
 def _coverage(principal, repo_path, commit, language):

@@ -258,3 +258,11 @@ def list_repository_token_events(principal, provider, org, repo):
     limit, cursor = pagination(api.current_request)
     page = audit_reader().repository_events(principal, provider, org, repo, limit=limit, cursor=cursor)
     return json_response(page_body(page, audit_event))
+
+
+@api.route("/organizations/{provider}/{org}/audit/deleted-repositories/{repositoryId}/events", methods=["GET"])
+def list_deleted_repository_events(principal, provider, org, repositoryId):
+    limit, cursor = pagination(api.current_request)
+    page = audit_reader().deleted_repository_events(principal, provider, org, path_id(repositoryId),
+                                                    limit=limit, cursor=cursor)
+    return json_response(page_body(page, audit_event))

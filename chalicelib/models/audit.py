@@ -6,7 +6,7 @@ Each event is written once per stream that must show it, so that both reads
 | item | pk | sk |
 |---|---|---|
 | event in a user's stream | `user#<id>` | `<time, microseconds, UTC>#<event id>` |
-| event in a repository's stream | `repo#<provider>/<org>/<repo>` | same |
+| event in a repository's stream | `repo#<repository id>` | same |
 
 Items expire through DynamoDB TTL (`expires`), `audit_retention_days` after
 the event. The token itself is never stored: only its id and hint. Items
@@ -24,8 +24,11 @@ def user_stream(user_id: int) -> str:
     return f"user#{user_id}"
 
 
-def repository_stream(full_name: str) -> str:
-    return f"repo#{full_name}"
+def repository_stream(repository_id: float) -> str:
+    """A repository's stream, by its immutable id: a repository created again
+    under an old name starts with an empty trail, and a deleted one's trail
+    stays readable by id (`deleted-repositories/{id}/events`)."""
+    return f"repo#{int(repository_id)}"
 
 
 class AuditEvent(Model):

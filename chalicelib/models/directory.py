@@ -10,6 +10,13 @@ BatchGetItem fetches everything an access decision needs:
 | Organization | `org#<provider>/<org>` | `org` |
 | Repository | `org#<provider>/<org>` | `repo#<name>` |
 | Grant | `user#<id>` | `grant#<provider>/<org>[/<repo>]` |
+| DeletedRepository | `org#<provider>/<org>` | `deleted#<repository id>` |
+
+A DeletedRepository is written in the transaction that deletes the
+repository: it keeps the id that everything of the repository was keyed by
+(uploads, audit stream, tokens), so the clean-up can resume after a failure
+and the deleted repository's audit trail stays readable by its
+organization's admins.
 
 Grants are also indexed by what they grant on (`target-index`), so deleting
 a repository can remove its grants without a Scan.
@@ -42,6 +49,10 @@ def org_key(provider: str, org: str) -> str:
 
 def repo_sort_key(repo: str) -> str:
     return f"repo#{repo}"
+
+
+def deleted_sort_key(repository_id: float) -> str:
+    return f"deleted#{int(repository_id)}"
 
 
 def grant_sort_key(target: str) -> str:
@@ -103,6 +114,20 @@ class Repository(DirectoryItem, discriminator="repo"):
 class Grant(DirectoryItem, discriminator="grant"):
     user_id = NumberAttribute()
     role = UnicodeAttribute()
+
+
+class DeletedRepository(DirectoryItem, discriminator="deleted-repo"):
+    repository_id = NumberAttribute()
+    provider = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    name = UnicodeAttribute()
+    deleted_at = UTCDateTimeAttribute()
+    # Set once its grants, tokens and uploads are all gone.
+    purged_at = UTCDateTimeAttribute(null=True)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.provider}/{self.owner}/{self.name}"
 
 
 def publisher_sort_key(repo: str, publisher_id: float | None = None) -> str:

@@ -6,6 +6,10 @@ One table, four kinds of item, all keyed by `pk`:
 - `TokenId`: pk `id#<id>` points an id (what clients delete by) at a digest,
   and makes ids unique.
 - `TokenName`: pk `name#<owner>#<name>` makes names unique per owner.
+
+An owner is `user#<user id>` or `repo#<repository id>`: the repository's
+immutable id, never its name, so a repository created again under an old
+name owns none of its predecessor's tokens, names or count.
 - `TokenCounter`: pk `count#<owner>` counts an owner's tokens for the limit.
 
 Creating or deleting a token writes all of them in one transaction.
@@ -37,8 +41,8 @@ def user_owner(user_id: float) -> str:
     return f"user#{int(user_id)}"
 
 
-def repository_owner(full_name: str) -> str:
-    return f"repo#{full_name}"
+def repository_owner(repository_id: float) -> str:
+    return f"repo#{int(repository_id)}"
 
 
 class OwnerIndex(GlobalSecondaryIndex):
@@ -65,6 +69,10 @@ class Token(Model):
     created_by = NumberAttribute(null=True)  # user id; metadata only
     expires_at = UTCDateTimeAttribute(null=True)
     last_used_at = UTCDateTimeAttribute(null=True)
+    # Project tokens: the repository's "<provider>/<org>/<repo>" when the
+    # token was made, so the authorizer's one read names it (the access
+    # check compares the live repository's id with the owner's).
+    repository = UnicodeAttribute(null=True)
     # Set by write-time fan-out when the owning user is disabled, so the
     # authorizer never needs a second read to know it.
     disabled = BooleanAttribute(default=False)

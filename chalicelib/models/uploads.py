@@ -2,22 +2,27 @@
 
 Raw bodies live in S3 (`chalicelib.store.uploads`); this table holds one
 item per accepted upload, pointing at its object, with the summary
-computed when it arrived. All items of a commit share a partition, so a
-read-back is one Query:
+computed when it arrived. Everything of a repository shares one partition,
+keyed by the repository's immutable id (never its name: a repository
+created again under an old name starts empty), so a commit's read-back is
+one Query and deleting a repository's uploads needs no Scan:
 
-- pk `<provider>/<org>/<repo>#<commit>`
-- sk `coverage#<language>#<digest>`: a coverage report (digest = SHA-256
-  of the body, so a retried upload lands on the same item);
-- sk `coverage-final`: `coverageFinal` arrived (with the merged totals);
-- sk `issues#<digest>`, `metrics#<digest>`, `duplication#<digest>`: one
-  analysis results batch each;
-- sk `results-final`: `resultsFinal` arrived.
+- pk `repo#<repository id>`
+- sk `<commit>#coverage`: the commit's coverage read-back, merged as each
+  report arrived (`summary`: totals, the reports, the language states and
+  the per-file rows in the bucket), with a `version` that every change
+  bumps through a conditional write: concurrent uploads never lose one
+  another's report, and of two complete reports of one language the one
+  written last is the one kept;
+- sk `<commit>#analysis`: the analysis read-back, merged likewise;
+- sk `<commit>#batch#<kind>#<digest>`: marks an analysis batch as counted
+  (digest = SHA-256 of the body: a client's retry is not counted twice).
 
 A repository's analysis configuration, when one is set, is the item
-pk `<provider>/<org>/<repo>`, sk `configuration`.
+sk `configuration` of its partition. Raw bodies and the per-file rows live
+in S3 under `uploads/<repository id>/<commit>/`.
 """
 from pynamodb.attributes import (
-    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -31,21 +36,26 @@ from chalicelib.settings import get_settings
 TABLE = get_settings().uploads_table
 
 COVERAGE = "coverage"
-COVERAGE_FINAL = "coverage-final"
+ANALYSIS = "analysis"
+BATCH = "batch"
 ISSUES = "issues"
 METRICS = "metrics"
 DUPLICATION = "duplication"
-RESULTS_FINAL = "results-final"
 CONFIGURATION = "configuration"
 ANALYSIS_KINDS = (ISSUES, METRICS, DUPLICATION)
 
 
-def commit_key(repository: str, commit: str) -> str:
-    return f"{repository}#{commit}"
+def repository_key(repository_id: float) -> str:
+    return f"repo#{int(repository_id)}"
 
 
-def coverage_sk(language: str, digest: str) -> str:
-    return f"{COVERAGE}#{language}#{digest}"
+def commit_sk(commit: str, *parts: str) -> str:
+    """`<commit>#<parts...>`: a commit's items sort together in its repository."""
+    return "#".join((commit, *parts))
+
+
+def batch_sk(commit: str, kind: str, digest: str) -> str:
+    return commit_sk(commit, BATCH, kind, digest)
 
 
 class UploadItem(Model):
@@ -55,8 +65,6 @@ class UploadItem(Model):
     sk = UnicodeAttribute(range_key=True)
     kind = UnicodeAttribute()
     received_at = UTCDateTimeAttribute()
-    language = UnicodeAttribute(null=True)  # coverage reports
-    partial = BooleanAttribute(null=True)  # coverage reports
-    object_key = UnicodeAttribute(null=True)  # the raw body in the bucket
-    size = NumberAttribute(null=True)  # bytes of the raw body
-    summary = JSONAttribute(null=True)  # computed when it arrived
+    version = NumberAttribute(null=True)  # read-backs: bumped by every change
+    final_at = UTCDateTimeAttribute(null=True)  # read-backs: coverageFinal / resultsFinal
+    summary = JSONAttribute(null=True)  # read-backs: computed as data arrived

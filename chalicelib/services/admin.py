@@ -2,7 +2,7 @@
 
 Changes that end access fan out at write time, so that validating a token
 stays one read: disabling a user disables their account tokens, deleting a
-repository deletes its project tokens and grants.
+repository deletes its project tokens, grants and uploads.
 """
 from datetime import timedelta
 
@@ -13,6 +13,7 @@ from chalicelib.models.directory import User
 from chalicelib.names import check_name
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
+from chalicelib.store.uploads import UploadStore
 from chalicelib.token_format import Kind
 
 
@@ -31,9 +32,11 @@ def check_provider(provider: str) -> None:
 
 
 class AdminService:
-    def __init__(self, store: DirectoryStore | None = None, tokens: TokenService | None = None, clock=utcnow):
+    def __init__(self, store: DirectoryStore | None = None, tokens: TokenService | None = None, clock=utcnow,
+                 uploads: UploadStore | None = None):
         self.store = store or DirectoryStore()
         self.tokens = tokens or TokenService()
+        self.uploads = uploads or UploadStore()
         self.clock = clock
 
     def user(self, email: str) -> User:
@@ -67,22 +70,37 @@ class AdminService:
         return self.store.create_repository(provider, org, repo, self.clock(), public=public)
 
     def delete_repository(self, provider: str, org: str, repo: str) -> int:
-        """Delete a repository, its grants and its project tokens; the tokens deleted."""
+        """Delete a repository, its grants, its project tokens and its uploads;
+        the tokens deleted.
+
+        The repository goes first, leaving its tombstone (its id) in the
+        same write: from then on its name resolves to nothing (or to a new
+        repository, with a new id), so nothing of it is readable, and no
+        project token can be created for it. Then grants, tokens and uploads
+        go, in bounded batches; run again, the deletion resumes a clean-up
+        that failed half-way.
+        """
         check_provider(provider)
         full_name = f"{provider}/{org}/{repo}"
         repository = self.store.repository(provider, org, repo)
+        pending = self.store.unpurged_deletions(provider, org, repo)
         if repository is not None:
-            # The repository goes first: from then on no project token can
-            # be created for it (its creation checks the repository).
-            self.store.delete_repository(repository)
-            self._delete_publishers(provider, org, repo)
-            return self.tokens.delete_tokens_of_repository(full_name)
-        # Gone already: finish a deletion that failed half-way (its grants
-        # and tokens would otherwise come back with a same-named repository).
-        leftovers = self.store.delete_grants_on(full_name) + self._delete_publishers(provider, org, repo)
-        deleted = self.tokens.delete_tokens_of_repository(full_name)
-        if not leftovers and not deleted:
+            pending.append(self.store.delete_repository(repository, self.clock()))
+        elif not pending:
             raise NotFound(f"no repository {full_name}")
+        return sum(self._purge(tombstone) for tombstone in pending)
+
+    def _purge(self, tombstone) -> int:
+        """Remove what was keyed by a deleted repository's id; the tokens deleted."""
+        self.store.delete_grants_on(tombstone.full_name)
+        if self.store.repository(tombstone.provider, tombstone.owner, tombstone.name) is None:
+            # Publishers are stored by name: a namesake created meanwhile keeps
+            # its own (the old ones name the old id, which the exchange checks).
+            self._delete_publishers(tombstone.provider, tombstone.owner, tombstone.name)
+        deleted = self.tokens.delete_tokens_of_repository(int(tombstone.repository_id))
+        while self.uploads.purge_step(int(tombstone.repository_id)) != (0, 0):
+            pass
+        self.store.mark_purged(tombstone, self.clock())
         return deleted
 
     @staticmethod

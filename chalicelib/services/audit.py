@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
+from chalicelib.errors import NotFound
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
@@ -55,9 +56,9 @@ def actor_of(principal: Principal | None) -> tuple[str, int | None]:
 
 
 def owner_stream(owner: str) -> str:
-    """The stream of a token owner (`user#<id>` / `repo#<full>`): the same spelling."""
+    """The stream of a token owner (`user#<id>` / `repo#<repository id>`): the same spelling."""
     kind, _, rest = owner.partition("#")
-    return user_stream(int(rest)) if kind == "user" else repository_stream(rest)
+    return user_stream(int(rest)) if kind == "user" else repository_stream(int(rest))
 
 
 class Refusals:
@@ -142,7 +143,7 @@ class AuditService:
         streams = [owner_stream(token.owner)]
         if actor_user_id is not None:
             streams.append(user_stream(actor_user_id))
-        repository = token.owner.partition("#")[2] if token.owner.startswith("repo#") else None
+        repository = getattr(token, "repository", None) if token.owner.startswith("repo#") else None
         meta = meta or RequestMeta()
         return self.store.items(
             streams, at or self.clock(), action=action,
@@ -158,7 +159,7 @@ class AuditService:
         """A trusted publisher registered or removed: in the repository's stream
         and the acting user's."""
         actor, actor_user_id = actor_of(principal)
-        streams = [repository_stream(publisher.repository)]
+        streams = [repository_stream(publisher.repository_id)]
         if actor_user_id is not None:
             streams.append(user_stream(actor_user_id))
         meta = meta or RequestMeta()
@@ -168,12 +169,12 @@ class AuditService:
             reason=f"trusted publisher {int(publisher.publisher_id)}: {publisher_summary(publisher)}"[:512],
         )
 
-    def configuration_items(self, repository: str, *, principal: Principal | None,
+    def configuration_items(self, repository_id: int, repository: str, *, principal: Principal | None,
                             meta: RequestMeta | None) -> list[AuditEvent]:
         """The items recording that `repository`'s analysis configuration was
         set: in the repository's stream and, when a user set it, in theirs."""
         actor, actor_user_id = actor_of(principal)
-        streams = [repository_stream(repository)]
+        streams = [repository_stream(repository_id)]
         if actor_user_id is not None:
             streams.append(user_stream(actor_user_id))
         meta = meta or RequestMeta()
@@ -216,8 +217,8 @@ class AuditService:
 
         def items(at, count):
             actor, actor_user_id = actor_of(principal)
-            if principal.kind is Kind.PROJECT and principal.repository is not None:
-                stream = repository_stream(principal.repository)
+            if principal.kind is Kind.PROJECT and principal.repository_id is not None:
+                stream = repository_stream(principal.repository_id)
             elif principal.user_id is not None:
                 stream = user_stream(principal.user_id)
             else:
@@ -278,4 +279,18 @@ class AuditReader:
     def repository_events(self, principal: Principal, provider: str, org: str, repo: str,
                           *, limit: int, cursor: str | None) -> Page[AuditEvent]:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        return self.audit.page(repository_stream(access.repository.full_name), limit=limit, cursor=cursor)
+        return self.audit.page(repository_stream(access.repository.repository_id), limit=limit, cursor=cursor)
+
+    def deleted_repository_events(self, principal: Principal, provider: str, org: str, repository_id: int,
+                                  *, limit: int, cursor: str | None) -> Page[AuditEvent]:
+        """The trail of a deleted repository of `org`: for the organization's admins.
+
+        Its repository admins lost their grants with it; the organization's
+        admins administered it and keep seeing what happened to it (its
+        tokens deleted by the deletion, among others). A repository that was
+        never deleted, or belonged to another organization, is NotFound.
+        """
+        self.directory.organization_admin(principal, provider, org)
+        if self.directory.store.deleted_repository(provider, org, repository_id) is None:
+            raise NotFound()
+        return self.audit.page(repository_stream(repository_id), limit=limit, cursor=cursor)

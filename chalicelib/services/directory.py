@@ -10,7 +10,7 @@ from chalicelib.access import (
     effective_role,
     require_account,
 )
-from chalicelib.errors import NotFound
+from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.directory import Organization, Repository, User
 from chalicelib.names import is_name
 from chalicelib.store.directory import DirectoryStore
@@ -49,7 +49,9 @@ class DirectoryService:
         if principal.kind is Kind.PROJECT:
             check_repository(principal, full_name, None, action)
             repository = self.store.repository(provider, org, repo)
-            if repository is None:
+            # The name resolves to the live repository; the token belongs to
+            # it only if the ids agree (not to a predecessor of that name).
+            if repository is None or principal.repository_id != int(repository.repository_id):
                 raise NotFound()
             return RepositoryAccess(repository, None)
         snapshot = self.store.snapshot(principal.user_id, provider, org, repo)
@@ -60,6 +62,28 @@ class DirectoryService:
         if snapshot.repository is None:  # unreachable: no repository, no role
             raise NotFound()
         return RepositoryAccess(snapshot.repository, role)
+
+    def organization_admin(self, principal: Principal, provider: str, org: str) -> Organization:
+        """The organization, if `principal` is an account administering it, live.
+
+        NotFound for anyone who is not in it; Forbidden for its members and
+        for project tokens of its repositories (they see it, not this).
+        """
+        if provider not in PROVIDERS:
+            raise NotFound()
+        if principal.kind is Kind.PROJECT:
+            own_provider, own_org, _ = str(principal.repository).split("/", 2)
+            if (own_provider, own_org) != (provider, org):
+                raise NotFound()
+            raise Forbidden("this needs an organization admin's account API token")
+        snapshot = self.store.snapshot(principal.user_id, provider, org, None)
+        if snapshot.user is None or snapshot.user.disabled or snapshot.organization is None:
+            raise NotFound()
+        if snapshot.org_role is None:
+            raise NotFound()
+        if snapshot.org_role != "admin":
+            raise Forbidden("this needs the admin role on the organization")
+        return snapshot.organization
 
     def organizations(self, principal: Principal, *, limit: int, cursor: str | None,
                       provider: str | None = None) -> Page[Membership]:

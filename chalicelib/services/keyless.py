@@ -166,7 +166,7 @@ class PublisherService:
             raise NotFound()
         from chalicelib.models.tokens import repository_owner
 
-        minted = [t.pk for t in self.tokens.tokens.all_of(repository_owner(repository.full_name))
+        minted = [t.pk for t in self.tokens.tokens.all_of(repository_owner(repository.repository_id))
                   if t.publisher_id is not None and int(t.publisher_id) == publisher_id]
         revoked = self.revocation.revoke(
             minted, reason=f"trusted publisher {publisher_id} deleted", actor=f"user:{principal.user_id}",

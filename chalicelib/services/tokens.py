@@ -109,9 +109,13 @@ class TokenService:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         now = self.clock()
         repository = access.repository
-        owner_check = ((org_key(provider, org), repo_sort_key(repo)), DirectoryItem.pk.exists())
+        # The very repository must still exist when the token is written (not
+        # one deleted meanwhile, nor a new one created under its name).
+        owner_check = ((org_key(provider, org), repo_sort_key(repo)),
+                       DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
         return self._create(
-            Kind.PROJECT, repository_owner(repository.full_name), created_by=principal.user_id,
+            Kind.PROJECT, repository_owner(repository.repository_id), created_by=principal.user_id,
+            repository=repository.full_name,
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
             limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
@@ -121,13 +125,13 @@ class TokenService:
     def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
                        *, limit: int, cursor: str | None) -> Page[Token]:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        return self._listed(self.tokens.page(repository_owner(access.repository.full_name), limit=limit,
+        return self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
                                              cursor=cursor))
 
     def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
                              *, meta: RequestMeta | None = None) -> None:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        self._delete(repository_owner(access.repository.full_name), token_id, principal=principal, meta=meta)
+        self._delete(repository_owner(access.repository.repository_id), token_id, principal=principal, meta=meta)
 
     # -- fan-out (operators) ----------------------------------------------
 
@@ -139,8 +143,8 @@ class TokenService:
                 self.audit.record_token(audit_events.DISABLED, token, meta=OPERATOR, reason="owner disabled")
         return len(tokens)
 
-    def delete_tokens_of_repository(self, full_name: str) -> int:
-        tokens = self.tokens.all_of(repository_owner(full_name))
+    def delete_tokens_of_repository(self, repository_id: int) -> int:
+        tokens = self.tokens.all_of(repository_owner(repository_id))
         for token in tokens:
             self.tokens.delete(token, audit_items=self._audit_items(
                 audit_events.DELETED, token, principal=None, meta=OPERATOR, reason="repository deleted"))
@@ -184,11 +188,11 @@ class TokenService:
         return self.audit.token_items(action, token, principal=principal, meta=meta, reason=reason)
 
     def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now,
-                principal=None, meta=None, attributes=None, actor=None, reason=None) -> NewToken:
+                principal=None, meta=None, attributes=None, actor=None, reason=None, repository=None) -> NewToken:
         value = token_format.generate(kind)
         token = Token(
             token_format.digest(value),
-            kind=kind.value, owner=owner, token_id=0, name=name,
+            kind=kind.value, owner=owner, repository=repository, token_id=0, name=name,
             hint=token_format.hint(value), created_at=now, created_by=created_by,
             expires_at=expires_at, disabled=False, **(attributes or {}),
         )
@@ -225,7 +229,7 @@ class TokenService:
         # on when the token is written (deleted meanwhile: NotFound).
         owner_check = ((org_key(provider, org), repo_sort_key(repo)),
                        DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
-        owner = repository_owner(repository.full_name)
+        owner = repository_owner(repository.repository_id)
 
         def create():
             return self._create(
@@ -233,6 +237,7 @@ class TokenService:
                 expires_at=now + timedelta(seconds=lifetime_seconds),
                 limit=self.settings.max_project_tokens, owner_check=owner_check, now=now, meta=meta,
                 attributes={"publisher_id": int(publisher.publisher_id), "publisher_issuer": publisher.issuer},
+                repository=repository.full_name,
                 actor=f"publisher:{int(publisher.publisher_id)}", reason=reason,
             )
 

@@ -13,26 +13,29 @@ Two ways to name the repository, kept apart on purpose:
 Reading back (API v3) takes `read` for an account token, or the
 repository's own project token.
 """
+import copy
 import functools
 import hashlib
-import json
+import secrets
+import time
 from dataclasses import dataclass
 
-from chalicelib import analysis_config, reports
+from chalicelib import analysis_config, readback, reports
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
-from chalicelib.errors import Forbidden, NotFound, PayloadTooLarge
+from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.models.uploads import (
-    ANALYSIS_KINDS,
+    ANALYSIS,
+    BATCH,
     COVERAGE,
-    COVERAGE_FINAL,
-    RESULTS_FINAL,
     UploadItem,
-    commit_key,
-    coverage_sk,
+    batch_sk,
+    commit_sk,
+    repository_key,
 )
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
+from chalicelib.store.pagination import decode_cursor, encode_cursor
 from chalicelib.store.uploads import UploadStore, object_key
 from chalicelib.token_format import Kind
 
@@ -44,14 +47,18 @@ ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN = (  # an error message, not a secret  # nosec 
     "this path names a repository and takes an account token (api-token header); "
     "with a project token use /2.0/coverage/... or /2.0/commit/..."
 )
-# Coverage reports fetched and parsed at once when merging (up to 10 MB each).
-_MERGE_BATCH = 4
+# Writers of one commit that read the same version: each loser reads again
+# and redoes its change on top of the winner's, this many times at most.
+WRITE_ATTEMPTS = 8
+DEFAULT_PAGE = 100
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where an upload goes: `repository` is "<provider>/<org>/<repo>"."""
+    """Where an upload goes: the repository's id (what everything is keyed
+    by), its name (for messages) and the commit."""
 
+    repository_id: int
     repository: str
     commit: str
 
@@ -64,6 +71,44 @@ def digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def too_large(bound: str, limit: int, commit: str, what: str) -> PayloadTooLarge:
+    """A per-commit bound passed: the error names the bound (its setting) and its value."""
+    return PayloadTooLarge(f"body: commit {commit} would pass {limit} {what} ({bound}); nothing was stored",
+                           field="body")
+
+
+def _check_names_length(files) -> None:
+    name = readback.long_name(files)
+    if name is not None:
+        raise BadRequest(f"filename: at most {readback.MAX_FILENAME_CHARS} characters, got {len(name)} "
+                         f"({name[:40]!r}...)", field="filename")
+
+
+def row_cursor(cursor: str | None) -> int:
+    """The row a page cursor of a read-back starts at."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return 0
+    value = key.get("row", {}).get("N") if set(key) == {"row"} else None
+    if value is None or not value.isdigit():
+        raise BadRequest("cursor: not a cursor returned by this API", field="cursor")
+    return int(value)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(secrets.randbelow(20 * (attempt + 1)) / 1000)  # nosec B311 - jitter, not a secret
+
+
+def _empty_coverage() -> dict:
+    return {"reports": [], "languages": {}, "bytes": 0, "lineSpan": 0,
+            "total": readback.coverage_totals({}), "rows": {"key": None, "offsets": [0], "count": 0}}
+
+
+def _empty_analysis() -> dict:
+    return {"state": readback.empty_analysis(), "uploads": {"issues": 0, "metrics": 0, "duplication": 0},
+            "results": 0, "bytes": 0, "rows": {"key": None, "offsets": [0], "count": 0}}
+
+
 class UploadService:
     def __init__(self, directory: DirectoryService | None = None, store: UploadStore | None = None,
                  settings=None, clock=utcnow):
@@ -74,8 +119,9 @@ class UploadService:
 
     # -- access ------------------------------------------------------------
 
-    def repository(self, principal: Principal, repo_path: tuple[str, str, str] | None, action: Action) -> str:
-        """The repository an upload or read-back acts on, checked live.
+    def repository(self, principal: Principal, repo_path: tuple[str, str, str] | None, action: Action):
+        """The repository an upload or read-back acts on, checked live: its
+        name resolves to its id here, in the read the check makes anyway.
 
         `repo_path` is (provider, org, repo) from an account-token path, or
         None on a project-token path.
@@ -88,18 +134,25 @@ class UploadService:
             if principal.kind is not Kind.ACCOUNT:
                 raise Forbidden(ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN)
             provider, org, repo = repo_path
-        self.directory.repository(principal, provider, org, repo, action)
-        return f"{provider}/{org}/{repo}"
+        return self.directory.repository(principal, provider, org, repo, action).repository
 
-    def _target(self, principal, repo_path, commit: str) -> Target:
+    def _target(self, principal, repo_path, commit: str, action: Action = Action.UPLOAD) -> Target:
         commit = reports.commit_id(commit)
-        return Target(self.repository(principal, repo_path, Action.UPLOAD), commit)
+        repository = self.repository(principal, repo_path, action)
+        return Target(int(repository.repository_id), repository.full_name, commit)
 
-    # -- uploads -----------------------------------------------------------
+    def repository_for_read(self, principal, provider, org, repo, commit) -> Target:
+        """Read-back: an account with `read`, or the repository's project token."""
+        commit = reports.commit_id(commit)
+        repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
+        return Target(int(repository.repository_id), repository.full_name, commit)
+
+    # -- coverage ----------------------------------------------------------
 
     def upload_coverage(self, principal, repo_path, commit: str, language: str, partial: bool,
                         body, raw: bytes) -> str:
-        """Store one coverage report of one language.
+        """Store one coverage report of one language, merged into the commit's
+        read-back as it arrives.
 
         A complete report (not partial) replaces every earlier report of its
         language for the commit; a partial one is added to them and reopens
@@ -108,65 +161,195 @@ class UploadService:
         language = reports.language_name(language)
         target = self._target(principal, repo_path, commit)
         files = reports.coverage_report(body)
+        self._check_report(target, files)
+        totals = reports.coverage_totals(files)
+        state = readback.coverage_state(files)
+        del files
         sha = digest(raw)
-        key = object_key(target.repository, target.commit, COVERAGE, language, f"{sha}.json")
-        self.store.put_object(key, raw)
-        item = UploadItem(
-            commit_key(target.repository, target.commit),
-            coverage_sk(language, sha),
-            kind=COVERAGE,
-            received_at=self.clock(),
-            language=language,
-            partial=partial,
-            object_key=key,
-            size=len(raw),
-            summary=reports.coverage_totals(files),
-        )
-        earlier = [old for old in self.store.commit_items(target.repository, target.commit)
-                   if old.kind == COVERAGE and old.sk != item.sk]
-        # A complete report replaces its language's reports (compared by
-        # language, not by key prefix: a language name may contain "#").
-        replaced = [] if partial else [old for old in earlier if old.language == language]
-        kept = sum(int(old.size or 0) for old in earlier if old not in replaced)
-        limit = self.settings.max_coverage_bytes_per_commit
-        if kept + len(raw) > limit:
-            raise PayloadTooLarge(
-                f"body: the coverage reports of commit {target.commit} would pass {limit} bytes in all; "
-                "send a complete report (without partial=true) to replace a language's reports"
-            )
-        self.store.save_coverage(item, replaced, reopen=partial)
         kind = "partial" if partial else "complete"
-        return f"Coverage report ({language}, {kind}) received for commit {target.commit}"
+        message = f"Coverage report ({language}, {kind}) received for commit {target.commit}"
+        raw_key = object_key(target.repository_id, target.commit, COVERAGE, language, f"{sha}.json")
+        stored = False
+        for attempt in range(WRITE_ATTEMPTS):
+            head = self.store.readback(target.repository_id, commit_sk(target.commit, COVERAGE))
+            summary = head.summary if head else _empty_coverage()
+            if partial and any(r["digest"] == sha and r["language"] == language and r["partial"]
+                               for r in summary["reports"]):
+                return message  # a retry of a report already merged
+            kept = [r for r in summary["reports"] if partial or r["language"] != language]
+            self._check_kept(target, kept, len(raw))
+            previous = summary["languages"].get(language)
+            language_state = dict(state)
+            if partial and previous:
+                readback.merge_state(language_state, readback.decode_state(self.store.get_object(previous)))
+            merged: readback.State = dict(language_state)
+            for other, key in summary["languages"].items():
+                if other != language:
+                    readback.merge_state(merged, readback.decode_state(self.store.get_object(key)))
+            self._check_merged(target, merged)
+            if not stored:  # within every bound: from here on, things are stored
+                self.store.put_object(raw_key, raw)
+                stored = True
+            version = int(head.version) + 1 if head else 1
+            suffix = f"{version}-{secrets.token_hex(4)}"
+            state_key = object_key(target.repository_id, target.commit, COVERAGE, "state", suffix, language)
+            rows, offsets, count = readback.rows_object(readback.coverage_rows(merged))
+            rows_key = object_key(target.repository_id, target.commit, COVERAGE, "rows", f"{suffix}.jsonl")
+            self.store.put_object(state_key, readback.encode_state(language_state))
+            self.store.put_object(rows_key, rows)
+            now = self.clock()
+            report = {"language": language, "partial": partial, "digest": sha, "receivedAt": iso(now),
+                      **{name: totals[name] for name in ("files", "covered", "coverable")}, "bytes": len(raw)}
+            new_summary = {
+                "reports": [*kept, report],
+                "languages": {**summary["languages"], language: state_key},
+                "bytes": sum(r["bytes"] for r in kept) + len(raw),
+                "lineSpan": readback.line_span(merged),
+                "total": readback.coverage_totals(merged),
+                "rows": {"key": rows_key, "offsets": offsets, "count": count},
+            }
+            item = UploadItem(
+                repository_key(target.repository_id), commit_sk(target.commit, COVERAGE), kind=COVERAGE,
+                received_at=now, version=version, summary=new_summary,
+                # A partial report reopens a final commit; a complete one does not.
+                final_at=None if partial or head is None else head.final_at,
+            )
+            if self.store.put_readback(item, int(head.version) if head else None):
+                self.store.delete_objects([previous, summary["rows"]["key"]])
+                return message
+            self.store.delete_objects([state_key, rows_key])
+            _backoff(attempt)
+        raise Conflict(f"coverage of commit {target.commit} is being changed by other uploads; retry")
+
+    def _check_report(self, target: Target, files) -> None:
+        settings = self.settings
+        _check_names_length(files)
+        if len(files) > settings.max_coverage_files_per_commit:
+            raise too_large("MAX_COVERAGE_FILES_PER_COMMIT", settings.max_coverage_files_per_commit,
+                            target.commit, "files of coverage")
+        if readback.line_span(files) > settings.max_coverage_lines_per_commit:
+            raise too_large("MAX_COVERAGE_LINES_PER_COMMIT", settings.max_coverage_lines_per_commit,
+                            target.commit, "lines of coverage (the sum of each file's highest line)")
+
+    def _check_kept(self, target: Target, kept: list[dict], size: int) -> None:
+        settings = self.settings
+        if sum(r["bytes"] for r in kept) + size > settings.max_coverage_bytes_per_commit:
+            raise PayloadTooLarge(
+                f"body: the coverage reports of commit {target.commit} would pass "
+                f"{settings.max_coverage_bytes_per_commit} bytes in all (MAX_COVERAGE_BYTES_PER_COMMIT); "
+                "send a complete report (without partial=true) to replace a language's reports",
+                field="body",
+            )
+        if len(kept) + 1 > settings.max_coverage_reports_per_commit:
+            raise too_large("MAX_COVERAGE_REPORTS_PER_COMMIT", settings.max_coverage_reports_per_commit,
+                            target.commit, "coverage reports")
+
+    def _check_merged(self, target: Target, merged: readback.State) -> None:
+        self._check_report(target, merged)
 
     def finish_coverage(self, principal, repo_path, commit: str) -> str:
-        """`coverageFinal`: merge what arrived and close the commit."""
+        """`coverageFinal`: close the commit (what arrived is merged already)."""
         target = self._target(principal, repo_path, commit)
-        merged = self._merged_coverage(self.store.commit_items(target.repository, target.commit))
-        self.store.save(UploadItem(
-            commit_key(target.repository, target.commit), COVERAGE_FINAL,
-            kind=COVERAGE_FINAL, received_at=self.clock(), summary=reports.coverage_totals(merged),
-        ))
+        self._finish(target, COVERAGE, _empty_coverage)
         return f"Coverage of commit {target.commit} is final"
 
+    def _finish(self, target: Target, kind: str, empty) -> None:
+        for attempt in range(WRITE_ATTEMPTS):
+            head = self.store.readback(target.repository_id, commit_sk(target.commit, kind))
+            now = self.clock()
+            item = UploadItem(
+                repository_key(target.repository_id), commit_sk(target.commit, kind), kind=kind,
+                received_at=head.received_at if head else now, version=int(head.version) + 1 if head else 1,
+                summary=head.summary if head else empty(), final_at=now,
+            )
+            if self.store.put_readback(item, int(head.version) if head else None):
+                return
+            _backoff(attempt)
+        raise Conflict(f"commit {target.commit} is being changed by other uploads; retry")
+
+    # -- analysis ----------------------------------------------------------
+
     def upload_analysis(self, principal, repo_path, commit: str, kind: str, body, raw: bytes) -> str:
-        """Store one batch of issues, metrics or duplication results."""
+        """Store one batch of issues, metrics or duplication results, merged
+        into the commit's read-back as it arrives, within the commit's bounds."""
         target = self._target(principal, repo_path, commit)
         summary = reports.ANALYSIS_VALIDATORS[kind](body, self.settings.max_analysis_results)
+        files = readback.issue_files(body) if kind == "issues" else {}
+        _check_names_length(files)
+        message = f"{summary['results']} {kind} results received for commit {target.commit}"
         sha = digest(raw)
-        key = object_key(target.repository, target.commit, "analysis", kind, f"{sha}.json")
-        self.store.put_object(key, raw)
-        self.store.save(UploadItem(
-            commit_key(target.repository, target.commit), f"{kind}#{sha}",
-            kind=kind, received_at=self.clock(), object_key=key, size=len(raw), summary=summary,
-        ))
-        return f"{summary['results']} {kind} results received for commit {target.commit}"
+        raw_key = object_key(target.repository_id, target.commit, "analysis", kind, f"{sha}.json")
+        stored = False
+        for attempt in range(WRITE_ATTEMPTS):
+            head = self.store.readback(target.repository_id, commit_sk(target.commit, ANALYSIS))
+            current = head.summary if head else _empty_analysis()
+            self._check_analysis(target, current, summary, len(raw))
+            state = copy.deepcopy(current["state"])
+            readback.merge_analysis(state, kind, summary)
+            self._check_names(target, state)
+            rows_ref, new_rows_key = current["rows"], None
+            if files:
+                old = self.store.get_object(rows_ref["key"]) if rows_ref["key"] else b""
+                merged_rows = readback.merge_file_rows(readback.read_rows(old), files)
+                if len(merged_rows) > self.settings.max_analysis_files_per_commit:
+                    raise too_large("MAX_ANALYSIS_FILES_PER_COMMIT", self.settings.max_analysis_files_per_commit,
+                                    target.commit, "files with issues")
+                rows, offsets, count = readback.rows_object(merged_rows)
+                version_hint = f"{int(head.version) + 1 if head else 1}-{secrets.token_hex(4)}"
+                new_rows_key = object_key(target.repository_id, target.commit, "analysis", "rows",
+                                          f"{version_hint}.jsonl")
+            if not stored:
+                self.store.put_object(raw_key, raw)
+                stored = True
+            if new_rows_key:
+                self.store.put_object(new_rows_key, rows)
+                rows_ref = {"key": new_rows_key, "offsets": offsets, "count": count}
+            now = self.clock()
+            uploads = dict(current["uploads"])
+            uploads[kind] = uploads.get(kind, 0) + 1
+            item = UploadItem(
+                repository_key(target.repository_id), commit_sk(target.commit, ANALYSIS), kind=ANALYSIS,
+                received_at=now, version=int(head.version) + 1 if head else 1,
+                final_at=head.final_at if head else None,
+                summary={"state": state, "uploads": uploads, "results": current["results"] + summary["results"],
+                         "bytes": current["bytes"] + len(raw), "rows": rows_ref, "lastReceivedAt": iso(now)},
+            )
+            marker = UploadItem(repository_key(target.repository_id), batch_sk(target.commit, kind, sha),
+                                kind=BATCH, received_at=now)
+            if self.store.put_readback(item, int(head.version) if head else None, marker):
+                if new_rows_key:
+                    self.store.delete_objects([current["rows"]["key"]])
+                return message
+            self.store.delete_objects([new_rows_key])
+            if self.store.exists(target.repository_id, marker.sk):
+                return message  # a retry of a batch already counted
+            _backoff(attempt)
+        raise Conflict(f"analysis of commit {target.commit} is being changed by other uploads; retry")
+
+    def _check_analysis(self, target: Target, current: dict, summary: dict, size: int) -> None:
+        settings = self.settings
+        if current["results"] + summary["results"] > settings.max_analysis_results_per_commit:
+            raise too_large("MAX_ANALYSIS_RESULTS_PER_COMMIT", settings.max_analysis_results_per_commit,
+                            target.commit, "analysis results")
+        if current["bytes"] + size > settings.max_analysis_bytes_per_commit:
+            raise too_large("MAX_ANALYSIS_BYTES_PER_COMMIT", settings.max_analysis_bytes_per_commit,
+                            target.commit, "bytes of analysis results")
+
+    def _check_names(self, target: Target, state: dict) -> None:
+        names = readback.analysis_names(state)
+        limit = self.settings.max_analysis_names_per_commit
+        for what in ("tools", "languages"):
+            if names[what] > limit:
+                raise too_large("MAX_ANALYSIS_NAMES_PER_COMMIT", limit, target.commit, f"distinct {what}")
+        if names["levels"] > reports.MAX_LEVELS:
+            raise too_large("MAX_LEVELS", reports.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
+        if names["all levels"] > readback.MAX_LEVELS_PER_COMMIT:
+            raise too_large("MAX_LEVELS_PER_COMMIT", readback.MAX_LEVELS_PER_COMMIT, target.commit,
+                            "distinct issue levels")
 
     def finish_results(self, principal, repo_path, commit: str) -> str:
         target = self._target(principal, repo_path, commit)
-        self.store.save(UploadItem(
-            commit_key(target.repository, target.commit), RESULTS_FINAL,
-            kind=RESULTS_FINAL, received_at=self.clock(),
-        ))
+        self._finish(target, ANALYSIS, _empty_analysis)
         return f"Analysis results of commit {target.commit} are final"
 
     def configuration(self, principal, repo_path, any_token: bool = False) -> dict:
@@ -178,11 +361,12 @@ class UploadService:
         where the path names the repository for either kind of token (as the
         read-backs), not the v2 paths that tell the kinds apart.
         """
-        if any_token:
-            repository = self.repository_for_read(principal, *repo_path)
+        if any_token and repo_path is not None:
+            provider, org, repo = repo_path
+            repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
         else:
             repository = self.repository(principal, repo_path, Action.READ)
-        return analysis_config.answer(self.store.configuration(repository))
+        return analysis_config.answer(self.store.configuration(int(repository.repository_id)))
 
     def set_configuration(self, principal: Principal | None, provider: str, org: str, repo: str, body,
                           meta=None) -> dict:
@@ -191,19 +375,19 @@ class UploadService:
         admin's) account token; `principal` None is the operator (manage.py).
         """
         if principal is None:
-            found = self.directory.store.repository(provider, org, repo)
-            if found is None:
+            repository = self.directory.store.repository(provider, org, repo)
+            if repository is None:
                 raise NotFound()
         elif principal.kind is Kind.PROJECT:
             self.directory.repository(principal, provider, org, repo, Action.READ)  # 404 if not its own
             raise Forbidden("setting the analysis configuration needs an account API token (api-token header) "
                             "of a repository admin")
         else:
-            self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+            repository = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS).repository
         configuration = analysis_config.validate(body)
-        repository = f"{provider}/{org}/{repo}"
-        events = self.audit.configuration_items(repository, principal=principal, meta=meta)
-        self.store.save_configuration(repository, configuration, self.clock(), events)
+        repository_id = int(repository.repository_id)
+        events = self.audit.configuration_items(repository_id, repository.full_name, principal=principal, meta=meta)
+        self.store.save_configuration(repository_id, configuration, self.clock(), events)
         return analysis_config.answer(configuration)
 
     @functools.cached_property
@@ -214,57 +398,66 @@ class UploadService:
 
     # -- reading back ------------------------------------------------------
 
-    def coverage(self, principal, provider, org, repo, commit) -> dict:
-        commit = reports.commit_id(commit)
-        repository = self.repository_for_read(principal, provider, org, repo)
-        items = self.store.commit_items(repository, commit)
-        report_items = sorted((i for i in items if i.kind == COVERAGE), key=lambda i: (i.received_at, i.sk))
-        final_item = next((i for i in items if i.kind == COVERAGE_FINAL), None)
-        merged = self._merged_coverage(report_items)
-        complete = bool(report_items) and not any(i.partial for i in report_items)
-        return {
-            "commit": commit,
-            "final": final_item is not None or complete,
-            "finalizedAt": iso(final_item.received_at) if final_item else None,
-            "total": reports.coverage_totals(merged),
-            "files": reports.file_coverage(merged),
-            "reports": [
-                {"language": i.language, "partial": bool(i.partial), "receivedAt": iso(i.received_at),
-                 "files": i.summary["files"], "covered": i.summary["covered"],
-                 "coverable": i.summary["coverable"], "bytes": int(i.size or 0)}
-                for i in report_items
-            ],
+    def coverage(self, principal, provider, org, repo, commit, *, limit: int = DEFAULT_PAGE,
+                 cursor: str | None = None) -> tuple[dict, dict]:
+        """(the commit's coverage with one page of files, the page's pagination):
+        one GetItem and at most one ranged S3 read, whatever was uploaded."""
+        target = self.repository_for_read(principal, provider, org, repo, commit)
+        start = row_cursor(cursor)
+        head, files = self._page(target, COVERAGE, start, limit)
+        summary = head.summary if head else _empty_coverage()
+        reports_list = summary["reports"]
+        complete = bool(reports_list) and not any(r["partial"] for r in reports_list)
+        final_at = head.final_at if head else None
+        data = {
+            "commit": target.commit,
+            "final": final_at is not None or complete,
+            "finalizedAt": iso(final_at),
+            "total": summary["total"],
+            "files": files,
+            "reports": [{name: r[name] for name in ("language", "partial", "receivedAt", "files", "covered",
+                                                    "coverable", "bytes")} for r in reports_list],
         }
+        return data, self._pagination(summary["rows"]["count"], start, limit)
 
-    def analysis(self, principal, provider, org, repo, commit) -> dict:
-        commit = reports.commit_id(commit)
-        repository = self.repository_for_read(principal, provider, org, repo)
-        items = self.store.commit_items(repository, commit)
-        batches = sorted((i for i in items if i.kind in ANALYSIS_KINDS), key=lambda i: (i.received_at, i.sk))
-        final_item = next((i for i in items if i.kind == RESULTS_FINAL), None)
-        return {
-            "commit": commit,
-            "resultsFinal": final_item is not None,
-            "resultsFinalAt": iso(final_item.received_at) if final_item else None,
-            **reports.analysis_summary([(i.kind, i.summary) for i in batches]),
-            "uploads": [
-                {"kind": i.kind, "results": i.summary["results"], "receivedAt": iso(i.received_at),
-                 "bytes": int(i.size or 0)}
-                for i in batches
-            ],
+    def analysis(self, principal, provider, org, repo, commit, *, limit: int = DEFAULT_PAGE,
+                 cursor: str | None = None) -> tuple[dict, dict]:
+        """(the commit's analysis summary with one page of issues by file, its
+        pagination): one GetItem and at most one ranged S3 read."""
+        target = self.repository_for_read(principal, provider, org, repo, commit)
+        start = row_cursor(cursor)
+        head, files = self._page(target, ANALYSIS, start, limit)
+        summary = head.summary if head else _empty_analysis()
+        final_at = head.final_at if head else None
+        data = {
+            "commit": target.commit,
+            "resultsFinal": final_at is not None,
+            "resultsFinalAt": iso(final_at),
+            **readback.render_analysis(summary["state"]),
+            "issuesByFile": files,
+            "uploads": {**summary["uploads"], "results": summary["results"], "bytes": summary["bytes"],
+                        "lastReceivedAt": summary.get("lastReceivedAt")},
         }
+        return data, self._pagination(summary["rows"]["count"], start, limit)
 
-    def repository_for_read(self, principal, provider, org, repo) -> str:
-        """Read-back: an account with `read`, or the repository's project token."""
-        self.directory.repository(principal, provider, org, repo, Action.READ)
-        return f"{provider}/{org}/{repo}"
+    def _page(self, target: Target, kind: str, start: int, limit: int):
+        """The read-back item and rows start..start+limit-1 of its file rows."""
+        for _ in range(3):
+            head = self.store.readback(target.repository_id, commit_sk(target.commit, kind))
+            rows: dict = head.summary["rows"] if head else {}
+            span = readback.page_range(rows["offsets"], rows["count"], start, limit) if rows else None
+            if span is None:
+                return head, []
+            first, last, skip = span
+            raw = self.store.get_range(rows["key"], first, last)
+            if raw is not None:
+                return head, readback.page_rows(raw, skip, limit)
+            # A newer version replaced these rows since the item was read.
+        raise Conflict(f"commit {target.commit} is being changed by other uploads; retry")
 
-    def _merged_coverage(self, items) -> dict:
-        """Every coverage report of a commit, merged as it is read: a few raw
-        reports in memory at a time, never all of them."""
-        keys = [i.object_key for i in items if i.kind == COVERAGE]
-        merged: dict[str, dict[int, int]] = {}
-        for start in range(0, len(keys), _MERGE_BATCH):
-            for raw in self.store.get_objects(keys[start:start + _MERGE_BATCH]):
-                reports.merge_into(merged, reports.coverage_report(json.loads(raw)))
-        return merged
+    @staticmethod
+    def _pagination(total: int, start: int, limit: int) -> dict:
+        body: dict = {"limit": limit, "total": total}
+        if start + limit < total:
+            body["cursor"] = encode_cursor({"row": {"N": str(start + limit)}})
+        return body

@@ -9,12 +9,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict
 from chalicelib.models.directory import (
+    DeletedRepository,
     DirectoryItem,
     Email,
     Grant,
     Organization,
     Repository,
     User,
+    deleted_sort_key,
     email_key,
     grant_sort_key,
     org_key,
@@ -158,11 +160,40 @@ class DirectoryStore:
         self._put_new(repo, retry_on_conflict=False, what=f"repository {provider}/{org}/{name}")
         return repo
 
-    def delete_repository(self, repo: Repository) -> None:
-        """Delete a repository and every grant on it (fan-out through target-index)."""
-        with dependency_errors():
-            repo.delete()
+    def delete_repository(self, repo: Repository, now: datetime) -> DeletedRepository:
+        """Delete a repository, leaving its tombstone, in one transaction; then
+        every grant on it (fan-out through target-index).
+
+        The tombstone keeps the repository's id: what was stored under that
+        id is removed after this (`AdminService.delete_repository`), and can
+        be resumed from it if that fails half-way.
+        """
+        tombstone = DeletedRepository(
+            repo.pk, deleted_sort_key(repo.repository_id), repository_id=repo.repository_id,
+            provider=repo.provider, owner=repo.owner, name=repo.name, created_at=repo.created_at,
+            deleted_at=now,
+        )
+        with dependency_errors(), TransactWrite(connection=DirectoryItem._get_connection().connection) as transaction:
+            transaction.delete(repo)
+            transaction.save(tombstone)
         self.delete_grants_on(repo.full_name)
+        return tombstone
+
+    def deleted_repository(self, provider: str, org: str, repository_id: int) -> DeletedRepository | None:
+        return self._get(DeletedRepository, org_key(provider, org), deleted_sort_key(repository_id))
+
+    def unpurged_deletions(self, provider: str, org: str, name: str) -> list[DeletedRepository]:
+        """Deletions of repositories named `name` in the organization whose
+        clean-up has not finished (one Query over the org's tombstones)."""
+        with dependency_errors():
+            return list(DeletedRepository.query(
+                org_key(provider, org), DeletedRepository.sk.startswith("deleted#"), consistent_read=True,
+                filter_condition=(DeletedRepository.name == name) & DeletedRepository.purged_at.does_not_exist(),
+            ))
+
+    def mark_purged(self, tombstone: DeletedRepository, now: datetime) -> None:
+        with dependency_errors():
+            tombstone.update(actions=[DeletedRepository.purged_at.set(now)])
 
     def delete_grants_on(self, target: str) -> int:
         """Delete every grant on `target` (idempotent: resumes a fan-out cut short)."""
