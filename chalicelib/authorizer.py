@@ -42,6 +42,11 @@ HEADER_KINDS = {
 DENIAL_EXPIRED = "expired"
 DENIAL_AMBIGUOUS = "ambiguous"
 DENIAL_MISPLACED = "misplaced"
+# The lifecycle (issue 16): paused (401), outside allowedCidrs (403), a
+# rotated-away token used after its grace period (the API revokes its family).
+DENIAL_PAUSED = "paused"
+DENIAL_SOURCE = "source"
+DENIAL_REUSED = "reused"
 
 
 class Decision(dict):
@@ -94,6 +99,7 @@ def principal_of(token, kind: Kind) -> Principal:
         user_id=int(owner) if kind is Kind.ACCOUNT else None,
         repository=owner if kind is Kind.PROJECT else None,
         hint=token.hint,
+        scopes=token.scopes or None,
     )
 
 
@@ -135,13 +141,45 @@ class TokenAuthorizer:
             self._audit(token, principal, "token.denied", "owner disabled", event)
             return self._deny(method_arn)
         now = self.clock()
+        if token.rotated_at is not None and token.expires_at is not None and token.expires_at <= now:
+            return self._reused(method_arn, principal)
         if token.expires_at is not None and token.expires_at <= now:
             self._audit(token, principal, "token.expired", "expired", event)
             return self._denial(method_arn, DENIAL_EXPIRED)
-        if self._stale(token.last_used_at, now):
+        refusal = self._lifecycle_refusal(token, principal, event)
+        if refusal is not None:
+            return self._denial(method_arn, refusal)
+        if token.max_uses is not None:
+            if not self.store.use(token, now, touch=self._stale(token.last_used_at, now)):
+                self._rejected("use limit reached", event)
+                return self._deny(method_arn)
+        elif self._stale(token.last_used_at, now):
             self.store.touch(token, now)
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
         return Decision.build("Allow", f"token:{principal.token_id}", resource, principal.to_context())
+
+    def _lifecycle_refusal(self, token, principal: Principal, event: dict) -> str | None:
+        """A paused token, or one used from outside its allowedCidrs: the
+        denial, audited as a refused use (no read: the token item says it)."""
+        if token.paused:
+            self._audit(token, principal, "token.denied", "token disabled", event)
+            return DENIAL_PAUSED
+        if token.allowed_cidrs:
+            from chalicelib.scopes import source_allowed
+
+            # The address API Gateway saw the connection come from, never a
+            # header a client can set (X-Forwarded-For and the like).
+            if not source_allowed(RequestMeta.from_event(event).source_ip, list(token.allowed_cidrs)):
+                self._audit(token, principal, "token.denied", "source address not allowed", event)
+                return DENIAL_SOURCE
+        return None
+
+    def _reused(self, method_arn: str, principal: Principal) -> Decision:
+        # The family is revoked by the API Lambda, whose role may delete
+        # tokens (this function's may not): an Allow for this one method
+        # carrying the denial and the token's id.
+        return Decision.build("Allow", "anonymous", method_arn,
+                              {"denial": DENIAL_REUSED, "tokenId": str(principal.token_id)})
 
     def _stale(self, last_used_at: datetime | None, now: datetime) -> bool:
         interval = self.settings.last_used_interval_seconds

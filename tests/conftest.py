@@ -310,4 +310,7 @@ def build_callers(make, admin) -> Callers:
     for kind in ("no_access", "read", "write", "repo_admin", "org_admin"):
         headers[kind] = {"api-token": account[kind]}
     assert set(headers) == set(CALLER_KINDS)
+    # Issue 16: project tokens of widgets limited to one scope each.
+    for scope in ("coverage:write", "analysis:write", "repository:read"):
+        headers[f"scope:{scope}"] = {"project-token": make.project_token("gh/acme/widgets", scopes=[scope])}
     return Callers(make, headers)

@@ -31,6 +31,12 @@ DELETED = "token.deleted"
 DISABLED = "token.disabled"
 EXPIRED = "token.expired"
 DENIED = "token.denied"
+# The lifecycle (issue 16)
+ROTATED = "token.rotated"
+REUSED = "token.reused"
+PAUSED = "token.paused"
+RESUMED = "token.resumed"
+EXPIRING = "token.expiring"
 
 
 def actor_of(principal: Principal | None) -> tuple[str, int | None]:
@@ -66,7 +72,7 @@ class AuditService:
         meta = meta or RequestMeta()
         return self.store.items(
             streams, self.clock(), action=action,
-            outcome="denied" if action in (EXPIRED, DENIED) else "success",
+            outcome="denied" if action in (EXPIRED, DENIED, REUSED) else "success",
             actor=actor, actor_user_id=actor_user_id, token_id=int(token.token_id), token_hint=token.hint,
             token_kind=token.kind, repository=repository, source_ip=meta.source_ip,
             user_agent=meta.user_agent, reason=reason,
