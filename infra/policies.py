@@ -48,8 +48,11 @@ def _logs_statement(arns, function_name: str):
 
 
 def authorizer_policy(
-    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str
+    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str,
+    use_attributes: tuple[str, ...] = (),
 ) -> dict:
+    """`use_attributes`: what else the authorizer's UpdateItem writes (issue
+    16: the sweeper's activity key, and the use count of maxUses tokens)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -65,7 +68,9 @@ def authorizer_policy(
                 "Action": ["dynamodb:UpdateItem"],
                 "Resource": [arns.dynamodb_table(tokens_table)],
                 "Condition": {
-                    "ForAllValues:StringEquals": {"dynamodb:Attributes": [token_key, last_used_attribute]},
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:Attributes": [token_key, last_used_attribute, *use_attributes]
+                    },
                     "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
                 },
             },

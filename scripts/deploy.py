@@ -176,6 +176,7 @@ class Stage:
                 audit_table=self.settings.audit_table,
                 token_key=Token.pk.attr_name,
                 last_used_attribute=Token.last_used_at.attr_name,
+                use_attributes=(Token.active_at.attr_name, Token.uses.attr_name),
             ),
         }
 

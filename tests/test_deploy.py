@@ -179,7 +179,8 @@ def test_package_authorizer_may_only_read_record_last_use_and_append_audit_event
     (append,) = by_action["dynamodb:PutItem"]
     assert [_resource_text(r) for r in append["Resource"]] == [_resource_text(_table_arn("audit"))]
     (update,) = by_action["dynamodb:UpdateItem"]
-    assert update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "last_used_at"]
+    assert update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == [
+        "pk", "last_used_at", "active_at", "uses"]
     assert update["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"] == "NONE"
     assert [_resource_text(r) for r in update["Resource"]] == [_resource_text(_table_arn("tokens"))]
 

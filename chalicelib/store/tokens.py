@@ -111,7 +111,10 @@ class TokenStore:
             actions += [Token.last_used_at.set(now), Token.active_at.set(now)]
         with dependency_errors():
             try:
-                _touch_connection().update_item(
+                # The standard connection (retries, normal timeouts), not the
+                # best-effort one of `touch`: a retried ADD can only count a
+                # use twice, never admit one more than max_uses.
+                Token._get_connection().update_item(
                     token.pk,
                     actions=actions,
                     condition=Token.pk.exists()
