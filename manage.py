@@ -129,5 +129,21 @@ def issue_token(obj, email, name, expires_in):
     click.echo(created.value)
 
 
+@cli.command("sweep")
+@click.pass_obj
+def sweep(obj):
+    """Run the daily sweep now: expiry notices (7 days ahead) and, with
+    STALE_TOKEN_DAYS set, revoking unused tokens. Safe to run again."""
+    import logging
+
+    from chalicelib.services import sweeper
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("botocore", "pynamodb", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    report = run(sweeper.run)
+    click.echo(f"sweep: {report.summary()}")
+
+
 if __name__ == "__main__":
     sys.exit(cli())

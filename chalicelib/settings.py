@@ -43,6 +43,11 @@ class Settings:
     # All coverage reports of one commit together: merging them (coverageFinal,
     # the read-back) must fit the API Lambda's memory and time.
     max_coverage_bytes_per_commit: int = 64 * 1024 * 1024
+    # The sweeper (issue 16): revoke tokens unused for this many days (0:
+    # never, the default); send expiry notices from this address through
+    # Amazon SES (unset: notices are only logged).
+    stale_token_days: int = 0
+    notify_from: str | None = None
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -90,6 +95,8 @@ def from_environ(environ) -> Settings:
         max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
         max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
         max_coverage_bytes_per_commit=_int(environ, "MAX_COVERAGE_BYTES_PER_COMMIT", 64 * 1024 * 1024, 1),
+        stale_token_days=_int(environ, "STALE_TOKEN_DAYS", 0, 0, 3650),
+        notify_from=environ.get("NOTIFY_FROM") or None,
     )
 
 

@@ -150,7 +150,7 @@ def _resource_text(resource) -> str:
 
 def test_package_policies_name_no_wildcard_resource(packaged):
     roles = resources_of(packaged[1], "AWS::IAM::Role")
-    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole"}  # one role per function
+    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole", "SweeperRole"}  # one role per function
     for name, role in roles.items():
         for statement in _statements(role):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -510,3 +510,16 @@ def test_restore_chalice_state_gives_a_fresh_clone_the_stage_record(deployed, bo
         os.environ.clear()
         os.environ.update(saved)
     assert (project / ".chalice" / "deployed" / "staging.json").read_text() == '{"resources": []}'
+
+
+def test_package_sweeper_runs_daily_with_its_own_role(packaged):
+    """Issue 16: the sweeper is a scheduled function in the deployed stack."""
+    resources = packaged[1]["Resources"]
+    sweeper = resources["Sweeper"]
+    assert sweeper["Properties"]["Handler"] == "app.sweeper"
+    schedules = [event["Properties"]["Schedule"] for event in sweeper["Properties"].get("Events", {}).values()
+                 if event["Type"] == "Schedule"]
+    assert schedules == ["rate(1 day)"]
+    role = resources["SweeperRole"]
+    actions = {action for statement in _statements(role) for action in statement["Action"]}
+    assert "dynamodb:Scan" not in actions and "dynamodb:Query" in actions
