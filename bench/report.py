@@ -233,8 +233,36 @@ def render(f: dict) -> str:
         lines.append(f"| `{row['request']}` | {row['rps']:.0f} | {ms(row['median_ms'])} | {ms(row['p99_ms'])} | "
                      f"{statuses} | {ratio(row['median_ms'], e2e['ping']['median_ms'])} | "
                      f"{ratio(row['rps'], e2e['ping']['rps'])} |")
+    lines += [""] + lifecycle_section(f.get("lifecycle"))
     lines += ["", NOTES]
     return "\n".join(lines)
+
+
+LIFECYCLE_LABELS = {
+    "plain": "plain account token",
+    "scopes_and_20_cidrs": "project token with scopes and 20 `allowedCidrs` blocks",
+    "rotated_in_grace": "rotated-away token in its grace period",
+    "max_uses": "`maxUses` token (the conditional use count)",
+}
+
+
+def lifecycle_section(figures) -> list[str]:
+    """Issue 16: what each limit costs a decision (in-process moto)."""
+    if not figures:
+        return []
+    lines = ["## 6. The lifecycle's limits in the authorizer", "",
+             "One decision per kind of token (`bench/lifecycle.py`, in-process moto, the same run): scopes, "
+             "CIDRs, pause and rotation are read from the token's one item; `maxUses` adds one conditional "
+             "`UpdateItem` (it also carries `lastUsedAt`, so a counted token never pays a separate touch).", "",
+             "| token | calls per decision | median ms | p99 ms | median ÷ bare GetItem |", "|---|---|---|---|---|"]
+    floor = figures["get_item"]["median_ms"]
+    for name, label in LIFECYCLE_LABELS.items():
+        row = figures[name]
+        calls = ", ".join(f"{n} × `{c}`" for c, n in row["calls"].items())
+        lines.append(f"| {label} | {calls} | {ms(row['median_ms'])} | {ms(row['p99_ms'])} | "
+                     f"{ratio(row['median_ms'], floor)} |")
+    lines.append(f"| (floor) bare `GetItem` | 1 | {ms(floor)} | {ms(figures['get_item']['p99_ms'])} | 1.00 |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -47,6 +47,14 @@ def authorizer(backend: str, plan: dict) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def lifecycle(plan: dict) -> dict:
+    command = [sys.executable, "-m", "bench.lifecycle", "--rounds", str(plan["rounds"])]
+    result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -62,6 +70,7 @@ def main(argv=None):
         ("moto", lambda: authorizer("moto", plan)),
         ("server", lambda: authorizer("server", plan)),
         ("end_to_end", lambda: load.measure(plan["clients"], plan["seconds"])),
+        ("lifecycle", lambda: lifecycle(plan)),
     ]
     for name, step in steps:
         start = time.monotonic()
