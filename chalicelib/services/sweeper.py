@@ -30,6 +30,9 @@ from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.tokens import TokenLifecycleStore, TokenStore
 
 log = logging.getLogger("latchkey.sweeper")
+# Its notices and summary are the point of its log: INFO whatever the
+# "latchkey" logger is set to (Chalice sets its app's logger to ERROR).
+log.setLevel(logging.INFO)
 
 NOTICE_DAYS = 7
 SWEEPER = RequestMeta(source_ip=None, user_agent="latchkey-sweeper")
