@@ -416,3 +416,16 @@ def test_patch_another_users_token_is_404(api, alice, make):
     theirs = create(api, make.user("bob@example.com").token())
     assert api.call("PATCH", f"/api/v3/user/tokens/{theirs['id']}", me, body={"disabled": True}) == NOT_FOUND
     assert api.get("/api/v3/user", theirs["token"])[0] == 200
+
+
+def test_end_grace_periods_revokes_predecessors_still_in_grace(api, alice, admin):
+    """The hook for leak reports and revoke-by-value (issue 15): the
+    lineage's grace periods end at once."""
+    _, me = alice
+    old = create(api, me)
+    new = api.post(f"/api/v3/user/tokens/{old['id']}/rotate", me, body={"gracePeriodSeconds": 3600})[1]["data"]
+    leaked = admin.tokens.tokens.find(digest(new["token"]))
+    assert admin.tokens.end_grace_periods(leaked, reason="leak reported") == 1
+    assert api.get("/api/v3/user", old["token"]) == NOT_FOUND
+    assert api.get("/api/v3/user", new["token"])[0] == 200  # the caller revokes the leaked token itself
+    assert_tokens_consistent()
