@@ -33,7 +33,9 @@ class AuditEvent(Model):
     sk = UnicodeAttribute(range_key=True)  # time-ordered, unique
     event_id = UnicodeAttribute()
     at = UTCDateTimeAttribute()
-    action = UnicodeAttribute()  # token.created | .deleted | .disabled | .expired | .denied | .rotated | .reused | .paused | .resumed | .expiring
+    # token.created | .deleted | .disabled | .expired | .denied, and the
+    # lifecycle's .rotated | .reused | .paused | .resumed | .expiring
+    action = UnicodeAttribute()
     outcome = UnicodeAttribute()  # success | denied
     actor = UnicodeAttribute()  # "user:<id>" | "project-token:<id>" | "operator"
     actor_user_id = NumberAttribute(null=True)
