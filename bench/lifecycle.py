@@ -29,7 +29,7 @@ def measure(rounds: int) -> dict:
 
         ensure_tables()
         admin = AdminService()
-        account, _project = admin.seed("bench@example.com", "Bench", "gh", "bench", "repo")
+        account, project = admin.seed("bench@example.com", "Bench", "gh", "bench", "repo")
         user = admin.user("bench@example.com")
         tokens = admin.tokens
         limited_project = admin.tokens.create_project_token(
@@ -40,6 +40,7 @@ def measure(rounds: int) -> dict:
         counted = tokens.issue_account_token(user, max_uses=1_000_000_000)
         kinds = {
             "plain": ("api-token", account.value),
+            "plain_project": ("project-token", project.value),
             "scopes_and_20_cidrs": ("project-token", limited_project.value),
             "rotated_in_grace": ("api-token", in_grace.value),
             "max_uses": ("api-token", counted.value),

@@ -240,6 +240,7 @@ def render(f: dict) -> str:
 
 LIFECYCLE_LABELS = {
     "plain": "plain account token",
+    "plain_project": "plain project token",
     "scopes_and_20_cidrs": "project token with scopes and 20 `allowedCidrs` blocks",
     "rotated_in_grace": "rotated-away token in its grace period",
     "max_uses": "`maxUses` token (the conditional use count)",
@@ -257,7 +258,9 @@ def lifecycle_section(figures) -> list[str]:
              "| token | calls per decision | median ms | p99 ms | median ÷ bare GetItem |", "|---|---|---|---|---|"]
     floor = figures["get_item"]["median_ms"]
     for name, label in LIFECYCLE_LABELS.items():
-        row = figures[name]
+        row = figures.get(name)
+        if row is None:
+            continue
         calls = ", ".join(f"{n} × `{c}`" for c, n in row["calls"].items())
         lines.append(f"| {label} | {calls} | {ms(row['median_ms'])} | {ms(row['p99_ms'])} | "
                      f"{ratio(row['median_ms'], floor)} |")

@@ -113,19 +113,22 @@ def test_rotate_the_successor_chains_the_family(api, alice):
     assert first["familyId"] == second["familyId"] == third["familyId"]
 
 
-@pytest.mark.parametrize("body,field", [
+ROTATE_BAD = [
     ({"gracePeriodSeconds": -1}, "gracePeriodSeconds"),
     ({"gracePeriodSeconds": 86401}, "gracePeriodSeconds"),
     ({"gracePeriodSeconds": "60"}, "gracePeriodSeconds"),
     ({"gracePeriodSeconds": True}, "gracePeriodSeconds"),
     ({"expiresAt": "2001-01-01T00:00:00Z"}, "expiresAt"),
     ({"name": "x"}, "name"),
-])
-def test_rotate_bad_input_is_400_and_changes_nothing(api, alice, body, field):
+]
+
+
+def test_rotate_bad_input_is_400_and_changes_nothing(api, alice):
     _, me = alice
     old = create(api, me)
-    status, answer = api.post(f"/api/v3/user/tokens/{old['id']}/rotate", me, body=body)
-    assert status == 400 and answer["error"].startswith(field)
+    for body, field in ROTATE_BAD:
+        status, answer = api.post(f"/api/v3/user/tokens/{old['id']}/rotate", me, body=body)
+        assert status == 400 and answer["error"].startswith(field), (body, answer)
     assert api.get("/api/v3/user", old["token"])[0] == 200
     assert Token.get(digest(old["token"])).rotated_at is None
 
@@ -265,13 +268,11 @@ def test_scope_missing_is_403_naming_it(api, repo_admin):
     assert status == 403 and "repository:read" in body["error"]
 
 
-@pytest.mark.parametrize("scopes,field", [
-    ([], "scopes"), (["admin"], "scopes"), ("coverage:write", "scopes"), ([1], "scopes"),
-])
-def test_bad_scopes_are_400(api, repo_admin, scopes, field):
+def test_bad_scopes_are_400(api, repo_admin):
     _, boss = repo_admin
-    status, body = api.post(REPO + "/tokens", boss, body={"scopes": scopes})
-    assert status == 400 and body["error"].startswith(field)
+    for scopes in ([], ["admin"], "coverage:write", [1]):
+        status, body = api.post(REPO + "/tokens", boss, body={"scopes": scopes})
+        assert status == 400 and body["error"].startswith("scopes"), (scopes, body)
 
 
 def test_account_tokens_take_no_scopes(api, alice):
@@ -299,7 +300,7 @@ def source_ip(monkeypatch):
     return set_to
 
 
-@pytest.mark.parametrize("cidrs,address,allowed", [
+SOURCES = [
     (["127.0.0.0/8"], "127.0.0.1", True),
     (["203.0.113.0/24"], "127.0.0.1", False),
     (["203.0.113.0/24", "198.51.100.7/32"], "198.51.100.7", True),
@@ -308,18 +309,22 @@ def source_ip(monkeypatch):
     (["2001:db8::/32"], "203.0.113.5", False),
     (["203.0.113.0/24"], "::ffff:203.0.113.9", True),
     (["203.0.113.0/24"], "", False),
-])
-def test_allowed_cidrs_against_the_source_address(api, alice, source_ip, cidrs, address, allowed):
+]
+
+
+def test_allowed_cidrs_against_the_source_address(api, alice, source_ip):
     user, me = alice
-    token = create(api, me, allowedCidrs=cidrs)["token"]
-    source_ip(address)
-    status, body = api.get("/api/v3/user", token)
-    if allowed:
-        assert status == 200
-    else:
-        assert (status, body) == (403, {"error": "source address not allowed"})
-        refused = [e for e in AuditEvent.query(user_stream(user.user_id)) if e.action == "token.denied"]
-        assert refused and refused[-1].reason == "source address not allowed"
+    for cidrs, address, allowed in SOURCES:
+        token = create(api, me, allowedCidrs=cidrs)["token"]
+        source_ip(address)
+        status, body = api.get("/api/v3/user", token)
+        if allowed:
+            assert status == 200, (cidrs, address, body)
+        else:
+            assert (status, body) == (403, {"error": "source address not allowed"}), (cidrs, address)
+            refused = [e for e in AuditEvent.query(user_stream(user.user_id)) if e.action == "token.denied"]
+            assert refused and refused[-1].reason == "source address not allowed"
+        source_ip("127.0.0.1")
 
 
 def test_allowed_cidrs_ignore_forwarding_headers(api, alice, source_ip):
@@ -330,13 +335,11 @@ def test_allowed_cidrs_ignore_forwarding_headers(api, alice, source_ip):
     assert api.get("/api/v3/user", token, headers=spoofed)[0] == 403
 
 
-@pytest.mark.parametrize("cidrs", [
-    [], ["10.0.0.7/8"], ["not-a-cidr"], ["10.0.0.0/8"] * 0 + [f"10.{i}.0.0/16" for i in range(21)], "10.0.0.0/8", [7],
-])
-def test_bad_allowed_cidrs_are_400(api, alice, cidrs):
+def test_bad_allowed_cidrs_are_400(api, alice):
     _, me = alice
-    status, body = api.post("/api/v3/user/tokens", me, body={"allowedCidrs": cidrs})
-    assert status == 400 and body["error"].startswith("allowedCidrs")
+    for cidrs in ([], ["10.0.0.7/8"], ["not-a-cidr"], [f"10.{i}.0.0/16" for i in range(21)], "10.0.0.0/8", [7]):
+        status, body = api.post("/api/v3/user/tokens", me, body={"allowedCidrs": cidrs})
+        assert status == 400 and body["error"].startswith("allowedCidrs"), (cidrs, body)
 
 
 def test_twenty_cidrs_are_accepted(api, alice):
@@ -366,11 +369,11 @@ def test_max_uses_counts_and_lists(api, alice):
     assert (listed["maxUses"], listed["uses"]) == (3, 3)
 
 
-@pytest.mark.parametrize("value", [0, -1, True, "3", 1.5, 10**10])
-def test_bad_max_uses_is_400(api, alice, value):
+def test_bad_max_uses_is_400(api, alice):
     _, me = alice
-    status, body = api.post("/api/v3/user/tokens", me, body={"maxUses": value})
-    assert status == 400 and body["error"].startswith("maxUses")
+    for value in (0, -1, True, "3", 1.5, 10**10):
+        status, body = api.post("/api/v3/user/tokens", me, body={"maxUses": value})
+        assert status == 400 and body["error"].startswith("maxUses"), (value, body)
 
 
 # -- pause ----------------------------------------------------------------------------
@@ -403,12 +406,13 @@ def test_pause_a_project_token(api, repo_admin):
     assert api.get(REPO, created["token"])[0] == 200
 
 
-@pytest.mark.parametrize("body", [{}, {"disabled": "yes"}, {"disabled": None}, {"disabled": True, "name": "x"}])
-def test_patch_bad_input_is_400(api, alice, body):
+def test_patch_bad_input_is_400(api, alice):
     _, me = alice
     created = create(api, me)
-    status, answer = api.call("PATCH", f"/api/v3/user/tokens/{created['id']}", me, body=body)
-    assert status == 400 and answer["error"].startswith(("disabled", "name"))
+    for body in ({}, {"disabled": "yes"}, {"disabled": None}, {"disabled": True, "name": "x"}):
+        status, answer = api.call("PATCH", f"/api/v3/user/tokens/{created['id']}", me, body=body)
+        assert status == 400 and answer["error"].startswith(("disabled", "name")), (body, answer)
+    assert api.get("/api/v3/user", created["token"])[0] == 200
 
 
 def test_patch_another_users_token_is_404(api, alice, make):
@@ -429,3 +433,39 @@ def test_end_grace_periods_revokes_predecessors_still_in_grace(api, alice, admin
     assert api.get("/api/v3/user", old["token"]) == NOT_FOUND
     assert api.get("/api/v3/user", new["token"])[0] == 200  # the caller revokes the leaked token itself
     assert_tokens_consistent()
+
+
+# -- the authorizer's decisions, on API Gateway's REQUEST events -------------------
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/api/v3/user"
+
+
+def request_event(token, source_ip, **headers):
+    """A REQUEST authorizer event as API Gateway sends it: the source address
+    is in requestContext.identity, where no client header can reach."""
+    return {"type": "REQUEST", "methodArn": ARN, "headers": {"api-token": token, **headers},
+            "requestContext": {"identity": {"sourceIp": source_ip, "userAgent": "curl/8"}}}
+
+
+def test_authorizer_checks_the_reported_ipv6_source(make):
+    from chalicelib.authorizer import TokenAuthorizer
+
+    token = make.user().token(allowed_cidrs=["2001:db8:abcd::/48"])
+    authorizer = TokenAuthorizer()
+    allowed = authorizer(request_event(token, "2001:db8:abcd:12::1"))
+    assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow" and "denial" not in allowed["context"]
+    refused = authorizer(request_event(token, "2001:db8:abce::1", **{"X-Forwarded-For": "2001:db8:abcd::1"}))
+    assert refused["context"] == {"denial": "source"}
+    assert refused["policyDocument"]["Statement"][0]["Resource"] == [ARN]  # this one method only
+
+
+def test_authorizer_reuse_decision_names_the_token(make, admin):
+    from chalicelib.authorizer import TokenAuthorizer
+
+    alice = make.user()
+    old = alice.token()
+    token_id = int(admin.tokens.tokens.find(digest(old)).token_id)
+    admin.tokens.rotate_account_token(alice.principal(), token_id, grace_period_seconds=0)
+    decision = TokenAuthorizer()(request_event(old, "127.0.0.1"))
+    assert decision["context"] == {"denial": "reused", "tokenId": str(token_id)}
+    assert decision["principalId"] == "anonymous"
