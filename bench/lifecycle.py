@@ -23,6 +23,7 @@ def measure(rounds: int) -> dict:
     with mock_aws():
         from chalicelib import token_format
         from chalicelib.authorizer import TokenAuthorizer
+        from chalicelib.models.tokens import Token
         from chalicelib.services.admin import AdminService
         from chalicelib.settings import get_settings
         from chalicelib.store.tables import ensure_tables
@@ -66,7 +67,22 @@ def measure(rounds: int) -> dict:
         functions["get_item"] = lambda i: client.get_item(TableName=table, Key=key, ConsistentRead=True)
         for name, values in interleaved_samples(functions, rounds, warmup=5).items():
             results.setdefault(name, {}).update(summary(values))
+        # The authorizer's own work for 20 blocks, the match in the last one
+        # (the rest of a decision's time is the storage call's).
+        from chalicelib.scopes import source_allowed
+
+        blocks = list(Token.get(token_format.digest(limited_project.value)).allowed_cidrs)
+        results["cidr_check"] = summary([
+            _timed(lambda: source_allowed("127.0.0.1", blocks)) for _ in range(rounds)])
         return results
+
+
+def _timed(function) -> float:
+    import time
+
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def _principal(user):

@@ -469,3 +469,15 @@ def test_authorizer_reuse_decision_names_the_token(make, admin):
     decision = TokenAuthorizer()(request_event(old, "127.0.0.1"))
     assert decision["context"] == {"denial": "reused", "tokenId": str(token_id)}
     assert decision["principalId"] == "anonymous"
+
+
+def test_only_the_direct_predecessor_keeps_a_grace_period(api, alice):
+    _, me = alice
+    first = create(api, me)
+    second = api.post(f"/api/v3/user/tokens/{first['id']}/rotate", me, body={"gracePeriodSeconds": 600})[1]["data"]
+    third = api.post(f"/api/v3/user/tokens/{second['id']}/rotate", me, body={"gracePeriodSeconds": 600})[1]["data"]
+    assert api.get("/api/v3/user", second["token"])[0] == 200  # the direct predecessor, in its grace period
+    assert api.get("/api/v3/user", third["token"])[0] == 200
+    # The first one's grace ended with the second rotation: its use is a reuse.
+    assert api.get("/api/v3/user", first["token"]) == NOT_FOUND
+    assert api.get("/api/v3/user", third["token"]) == NOT_FOUND

@@ -333,8 +333,15 @@ class TokenService:
                                     reason=f"rotated to token {int(new.token_id)}; grace period {grace}s")
             )
 
+        # Only the direct predecessor keeps a grace period: an older one
+        # still in its own ends now (its next use is then a reuse).
+        end_grace = [
+            member for member in self.lifecycle.family(old.owner, old.family)
+            if member.rotated_at is not None and member.pk != old.pk
+            and member.expires_at is not None and member.expires_at > now
+        ]
         stored = self.lifecycle.rotate(old, successor, grace_ends=grace_ends, now=now,
-                                       owner_check=owner_check, audit_items=audit_items)
+                                       owner_check=owner_check, audit_items=audit_items, end_grace=end_grace)
         old.rotated_at, old.successor_id, old.family_id, old.expires_at = now, stored.token_id, old.family, grace_ends
         return Rotation(NewToken(value, stored), old)
 

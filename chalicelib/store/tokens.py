@@ -286,11 +286,14 @@ class TokenLifecycleStore:
         self.tokens = tokens
 
     def rotate(self, old: Token, successor: Token, *, grace_ends: datetime, now: datetime,
-               owner_check=None, audit_items=()) -> Token:
+               owner_check=None, audit_items=(), end_grace=()) -> Token:
         """Retire `old` (working until `grace_ends`) and store `successor`
         in one transaction: the successor takes over the old token's name
         and its place in the count. Of concurrent rotations of one token
         exactly one succeeds; the others raise Conflict.
+
+        `end_grace`: older tokens of the family still in a grace period,
+        which ends now (only the direct predecessor keeps one).
 
         Raises Conflict (already rotated, or changed meanwhile), NotFound
         (old token or owner gone).
@@ -301,13 +304,13 @@ class TokenLifecycleStore:
             items = audit_items(successor) if callable(audit_items) else list(audit_items)
             try:
                 with dependency_errors():
-                    self._rotate_once(old, successor, grace_ends, now, owner_check, items)
+                    self._rotate_once(old, successor, grace_ends, now, owner_check, items, list(end_grace))
                 return successor
             except _IdTaken:
                 continue
         raise Conflict("could not allocate a token id, retry")
 
-    def _rotate_once(self, old, successor, grace_ends, now, owner_check, items):
+    def _rotate_once(self, old, successor, grace_ends, now, owner_check, items, end_grace):
         try:
             with TransactWrite(connection=self.tokens._connection(),
                                client_request_token=uuid.uuid4().hex) as transaction:
@@ -332,9 +335,12 @@ class TokenLifecycleStore:
                     condition=Token.pk.exists() & Token.rotated_at.does_not_exist()
                     & (Token.owner == old.owner),
                 )
+                for older in end_grace:
+                    transaction.update(older, actions=[Token.expires_at.set(now)], condition=Token.pk.exists())
         except TransactWriteError as error:
             codes = cancellation_codes(error)
-            labels = (["owner"] if owner_check else []) + ["id", "token"] + ["audit"] * len(items) + ["old"]
+            labels = ((["owner"] if owner_check else []) + ["id", "token"] + ["audit"] * len(items) + ["old"]
+                      + ["grace"] * len(end_grace))
             if len(codes) != len(labels):
                 raise
             failed = {label for label, code in zip(labels, codes, strict=True) if code == "ConditionalCheckFailed"}
@@ -344,6 +350,8 @@ class TokenLifecycleStore:
                 raise NotFound() from None
             if "id" in failed:
                 raise _IdTaken() from None
+            if "grace" in failed and "old" not in failed:
+                raise Conflict("the token's family changed meanwhile, retry") from None
             if "old" in failed:
                 current = self.tokens.find(old.pk)
                 if current is None:
