@@ -82,8 +82,14 @@ def test_sweep_notifies_the_creator_of_a_project_token(make, clock, outbox):
 
 def test_sweep_logs_notices_when_no_sender_is_set(make, clock, caplog):
     make.user().token(expires_at=in_days(1))
-    with caplog.at_level(logging.INFO, logger="latchkey.sweeper"):
+    # Chalice's app logger ("latchkey") does not propagate to the root, where
+    # caplog listens: listen on the sweeper's own logger.
+    logger = logging.getLogger("latchkey.sweeper")
+    logger.addHandler(caplog.handler)
+    try:
         Sweeper(settings=dataclasses.replace(get_settings(), notify_from=None), clock=clock).sweep()
+    finally:
+        logger.removeHandler(caplog.handler)
     assert any("notice to alice@example.com" in record.getMessage() for record in caplog.records)
 
 
