@@ -234,6 +234,7 @@ def render(f: dict) -> str:
                      f"{statuses} | {ratio(row['median_ms'], e2e['ping']['median_ms'])} | "
                      f"{ratio(row['rps'], e2e['ping']['rps'])} |")
     lines += [""] + lifecycle_section(f.get("lifecycle"))
+    lines += [""] + keyless_section(f.get("keyless"))
     lines += ["", NOTES]
     return "\n".join(lines)
 
@@ -251,7 +252,7 @@ def lifecycle_section(figures) -> list[str]:
     """Issue 16: what each limit costs a decision (in-process moto)."""
     if not figures:
         return []
-    lines = ["## 6. The lifecycle's limits in the authorizer", "",
+    lines = ["## 7. The lifecycle's limits in the authorizer", "",
              "One decision per kind of token (`bench/lifecycle.py`, in-process moto, the same run): scopes, "
              "CIDRs, pause and rotation are read from the token's one item; `maxUses` adds one conditional "
              "`UpdateItem` (it also carries `lastUsedAt`, so a counted token never pays a separate touch).", "",
@@ -270,6 +271,27 @@ def lifecycle_section(figures) -> list[str]:
                       f"{ms(figures['cidr_check']['median_ms'])} ms (median; p99 {ms(figures['cidr_check']['p99_ms'])}); "
                       "the rest of the difference is moto answering for a larger item (on DynamoDB, an item under "
                       "4 KB costs the same read)."]
+    return lines
+
+
+def keyless_section(k: dict | None) -> list[str]:
+    """The keyless CI exchange (`bench/keyless_bench.py`): exact storage calls per outcome, latency."""
+    if not k:
+        return []
+    lines = ["## 6. Keyless CI: the exchange of an identity token (`POST /api/v3/oidc/token`)", "",
+             "Against an issuer on 127.0.0.1 (its keys fetched once and cached: "
+             f"{k['jwks_fetches']} JWKS fetch in the whole run), on in-process moto, service level. "
+             "Calls counted exactly as in section 1.", "",
+             "| identity token | answer | storage calls (exact) |", "|---|---|---|"]
+    labels = {"minted": "valid, trusted publisher", "replayed-token": "the same token again",
+              "no-publisher": "valid, no publisher trusts it", "invalid-token": "wrong audience",
+              "malformed": "not a JWT"}
+    for name, case in k["cases"].items():
+        calls = ", ".join(f"{n} × `{c}`" for c, n in case["calls"].items()) or "none"
+        lines.append(f"| {labels.get(name, name)} | {case['outcome']} | {calls} |")
+    e = k["exchange"]
+    lines += ["", f"A successful exchange: median {ms(e['median_ms'])} ms, p99 {ms(e['p99_ms'])} ms "
+              f"over {e['n']} exchanges (signature check, 4 storage calls, token minted)."]
     return lines
 
 

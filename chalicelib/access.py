@@ -74,10 +74,14 @@ class Principal:
         )
 
 
+# A route every token may call whatever its scopes (a token revoking itself).
+ANY_SCOPE = "*"
+
+
 def check_scope(principal: Principal, scope: str | None) -> None:
     """Refuse a project token limited to scopes that do not include
     `scope` (what the route needs; None: a route no scope opens)."""
-    if principal.kind is not Kind.PROJECT or principal.scopes is None:
+    if principal.kind is not Kind.PROJECT or principal.scopes is None or scope == ANY_SCOPE:
         return
     held = principal.scopes.split()
     if scope is None:

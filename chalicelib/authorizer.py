@@ -47,6 +47,15 @@ DENIAL_MISPLACED = "misplaced"
 DENIAL_PAUSED = "paused"
 DENIAL_SOURCE = "source"
 DENIAL_REUSED = "reused"
+# The token's expiry, in GitHub's format, for the API's Latchkey-Token-Expiration.
+CONTEXT_EXPIRATION = "tokenExpiration"
+
+
+def expiration_context(token) -> dict:
+    """`{CONTEXT_EXPIRATION: "YYYY-MM-DD HH:MM:SS UTC"}` for a token with an expiry, else {}."""
+    if token.expires_at is None:
+        return {}
+    return {CONTEXT_EXPIRATION: token.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")}
 
 
 class Decision(dict):
@@ -145,7 +154,7 @@ class TokenAuthorizer:
             return self._reused(method_arn, principal)
         if token.expires_at is not None and token.expires_at <= now:
             self._audit(token, principal, "token.expired", "expired", event)
-            return self._denial(method_arn, DENIAL_EXPIRED)
+            return self._denial(method_arn, DENIAL_EXPIRED, expiration_context(token))
         refusal = self._lifecycle_refusal(token, principal, event)
         if refusal is not None:
             return self._denial(method_arn, refusal)
@@ -156,7 +165,8 @@ class TokenAuthorizer:
         elif self._stale(token.last_used_at, now):
             self.store.touch(token, now)
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
-        return Decision.build("Allow", f"token:{principal.token_id}", resource, principal.to_context())
+        context = {**principal.to_context(), **expiration_context(token)}
+        return Decision.build("Allow", f"token:{principal.token_id}", resource, context)
 
     def _lifecycle_refusal(self, token, principal: Principal, event: dict) -> str | None:
         """A paused token, or one used from outside its allowedCidrs: the
@@ -219,9 +229,9 @@ class TokenAuthorizer:
     def _deny(self, method_arn: str) -> Decision:
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})
 
-    def _denial(self, method_arn: str, denial: str) -> Decision:
+    def _denial(self, method_arn: str, denial: str, extra: dict | None = None) -> Decision:
         # An Allow for this one method only: the API answers the denial.
-        return Decision.build("Allow", "anonymous", method_arn, {"denial": denial})
+        return Decision.build("Allow", "anonymous", method_arn, {"denial": denial, **(extra or {})})
 
 
 _authorizer: TokenAuthorizer | None = None

@@ -21,6 +21,36 @@ W = "/api/v3/organizations/gh/acme/repositories/widgets"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COVERAGE = {"fileReports": [{"filename": "src/a.py", "coverage": {"1": 1, "2": 0}}]}
 
+PUBLISHER = {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001}
+
+
+def no_publishers(callers) -> str:
+    """The publishers route of widgets, with none registered (each cell
+    registers the same publisher afresh)."""
+    from chalicelib.store.publishers import PublisherStore
+
+    PublisherStore().delete_all_of("gh", "acme", "widgets")
+    return W + "/trusted-publishers"
+
+
+def a_publisher(callers) -> str:
+    """The path of a fresh trusted publisher of widgets (a target for deletes)."""
+    import os
+
+    from chalicelib.access import Principal
+    from chalicelib.services.keyless import PublisherService
+    from chalicelib.token_format import Kind
+
+    boss = callers.make.admin.user("org-admin@example.com")
+    principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
+    created = PublisherService().create(principal, "gh", "acme", "widgets",
+                                        {**PUBLISHER, "environment": os.urandom(4).hex()})
+    return f"{W}/trusted-publishers/{int(created.publisher_id)}"
+
+
+# Rows whose cells end the caller's own token: run after every other row.
+CONSUMES_CALLER = {("DELETE", "/api/v3/tokens/self")}
+
 # Token state, identical on every protected route.
 #  none garbage wrong_checksum revoked expired disabled_owner deleted_repo ... two_tokens
 GATE = (401, 404, 404, 404, 401, 404, 404)
@@ -99,6 +129,15 @@ ROWS = {
         lambda c: f"{W}/tokens/{c.project_token_id()}/rotate", {}, (404, 403, 404, 403, 403, 201, 201)),
     ("PATCH", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/tokens/{tokenId}"): (
         lambda c: f"{W}/tokens/{c.project_token_id()}", {"disabled": False}, (404, 403, 404, 403, 403, 200, 200)),
+    # -- issue 15: trusted publishers (repository or org admins), self-revocation --
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/trusted-publishers"): (
+        W + "/trusted-publishers", None, (404, 403, 404, 403, 403, 200, 200)),
+    ("POST", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/trusted-publishers"): (
+        no_publishers, PUBLISHER, (404, 403, 404, 403, 403, 201, 201)),
+    ("DELETE", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/trusted-publishers/{publisherId}"): (
+        a_publisher, None, (404, 403, 404, 403, 403, 204, 204)),
+    # any valid token may end itself, whatever it may otherwise do
+    ("DELETE", "/api/v3/tokens/self"): ("/api/v3/tokens/self", None, (204, 204, 204, 204, 204, 204, 204)),
 }
 
 # Issue 16: project tokens of widgets limited to one scope each are callers
@@ -129,8 +168,19 @@ ROUTE_SCOPES = {
     ("POST", "/2.0/{provider}/{username}/{project}/commit/{commit}/resultsFinal"): "analysis:write",
     ("GET", "/2.0/{provider}/{username}/{project}/analysis/configuration"): "analysis:write",
     ("POST", "/2.0/{username}/{project}/commit/{commit}/coverage/{language}"): "coverage:write",
+    ("DELETE", "/api/v3/tokens/self"): "*",  # any token may end itself, whatever its scopes
 }
 SCOPED_CALLERS = ("scope:coverage:write", "scope:analysis:write", "scope:repository:read")
+
+# Public routes: their own checks are the authorization, so every kind of
+# caller, whatever token it sends, gets the same answer. (method, path) ->
+# (body, status).
+PUBLIC_ROWS = {
+    ("GET", "/openapi.json"): (None, 200),
+    ("POST", "/api/v3/oidc/token"): ({"token": "not-a-jwt"}, 401),
+    ("POST", "/api/v3/secret-scanning/github"): ([], 401),  # unsigned
+    ("POST", "/api/v3/credentials/revoke"): ({"credentials": ["lka_unknown"]}, 202),
+}
 
 
 def normalized(path: str) -> str:
@@ -165,7 +215,7 @@ def test_isolation_matrix_has_a_row_for_every_route():
 def test_isolation_matrix(client, callers):
     implemented = {(m, normalized(p)) for m, p in protected_routes()}
     failures, cells, skipped = [], 0, []
-    for (method, route), (path, body, columns) in ROWS.items():
+    for (method, route), (path, body, columns) in sorted(ROWS.items(), key=lambda row: row[0] in CONSUMES_CALLER):
         if (method, normalized(route)) not in implemented:
             skipped.append(f"{method} {route}")
             continue
@@ -196,6 +246,39 @@ def test_isolation_matrix(client, callers):
     assert cells > 0
 
 
+def public_routes():
+    from app import app
+
+    return {
+        (method, path)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+        if entry.authorizer is None
+    }
+
+
+def test_isolation_matrix_has_a_row_for_every_public_route():
+    assert public_routes() == set(PUBLIC_ROWS)
+
+
+def test_public_routes_answer_every_caller_alike(client, callers, monkeypatch):
+    from chalicelib.api import leaks
+
+    monkeypatch.setattr(leaks, "revoke_limit", lambda: 10_000)
+    failures = []
+    for (method, route), (body, expected) in PUBLIC_ROWS.items():
+        for kind in CALLER_KINDS:
+            headers = callers.headers(kind)
+            raw = b""
+            if body is not None:
+                raw = json.dumps(body).encode()
+                headers["content-type"] = "application/json"
+            response = client.http.request(method, route, headers=headers, body=raw)
+            if response.status_code != expected:
+                failures.append(f"{method} {route} as {kind}: expected {expected}, got {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
 def test_isolation_matrix_scoped_project_tokens(client, callers):
     """Every protected route x each single-scope project token of widgets."""
     failures, cells = [], 0
@@ -204,7 +287,7 @@ def test_isolation_matrix_scoped_project_tokens(client, callers):
         needed = ROUTE_SCOPES.get((method, route))
         for kind in SCOPED_CALLERS:
             held = kind.removeprefix("scope:")
-            expected = unlimited if needed == held else 403
+            expected = unlimited if needed in (held, "*") else 403
             target = path(callers) if callable(path) else path
             headers = callers.headers(kind)
             raw = b""
@@ -217,7 +300,7 @@ def test_isolation_matrix_scoped_project_tokens(client, callers):
             problem = None
             if response.status_code != expected:
                 problem = f"status {response.status_code}"
-            elif needed != held and needed is not None and needed not in str((answer or {}).get("error")):
+            elif needed not in (held, "*") and needed is not None and needed not in str((answer or {}).get("error")):
                 problem = "the error does not name the missing scope"
             if problem:
                 failures.append(f"{method} {route} as {kind}: expected {expected}, got {problem}: {answer!r}")

@@ -117,6 +117,10 @@ class Token(Model):
     # (creation until the first use), written with `last_used_at`.
     sweep_shard = UnicodeAttribute(null=True)
     active_at = UTCDateTimeAttribute(null=True)
+    # Minted by a trusted publisher from a CI identity token (keyless CI):
+    # which publisher, of which configured issuer.
+    publisher_id = NumberAttribute(null=True)
+    publisher_issuer = UnicodeAttribute(null=True)
 
     owner_index = OwnerIndex()
     expiry_index = ExpiryIndex()
