@@ -422,19 +422,6 @@ def test_patch_another_users_token_is_404(api, alice, make):
     assert api.get("/api/v3/user", theirs["token"])[0] == 200
 
 
-def test_end_grace_periods_revokes_predecessors_still_in_grace(api, alice, admin):
-    """The hook for leak reports and revoke-by-value (issue 15): the
-    lineage's grace periods end at once."""
-    _, me = alice
-    old = create(api, me)
-    new = api.post(f"/api/v3/user/tokens/{old['id']}/rotate", me, body={"gracePeriodSeconds": 3600})[1]["data"]
-    leaked = admin.tokens.tokens.find(digest(new["token"]))
-    assert admin.tokens.end_grace_periods(leaked, reason="leak reported") == 1
-    assert api.get("/api/v3/user", old["token"]) == NOT_FOUND
-    assert api.get("/api/v3/user", new["token"])[0] == 200  # the caller revokes the leaked token itself
-    assert_tokens_consistent()
-
-
 # -- the authorizer's decisions, on API Gateway's REQUEST events -------------------
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/api/v3/user"
@@ -481,3 +468,27 @@ def test_only_the_direct_predecessor_keeps_a_grace_period(api, alice):
     # The first one's grace ended with the second rotation: its use is a reuse.
     assert api.get("/api/v3/user", first["token"]) == NOT_FOUND
     assert api.get("/api/v3/user", third["token"]) == NOT_FOUND
+
+
+def test_revoke_by_value_ends_the_grace_period_at_once(api, alice):
+    """Issue 15's revoke-by-value (and leak reports, through the same
+    service): a rotated-away token still in its grace period dies with the
+    successor reported, and a reported predecessor dies at once."""
+    _, me = alice
+    old = create(api, me)
+    new = api.post(f"/api/v3/user/tokens/{old['id']}/rotate", me, body={"gracePeriodSeconds": 3600})[1]["data"]
+    assert api.get("/api/v3/user", old["token"])[0] == 200
+    status, _ = api.post("/api/v3/credentials/revoke", body={"credentials": [new["token"]]})
+    assert status == 202
+    assert api.get("/api/v3/user", new["token"]) == NOT_FOUND
+    assert api.get("/api/v3/user", old["token"]) == NOT_FOUND
+    assert_tokens_consistent()
+
+
+def test_revoke_by_value_of_a_token_in_grace_keeps_its_successor(api, alice):
+    _, me = alice
+    old = create(api, me)
+    new = api.post(f"/api/v3/user/tokens/{old['id']}/rotate", me, body={"gracePeriodSeconds": 3600})[1]["data"]
+    assert api.post("/api/v3/credentials/revoke", body={"credentials": [old["token"]]})[0] == 202
+    assert api.get("/api/v3/user", old["token"]) == NOT_FOUND
+    assert api.get("/api/v3/user", new["token"])[0] == 200

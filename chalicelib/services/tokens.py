@@ -317,24 +317,6 @@ class TokenService:
             revoked += bool(self.tokens.delete(member, audit_items=items))
         return revoked
 
-    def end_grace_periods(self, token: Token, *, reason: str) -> int:
-        """A leak report or a revoke-by-value of `token`: no grace period
-        of its lineage survives it. Revokes every rotated-away token of its
-        family still working in its grace period (the caller revokes
-        `token` itself); the number revoked."""
-        now = self.clock()
-        in_grace = [
-            member for member in self.lifecycle.family(token.owner, token.family)
-            if member.rotated_at is not None and member.pk != token.pk
-            and (member.expires_at is None or member.expires_at > now)
-        ]
-        revoked = 0
-        for member in in_grace:
-            items = self._audit_items(audit_events.DELETED, member, principal=None, meta=OPERATOR,
-                                      reason=f"grace period ended: {reason}")
-            revoked += bool(self.tokens.delete(member, audit_items=items))
-        return revoked
-
     def _owned(self, owner: str, token_id: int) -> Token:
         token = self.tokens.find_by_id(token_id)
         # Another owner's token is answered exactly like a missing one.
