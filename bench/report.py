@@ -233,8 +233,8 @@ def render(f: dict) -> str:
         lines.append(f"| `{row['request']}` | {row['rps']:.0f} | {ms(row['median_ms'])} | {ms(row['p99_ms'])} | "
                      f"{statuses} | {ratio(row['median_ms'], e2e['ping']['median_ms'])} | "
                      f"{ratio(row['rps'], e2e['ping']['rps'])} |")
-    lines += [""] + lifecycle_section(f.get("lifecycle"))
     lines += [""] + keyless_section(f.get("keyless"))
+    lines += [""] + lifecycle_section(f.get("lifecycle"))
     lines += ["", NOTES]
     return "\n".join(lines)
 
