@@ -118,7 +118,7 @@ class RevocationService:
         with it. Every rotated-away token of its family still working in its
         grace period is revoked too. A token never rotated (no family) costs
         nothing more."""
-        if token.family_id is None and token.rotated_at is None:
+        if getattr(token, "family_id", None) is None and getattr(token, "rotated_at", None) is None:
             return
         from chalicelib.store.tokens import TokenLifecycleStore
 
