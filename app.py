@@ -6,10 +6,10 @@ heavy: PynamoDB is loaded by the first request that needs it.
 """
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import authorizer
-from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
 # The authorizer's own Lambda (LATCHKEY_FUNCTION=authorizer, set for it in
 # .chalice/config.json) serves no route: it skips importing the routes, so
@@ -36,6 +36,14 @@ app.api.binary_types.remove("application/octet-stream")
 @app.lambda_function(name=TOKEN_AUTHORIZER_NAME)
 def token_authorizer(event, context):
     return authorizer.handle(event)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS), name=SWEEPER_NAME)
+def sweeper(event):
+    # Imported here: neither the authorizer nor the API pays for it.
+    from chalicelib.services import sweeper as sweep
+
+    return {"summary": sweep.run().summary()}
 
 
 if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:

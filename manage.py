@@ -162,6 +162,21 @@ def set_analysis_config(obj, provider, org, repo, file):
                f"{len(configuration['ignoredPaths'])} ignored path(s), "
                f"{len(configuration['projectExtensions'])} language extension(s), "
                f"{len(configuration['toolConfiguration'])} tool(s)")
+@cli.command("sweep")
+@click.pass_obj
+def sweep(obj):
+    """Run the daily sweep now: expiry notices (7 days ahead) and, with
+    STALE_TOKEN_DAYS set, revoking unused tokens. Safe to run again."""
+    import logging
+
+    from chalicelib.services import sweeper
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("botocore", "pynamodb", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    report = run(sweeper.run)
+    click.echo(f"sweep: {report.summary()}")
+
 
 if __name__ == "__main__":
     sys.exit(cli())

@@ -234,10 +234,46 @@ def render(f: dict) -> str:
                      f"{statuses} | {ratio(row['median_ms'], e2e['ping']['median_ms'])} | "
                      f"{ratio(row['rps'], e2e['ping']['rps'])} |")
     lines += [""] + keyless_section(f.get("keyless"))
+    lines += [""] + lifecycle_section(f.get("lifecycle"))
     lines += ["", NOTES]
     if "uploads" in f:
         lines += ["", render_uploads(f["uploads"], f.get("date", ""), f.get("quick", False))]
     return "\n".join(lines)
+
+
+LIFECYCLE_LABELS = {
+    "plain": "plain account token",
+    "plain_project": "plain project token",
+    "scopes_and_20_cidrs": "project token with scopes and 20 `allowedCidrs` blocks",
+    "rotated_in_grace": "rotated-away token in its grace period",
+    "max_uses": "`maxUses` token (the conditional use count)",
+}
+
+
+def lifecycle_section(figures) -> list[str]:
+    """Issue 16: what each limit costs a decision (in-process moto)."""
+    if not figures:
+        return []
+    lines = ["## 7. The lifecycle's limits in the authorizer", "",
+             "One decision per kind of token (`bench/lifecycle.py`, in-process moto, the same run): scopes, "
+             "CIDRs, pause and rotation are read from the token's one item; `maxUses` adds one conditional "
+             "`UpdateItem` (it also carries `lastUsedAt`, so a counted token never pays a separate touch).", "",
+             "| token | calls per decision | median ms | p99 ms | median ÷ bare GetItem |", "|---|---|---|---|---|"]
+    floor = figures["get_item"]["median_ms"]
+    for name, label in LIFECYCLE_LABELS.items():
+        row = figures.get(name)
+        if row is None:
+            continue
+        calls = ", ".join(f"{n} × `{c}`" for c, n in row["calls"].items())
+        lines.append(f"| {label} | {calls} | {ms(row['median_ms'])} | {ms(row['p99_ms'])} | "
+                     f"{ratio(row['median_ms'], floor)} |")
+    lines.append(f"| (floor) bare `GetItem` | 1 | {ms(floor)} | {ms(figures['get_item']['p99_ms'])} | 1.00 |")
+    if "cidr_check" in figures:
+        lines += ["", f"Of a CIDR-limited token's decision, the check of 20 blocks itself takes "
+                      f"{ms(figures['cidr_check']['median_ms'])} ms (median; p99 {ms(figures['cidr_check']['p99_ms'])}); "
+                      "the rest of the difference is moto answering for a larger item (on DynamoDB, an item under "
+                      "4 KB costs the same read)."]
+    return lines
 
 
 def keyless_section(k: dict | None) -> list[str]:

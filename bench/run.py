@@ -40,29 +40,30 @@ def machine() -> dict:
             "system": f"{platform.system()} {platform.release()}"}
 
 
-def authorizer(backend: str, plan: dict) -> dict:
-    command = [sys.executable, "-m", "bench.authorizer_bench", backend, *map(str, plan["sizes"]),
-               "--rounds", str(plan["rounds"]), "--listing-rounds", str(plan["listing_rounds"])]
+def _module_figures(module: str, *args: str) -> dict:
+    """Run a bench module in its own process; its last output line is its figures (JSON)."""
+    command = [sys.executable, "-m", module, *args]
     result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def authorizer(backend: str, plan: dict) -> dict:
+    return _module_figures("bench.authorizer_bench", backend, *map(str, plan["sizes"]),
+                           "--rounds", str(plan["rounds"]), "--listing-rounds", str(plan["listing_rounds"]))
 
 
 def uploads(plan: dict, quick: bool) -> dict:
-    command = [sys.executable, "-m", "bench.uploads_bench", *(["--quick"] if quick else [])]
-    result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _module_figures("bench.uploads_bench", *(["--quick"] if quick else []))
+
+
+def lifecycle(plan: dict) -> dict:
+    return _module_figures("bench.lifecycle", "--rounds", str(plan["rounds"]))
 
 
 def keyless(plan: dict) -> dict:
-    command = [sys.executable, "-m", "bench.keyless_bench", str(plan["exchanges"])]
-    result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _module_figures("bench.keyless_bench", str(plan["exchanges"]))
 
 
 def main(argv=None):
@@ -82,6 +83,7 @@ def main(argv=None):
         ("moto", lambda: authorizer("moto", plan)),
         ("server", lambda: authorizer("server", plan)),
         ("end_to_end", lambda: load.measure(plan["clients"], plan["seconds"])),
+        ("lifecycle", lambda: lifecycle(plan)),
         ("keyless", lambda: keyless(plan)),
         ("uploads", lambda: uploads(plan, args.quick)),
     ]

@@ -44,6 +44,9 @@ class Principal:
     repository: str | None = None  # project tokens: "<provider>/<org>/<repo>"
     repository_id: int | None = None  # project tokens: the repository's immutable id
     hint: str | None = None  # the token's hint (prefix...last 4), for the audit trail
+    # A project token limited to some scopes: them, space separated
+    # (chalicelib.scopes); None when it has every scope.
+    scopes: str | None = None
 
     def to_context(self) -> dict[str, str]:
         # API Gateway passes context values as strings: send strings
@@ -57,6 +60,8 @@ class Principal:
             context["repositoryId"] = str(self.repository_id)
         if self.hint is not None:
             context["hint"] = self.hint
+        if self.scopes is not None:
+            context["scopes"] = self.scopes
         return context
 
     @classmethod
@@ -70,7 +75,24 @@ class Principal:
             repository=context.get("repository") or None,
             repository_id=int(repository_id) if repository_id else None,
             hint=context.get("hint") or None,
+            scopes=context.get("scopes") or None,
         )
+
+
+# A route every token may call whatever its scopes (a token revoking itself).
+ANY_SCOPE = "*"
+
+
+def check_scope(principal: Principal, scope: str | None) -> None:
+    """Refuse a project token limited to scopes that do not include
+    `scope` (what the route needs; None: a route no scope opens)."""
+    if principal.kind is not Kind.PROJECT or principal.scopes is None or scope == ANY_SCOPE:
+        return
+    held = principal.scopes.split()
+    if scope is None:
+        raise Forbidden(f"this route is outside the token's scopes ({', '.join(held)})")
+    if scope not in held:
+        raise Forbidden(f"this token lacks the scope {scope} (it has {', '.join(held)})")
 
 
 def effective_role(org_role: str | None, repo_role: str | None) -> Role | None:

@@ -43,6 +43,11 @@ HEADER_KINDS = {
 DENIAL_EXPIRED = "expired"
 DENIAL_AMBIGUOUS = "ambiguous"
 DENIAL_MISPLACED = "misplaced"
+# The lifecycle (issue 16): paused (401), outside allowedCidrs (403), a
+# rotated-away token used after its grace period (the API revokes its family).
+DENIAL_PAUSED = "paused"
+DENIAL_SOURCE = "source"
+DENIAL_REUSED = "reused"
 # The token's expiry, in GitHub's format, for the API's Latchkey-Token-Expiration.
 CONTEXT_EXPIRATION = "tokenExpiration"
 
@@ -152,6 +157,7 @@ def principal_of(token, kind: Kind) -> Principal:
         # it matches no repository (see DirectoryService.repository).
         repository_id=int(owner) if project and owner.isdigit() else None,
         hint=token.hint,
+        scopes=token.scopes or None,
     )
 
 
@@ -197,14 +203,46 @@ class TokenAuthorizer:
             self._audit(token, principal, "token.denied", "owner disabled", event)
             return self._deny(method_arn)
         now = self.clock()
+        if token.rotated_at is not None and token.expires_at is not None and token.expires_at <= now:
+            return self._reused(method_arn, principal)
         if token.expires_at is not None and token.expires_at <= now:
             self._audit(token, principal, "token.expired", "expired", event)
             return self._denial(method_arn, DENIAL_EXPIRED, expiration_context(token))
-        if self._stale(token.last_used_at, now):
+        refusal = self._lifecycle_refusal(token, principal, event)
+        if refusal is not None:
+            return self._denial(method_arn, refusal)
+        if token.max_uses is not None:
+            if not self.store.use(token, now, touch=self._stale(token.last_used_at, now)):
+                self._rejected("use limit reached", event)
+                return self._deny(method_arn)
+        elif self._stale(token.last_used_at, now):
             self.store.touch(token, now)
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
         context = {**principal.to_context(), **expiration_context(token)}
         return Decision.build("Allow", f"token:{principal.token_id}", resource, context)
+
+    def _lifecycle_refusal(self, token, principal: Principal, event: dict) -> str | None:
+        """A paused token, or one used from outside its allowedCidrs: the
+        denial, audited as a refused use (no read: the token item says it)."""
+        if token.paused:
+            self._audit(token, principal, "token.denied", "token disabled", event)
+            return DENIAL_PAUSED
+        if token.allowed_cidrs:
+            from chalicelib.scopes import source_allowed
+
+            # The address API Gateway saw the connection come from, never a
+            # header a client can set (X-Forwarded-For and the like).
+            if not source_allowed(RequestMeta.from_event(event).source_ip, list(token.allowed_cidrs)):
+                self._audit(token, principal, "token.denied", "source address not allowed", event)
+                return DENIAL_SOURCE
+        return None
+
+    def _reused(self, method_arn: str, principal: Principal) -> Decision:
+        # The family is revoked by the API Lambda, whose role may delete
+        # tokens (this function's may not): an Allow for this one method
+        # carrying the denial and the token's id.
+        return Decision.build("Allow", "anonymous", method_arn,
+                              {"denial": DENIAL_REUSED, "tokenId": str(principal.token_id)})
 
     def _stale(self, last_used_at: datetime | None, now: datetime) -> bool:
         interval = self.settings.last_used_interval_seconds

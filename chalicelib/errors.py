@@ -28,6 +28,12 @@ class TokenExpired(LatchkeyError):
     default_message = "token expired"
 
 
+class TokenDisabled(LatchkeyError):
+    """Paused by its owner (PATCH {"disabled": true}); works again once resumed."""
+
+    default_message = "token disabled"
+
+
 class Forbidden(LatchkeyError):
     default_message = "forbidden"
 
@@ -67,6 +73,7 @@ _STATUS = {
     BadRequest: 400,
     Unauthenticated: 401,
     TokenExpired: 401,
+    TokenDisabled: 401,
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,

@@ -18,6 +18,8 @@ from chalicelib.errors import NotFound, Unauthenticated, Unavailable
 from chalicelib.settings import get_settings
 
 TOKEN_AUTHORIZER_NAME = "token_authorizer"  # a Lambda function name, not a secret  # nosec B105
+# The daily sweeper (issue 16), a scheduled Lambda function.
+SWEEPER_NAME = "sweeper"
 # `chalice package` names that function's CloudFormation resource this.
 TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"  # a resource name, not a secret  # nosec B105
 # `make deploy` sets this for `chalice deploy`, which sends the API

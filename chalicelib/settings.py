@@ -57,6 +57,11 @@ class Settings:
     max_analysis_files_per_commit: int = 100_000
     max_analysis_bytes_per_commit: int = 256 * 1024 * 1024
     max_analysis_names_per_commit: int = 50
+    # The sweeper (issue 16): revoke tokens unused for this many days (0:
+    # never, the default); send expiry notices from this address through
+    # Amazon SES (unset: notices are only logged).
+    stale_token_days: int = 0
+    notify_from: str | None = None
     # The stage's name (LATCHKEY_STAGE): only `dev` may trust plain-HTTP issuers.
     stage: str = ""
     # Keyless CI (docs/keyless-ci.md): trusted OIDC issuers by name, and how
@@ -185,6 +190,8 @@ def from_environ(environ) -> Settings:
         max_analysis_files_per_commit=_int(environ, "MAX_ANALYSIS_FILES_PER_COMMIT", 100_000, 1, 1_000_000),
         max_analysis_bytes_per_commit=_int(environ, "MAX_ANALYSIS_BYTES_PER_COMMIT", 256 * 1024 * 1024, 1),
         max_analysis_names_per_commit=_int(environ, "MAX_ANALYSIS_NAMES_PER_COMMIT", 50, 1, 50),
+        stale_token_days=_int(environ, "STALE_TOKEN_DAYS", 0, 0, 3650),
+        notify_from=environ.get("NOTIFY_FROM") or None,
         stage=environ.get("LATCHKEY_STAGE", ""),
         ci_oidc_issuers=_ci_issuers(environ, environ.get("LATCHKEY_STAGE", "")),
         oidc_token_lifetime_seconds=_int(environ, "OIDC_TOKEN_LIFETIME_SECONDS", 900, 60, 3600),

@@ -18,7 +18,7 @@ prefix: no `*` resource.
 Both may write their own CloudWatch log group.
 """
 
-from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
 API_FUNCTION = "api_handler"
 
@@ -65,8 +65,11 @@ def _logs_statement(arns, function_name: str):
 
 
 def authorizer_policy(
-    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str
+    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str,
+    use_attributes: tuple[str, ...] = (),
 ) -> dict:
+    """`use_attributes`: what else the authorizer's UpdateItem writes (issue
+    16: the sweeper's activity key, and the use count of maxUses tokens)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -82,7 +85,9 @@ def authorizer_policy(
                 "Action": ["dynamodb:UpdateItem"],
                 "Resource": [arns.dynamodb_table(tokens_table)],
                 "Condition": {
-                    "ForAllValues:StringEquals": {"dynamodb:Attributes": [token_key, last_used_attribute]},
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:Attributes": [token_key, last_used_attribute, *use_attributes]
+                    },
                     "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
                 },
             },
@@ -130,4 +135,54 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
         },
         _logs_statement(arns, f"{app}-{stage}"),
     ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _ses_identity(arns, identity: str):
+    if hasattr(arns, "account"):
+        return f"arn:{arns.partition}:ses:{arns.region}:{arns.account}:identity/{identity}"
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{identity}"}
+
+
+def sweeper_policy(arns, *, app: str, stage: str, tokens_table: str, tokens_indexes: list[str],
+                   directory_table: str, audit_table: str, notify_from: str | None) -> dict:
+    """The daily sweeper (issue 16): queries of the tokens table's sweep
+    indexes, the token transactions it writes (marks, deletes), owners'
+    addresses from the directory, audit events; SES only from NOTIFY_FROM."""
+    statements = [
+        {
+            "Sid": "SweepTokens",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                       "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+            "Resource": [arns.dynamodb_table(tokens_table)],
+        },
+        {
+            "Sid": "SweepIndexes",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query"],
+            "Resource": [arns.dynamodb_table(tokens_table, index) for index in tokens_indexes],
+        },
+        {
+            "Sid": "OwnersAddresses",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem"],
+            "Resource": [arns.dynamodb_table(directory_table)],
+        },
+        {
+            "Sid": "RecordSweeps",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+            "Resource": [arns.dynamodb_table(audit_table)],
+        },
+        _logs_statement(arns, f"{app}-{stage}-{SWEEPER_NAME}"),
+    ]
+    if notify_from:
+        statements.append({
+            "Sid": "ExpiryNotices",
+            "Effect": "Allow",
+            "Action": ["ses:SendEmail"],
+            # The verified identity may be the address or its domain.
+            "Resource": [_ses_identity(arns, notify_from), _ses_identity(arns, notify_from.rpartition("@")[2])],
+        })
     return {"Version": "2012-10-17", "Statement": statements}

@@ -154,7 +154,7 @@ class Stage:
 
     def policies(self, arns) -> dict[str, dict]:
         """Function name (as in config.json's lambda_functions) -> policy document."""
-        from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+        from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
         from chalicelib.models.tokens import Token
         from infra import policies
         from infra.data import index_names
@@ -178,6 +178,17 @@ class Stage:
                 audit_table=self.settings.audit_table,
                 token_key=Token.pk.attr_name,
                 last_used_attribute=Token.last_used_at.attr_name,
+                use_attributes=(Token.active_at.attr_name, Token.uses.attr_name),
+            ),
+            SWEEPER_NAME: policies.sweeper_policy(
+                arns,
+                app=self.app,
+                stage=self.name,
+                tokens_table=self.settings.tokens_table,
+                tokens_indexes=index_names(Token),
+                directory_table=self.settings.directory_table,
+                audit_table=self.settings.audit_table,
+                notify_from=self.settings.notify_from,
             ),
         }
 

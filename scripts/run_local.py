@@ -23,6 +23,9 @@ from scripts import stage_env  # noqa: E402
 
 STATE_FILE = Path(os.environ.get("LATCHKEY_STATE_FILE") or stage_env.PROJECT_DIR / ".local" / "state.json")
 SAVE_EVERY_SECONDS = float(os.environ.get("LATCHKEY_SAVE_EVERY_SECONDS") or 5)  # tests that discard state: longer
+# The deployed sweeper runs daily; locally it runs at start and then this
+# often, writing its expiry notices to this log (issue 16).
+SWEEP_EVERY_SECONDS = float(os.environ.get("LATCHKEY_SWEEP_EVERY_SECONDS") or 3600)
 DEMO_EMAIL = "demo@example.com"
 
 
@@ -90,6 +93,18 @@ def seed_demo() -> dict | None:
         return None
     account, project = admin.seed(DEMO_EMAIL, "Demo", "gh", "demo", "hello")
     return {"account": account.value, "project": project.value}
+
+
+def _sweeper(stop: threading.Event) -> None:
+    from chalicelib.services import sweeper
+
+    while True:
+        try:
+            sweeper.run()
+        except Exception as error:  # keep serving; the next sweep resumes
+            logging.getLogger(__name__).warning("sweep failed: %s", error)
+        if stop.wait(SWEEP_EVERY_SECONDS):
+            return
 
 
 def _saver(stop: threading.Event) -> None:
@@ -161,6 +176,7 @@ def main(port, aws_port, stage):
 
     stop = threading.Event()
     threading.Thread(target=_saver, args=(stop,), daemon=True).start()
+    threading.Thread(target=_sweeper, args=(stop,), daemon=True).start()
 
     def shutdown(signum, frame):
         raise KeyboardInterrupt

@@ -67,6 +67,11 @@ class Made:
         self.admin.create_repository(provider, org, repo)
         return full
 
+    def repository_id(self, full="gh/acme/widgets") -> int:
+        """The repository's immutable id (what its tokens, uploads and trail are keyed by)."""
+        provider, org, repo = full.split("/")
+        return int(self.admin.store.repository(provider, org, repo).repository_id)
+
     def project_token(self, repo="gh/acme/widgets", **kwargs) -> str:
         """A project token of `repo`, created by a throwaway org admin."""
         provider, org, name = repo.split("/")
@@ -303,4 +308,7 @@ def build_callers(make, admin) -> Callers:
     for kind in ("no_access", "read", "write", "repo_admin", "org_admin"):
         headers[kind] = {"api-token": account[kind]}
     assert set(headers) == set(CALLER_KINDS)
+    # Issue 16: project tokens of widgets limited to one scope each.
+    for scope in ("coverage:write", "analysis:write", "repository:read"):
+        headers[f"scope:{scope}"] = {"project-token": make.project_token("gh/acme/widgets", scopes=[scope])}
     return Callers(make, headers)

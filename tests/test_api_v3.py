@@ -27,7 +27,10 @@ def test_account_token_create_use_revoke(api, make):
     status, created = api.post("/api/v3/user/tokens", token, body={"name": "ci"})
     assert status == 200
     assert created["token"].startswith("lka_") and created["name"] == "ci"
-    assert set(created) == {"id", "token", "name", "hint", "createdAt", "expiresAt", "lastUsedAt", "expired"}
+    assert set(created) == {"id", "token", "name", "hint", "createdAt", "expiresAt", "lastUsedAt", "expired",
+                            # the lifecycle's (issue 16)
+                            "familyId", "rotatedAt", "successorId", "scopes", "allowedCidrs", "maxUses", "uses",
+                            "disabled"}
     assert api.get("/api/v3/user", created["token"])[0] == 200
     assert api.delete(f"/api/v3/user/tokens/{created['id']}", token) == (204, None)
     assert api.get("/api/v3/user", created["token"]) == NOT_FOUND

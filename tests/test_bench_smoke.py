@@ -23,6 +23,12 @@ def test_bench_quick_run_writes_the_report(tmp_path):
             assert size["decision_calls"] == {"dynamodb.GetItem(latchkey-bench-tokens)": 1}
         first = next(iter(figures[backend]["sizes"].values()))
         assert first["listing_user"]["queries"] == 1 and first["listing_repository"]["queries"] == 1
+    lifecycle = figures["lifecycle"]  # issue 16: one read unless maxUses, which adds one update
+    for name in ("plain", "scopes_and_20_cidrs", "rotated_in_grace"):
+        assert lifecycle[name]["calls"] == {"dynamodb.GetItem(latchkey-bench-tokens)": 1}
+    assert lifecycle["max_uses"]["calls"] == {"dynamodb.GetItem(latchkey-bench-tokens)": 1,
+                                              "dynamodb.UpdateItem(latchkey-bench-tokens)": 1}
+    assert "## 7. The lifecycle's limits" in text
     e2e = figures["end_to_end"]
     assert set(e2e["get_user"]["statuses"]) == {"200"} and set(e2e["ping"]["statuses"]) == {"200"}
     limits = figures["uploads"]

@@ -226,3 +226,43 @@ def test_call_counts_read_back_is_one_item_and_one_ranged_read_at_any_size(count
     assert small == large == expected
     assert len(counted.body["data"]["files" if what == "coverage" else "issuesByFile"]) == 100
     assert json.loads(json.dumps(counted.body))["pagination"]["total"] == 400
+# -- the lifecycle (issue 16): limits cost nothing but maxUses' one write ---------
+
+
+def test_call_counts_scoped_cidr_token_is_still_one_read(counted, make):
+    token = make.project_token(make.repo("gh/acme/widgets"), scopes=["repository:read"],
+                               allowed_cidrs=["127.0.0.0/8", "2001:db8::/32"])
+    path = "/api/v3/organizations/gh/acme/repositories/widgets"
+    counted("GET", path, token)
+    status, calls = counted("GET", path, token)
+    assert status == 200
+    assert calls == {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1}
+
+
+def test_call_counts_max_uses_token_adds_one_conditional_update(counted, make):
+    token = make.user().token(max_uses=10)
+    first = counted("GET", "/api/v3/user", token)
+    # The use count and the first "last used" are one write...
+    assert first == (200, {TOKEN_READ: 1, TOUCH: 1, f"dynamodb.GetItem({DIRECTORY})": 1})
+    # ...and every later use is that one write too, however recent the last.
+    assert counted("GET", "/api/v3/user", token) == (200, {TOKEN_READ: 1, TOUCH: 1,
+                                                           f"dynamodb.GetItem({DIRECTORY})": 1})
+
+
+def test_call_counts_used_up_token_is_one_read_and_the_refused_update(counted, make):
+    token = make.user().token(max_uses=1)
+    counted("GET", "/api/v3/user", token)
+    status, calls = counted("GET", "/api/v3/user", token)
+    assert status == 404
+    assert calls == {TOKEN_READ: 1, TOUCH: 1}
+
+
+def test_call_counts_rotated_token_in_grace_is_one_read(counted, make, admin):
+    alice = make.user()
+    old = alice.token()
+    counted("GET", "/api/v3/user", old)
+    token_id = int(admin.tokens.tokens.find(token_format.digest(old)).token_id)
+    admin.tokens.rotate_account_token(alice.principal(), token_id, grace_period_seconds=600)
+    status, calls = counted("GET", "/api/v3/user", old)
+    assert status == 200
+    assert calls == {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1}

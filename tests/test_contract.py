@@ -137,6 +137,10 @@ def _send(client, method, path, headers, body):
 SUCCESS_TARGETS = {
     ("DELETE", "/api/v3/user/tokens/{tokenId}"):
         lambda c: f"/api/v3/user/tokens/{c.account_token_id('org-admin@example.com')}",
+    ("POST", "/api/v3/user/tokens/{tokenId}/rotate"):
+        lambda c: f"/api/v3/user/tokens/{c.account_token_id('org-admin@example.com')}/rotate",
+    ("PATCH", "/api/v3/user/tokens/{tokenId}"):
+        lambda c: f"/api/v3/user/tokens/{c.account_token_id('org-admin@example.com')}",
 }
 
 
@@ -191,6 +195,12 @@ def produce(status, method, route, client, callers, monkeypatch):
     expected = expected_row(columns)
     target = path(callers) if callable(path) else path
     org_admin = callers.headers("org_admin")
+    if status == 409 and route.endswith("/rotate"):  # the same token rotated twice
+        if (method, normalized(route)) in _n(SUCCESS_TARGETS):
+            target = next(p for (m, r), p in SUCCESS_TARGETS.items()
+                          if (m, normalized(r)) == (method, normalized(route)))(callers)
+        _send(client, method, target, org_admin, body)
+        return _send(client, method, target, org_admin, body)
     if status == 409:  # the same name (or publisher) twice
         twice = CONFLICT_BODIES.get((method, route), {"name": "twice"})
         _send(client, method, target, org_admin, twice)

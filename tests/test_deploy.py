@@ -289,7 +289,7 @@ def _resource_text(resource) -> str:
 
 def test_package_policies_name_no_wildcard_resource(packaged):
     roles = resources_of(packaged[1], "AWS::IAM::Role")
-    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole"}  # one role per function
+    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole", "SweeperRole"}  # one role per function
     for name, role in roles.items():
         for statement in _statements(role):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -318,7 +318,8 @@ def test_package_authorizer_may_only_read_record_last_use_and_append_audit_event
     (append,) = by_action["dynamodb:PutItem"]
     assert [_resource_text(r) for r in append["Resource"]] == [_resource_text(_table_arn("audit"))]
     (update,) = by_action["dynamodb:UpdateItem"]
-    assert update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "last_used_at"]
+    assert update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == [
+        "pk", "last_used_at", "active_at", "uses"]
     assert update["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"] == "NONE"
     assert [_resource_text(r) for r in update["Resource"]] == [_resource_text(_table_arn("tokens"))]
 
@@ -479,7 +480,8 @@ def test_deploy_creates_the_tables_and_bucket(deployed, boto):
     assert {model.Meta.table_name for model in TABLE_MODELS} <= names
     tokens = dynamodb.describe_table(TableName="latchkey-dev-tokens")["Table"]
     assert tokens["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert [i["IndexName"] for i in tokens["GlobalSecondaryIndexes"]] == ["owner-index"]
+    assert sorted(i["IndexName"] for i in tokens["GlobalSecondaryIndexes"]) == [
+        "activity-index", "expiry-index", "owner-index"]  # the last two: the sweeper's (issue 16)
     assert "latchkey-dev-uploads" in [b["Name"] for b in boto("s3").list_buckets()["Buckets"]]
 
 
@@ -674,3 +676,14 @@ def test_deploy_refuses_a_certificate_of_another_region(tmp_path, monkeypatch):
         os.environ.update(saved)
     assert result.exit_code == 1
     assert "CERTIFICATE_ARN is in eu-west-1, the stage in us-east-1" in result.output
+def test_package_sweeper_runs_daily_with_its_own_role(packaged):
+    """Issue 16: the sweeper is a scheduled function in the deployed stack."""
+    resources = packaged[1]["Resources"]
+    sweeper = resources["Sweeper"]
+    assert sweeper["Properties"]["Handler"] == "app.sweeper"
+    schedules = [event["Properties"]["Schedule"] for event in sweeper["Properties"].get("Events", {}).values()
+                 if event["Type"] == "Schedule"]
+    assert schedules == ["rate(1 day)"]
+    role = resources["SweeperRole"]
+    actions = {action for statement in _statements(role) for action in statement["Action"]}
+    assert "dynamodb:Scan" not in actions and "dynamodb:Query" in actions

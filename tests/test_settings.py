@@ -24,3 +24,11 @@ def test_from_environ_reads_overrides():
 def test_from_environ_rejects_bad_values_naming_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         from_environ({name: value})
+
+
+def test_from_environ_sweeper_settings():
+    assert (from_environ({}).stale_token_days, from_environ({}).notify_from) == (0, None)
+    settings = from_environ({"STALE_TOKEN_DAYS": "365", "NOTIFY_FROM": "latchkey@example.com"})
+    assert (settings.stale_token_days, settings.notify_from) == (365, "latchkey@example.com")
+    with pytest.raises(SettingsError, match="STALE_TOKEN_DAYS"):
+        from_environ({"STALE_TOKEN_DAYS": "-1"})

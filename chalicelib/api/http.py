@@ -15,12 +15,14 @@ import uuid
 from chalice import Blueprint, Response
 
 from chalicelib import authorizer
-from chalicelib.access import Principal
+from chalicelib.access import Principal, check_scope
 from chalicelib.errors import (
     BadRequest,
+    Forbidden,
     LatchkeyError,
     NotFound,
     PayloadTooLarge,
+    TokenDisabled,
     TokenExpired,
     TooManyRequests,
     Unavailable,
@@ -49,6 +51,8 @@ _DENIALS = {
         "token sent in the wrong header: account tokens (lka_) go in api-token, "
         "project tokens (lkp_) in project-token"
     ),
+    authorizer.DENIAL_PAUSED: TokenDisabled(),
+    authorizer.DENIAL_SOURCE: Forbidden("source address not allowed"),
 }
 
 
@@ -71,6 +75,8 @@ def current_principal(request) -> Principal:
     """The principal the authorizer validated, or the error it decided on."""
     context = (request.context or {}).get("authorizer") or {}
     denial = context.get("denial")
+    if denial == authorizer.DENIAL_REUSED:
+        revoke_reused(request, context)
     if denial:
         raise _DENIALS.get(denial, NotFound())
     if "kind" not in context:
@@ -85,8 +91,22 @@ def request_id(blueprint) -> str:
     return getattr(context, "aws_request_id", None) or str(uuid.uuid4())
 
 
+def revoke_reused(request, context: dict) -> None:
+    """A rotated-away token used after its grace period (the authorizer's
+    verdict): revoke its family now, before answering 404 as revoked. A
+    failure to revoke is a 503 (the next use tries again), never a 200."""
+    from chalicelib.services.tokens import TokenService
+
+    TokenService().revoke_reused(int(context.get("tokenId") or 0), meta=request_meta(request))
+
+
+# Each route a project token may reach declares the scope it needs
+# (`scope=`); a project token limited to scopes is refused everywhere else.
+NO_SCOPE = None
+
+
 class ApiBlueprint(Blueprint):
-    def route(self, path: str, public: bool = False, **kwargs):
+    def route(self, path: str, public: bool = False, scope: str | None = NO_SCOPE, **kwargs):
         if not public:
             kwargs.setdefault("authorizer", TOKEN_AUTHORIZER)
         kwargs.setdefault("content_types", BODY_CONTENT_TYPES)
@@ -100,6 +120,7 @@ class ApiBlueprint(Blueprint):
                 try:
                     if not public:
                         principal = current_principal(self.current_request)
+                        check_scope(principal, scope)
                         if wants_principal:
                             params["principal"] = principal
                     return with_token_expiration(self.current_request, view(**params))

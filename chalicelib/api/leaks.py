@@ -6,6 +6,7 @@ import functools
 import hashlib
 from datetime import timedelta
 
+from chalicelib.access import ANY_SCOPE
 from chalicelib.api.http import ApiBlueprint, json_body, json_object, json_response, no_content, request_meta
 from chalicelib.errors import BadRequest, TooManyRequests
 
@@ -124,7 +125,7 @@ def revoke_credentials():
                                      "them is revoked"}, 202)
 
 
-@api.route("/tokens/self", methods=["DELETE"])
+@api.route("/tokens/self", methods=["DELETE"], scope=ANY_SCOPE)
 def revoke_self(principal):
     """The token that sends this ends itself (a CI job that suspects its runner)."""
     from chalicelib.authorizer import presented_tokens

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from chalicelib.api.http import ApiBlueprint, json_body, json_response
 from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.scopes import ANALYSIS_WRITE, COVERAGE_WRITE
 from chalicelib.settings import get_settings
 
 api = ApiBlueprint(__name__)
@@ -97,83 +98,83 @@ def _analysis(principal, repo_path, commit, kind):
 
 # -- project token: the token names the repository ------------------------------
 
-@api.route("/coverage/{commit}/{language}", methods=["POST"])
+@api.route("/coverage/{commit}/{language}", methods=["POST"], scope=COVERAGE_WRITE)
 def project_coverage(principal, commit, language):
     return _coverage(principal, None, commit, language)
 
 
-@api.route("/commit/{commit}/coverageFinal", methods=["POST"])
+@api.route("/commit/{commit}/coverageFinal", methods=["POST"], scope=COVERAGE_WRITE)
 def project_coverage_final(principal, commit):
     _bounded()
     return success(services().finish_coverage(principal, None, commit))
 
 
-@api.route("/commit/{commit}/issuesRemoteResults", methods=["POST"])
+@api.route("/commit/{commit}/issuesRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def project_issues(principal, commit):
     return _analysis(principal, None, commit, "issues")
 
 
-@api.route("/commit/{commit}/metricsRemoteResults", methods=["POST"])
+@api.route("/commit/{commit}/metricsRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def project_metrics(principal, commit):
     return _analysis(principal, None, commit, "metrics")
 
 
-@api.route("/commit/{commit}/duplicationRemoteResults", methods=["POST"])
+@api.route("/commit/{commit}/duplicationRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def project_duplication(principal, commit):
     return _analysis(principal, None, commit, "duplication")
 
 
-@api.route("/commit/{commit}/resultsFinal", methods=["POST"])
+@api.route("/commit/{commit}/resultsFinal", methods=["POST"], scope=ANALYSIS_WRITE)
 def project_results_final(principal, commit):
     _bounded()
     return success(services().finish_results(principal, None, commit))
 
 
-@api.route("/project/analysis/configuration", methods=["GET"])
+@api.route("/project/analysis/configuration", methods=["GET"], scope=ANALYSIS_WRITE)
 def project_configuration(principal):
     return json_response(services().configuration(principal, None))
 
 
 # -- account token: the path names the repository -------------------------------
 
-@api.route(ACCOUNT + "/commit/{commit}/coverage/{language}", methods=["POST"])
+@api.route(ACCOUNT + "/commit/{commit}/coverage/{language}", methods=["POST"], scope=COVERAGE_WRITE)
 def account_coverage(principal, provider, username, project, commit, language):
     return _coverage(principal, (provider, username, project), commit, language)
 
 
-@api.route("/{provider}/{username}/commit/{commit}/coverage/{language}", methods=["POST"])
+@api.route("/{provider}/{username}/commit/{commit}/coverage/{language}", methods=["POST"], scope=COVERAGE_WRITE)
 def legacy_account_coverage(principal, provider, username, commit, language):
     # Really /2.0/{username}/{project}/commit/...: see the module docstring.
     return _coverage(principal, (LEGACY_PROVIDER, provider, username), commit, language)
 
 
-@api.route(ACCOUNT + "/commit/{commit}/coverageFinal", methods=["POST"])
+@api.route(ACCOUNT + "/commit/{commit}/coverageFinal", methods=["POST"], scope=COVERAGE_WRITE)
 def account_coverage_final(principal, provider, username, project, commit):
     _bounded()
     return success(services().finish_coverage(principal, (provider, username, project), commit))
 
 
-@api.route(ACCOUNT + "/commit/{commit}/issuesRemoteResults", methods=["POST"])
+@api.route(ACCOUNT + "/commit/{commit}/issuesRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_issues(principal, provider, username, project, commit):
     return _analysis(principal, (provider, username, project), commit, "issues")
 
 
-@api.route(ACCOUNT + "/commit/{commit}/metricsRemoteResults", methods=["POST"])
+@api.route(ACCOUNT + "/commit/{commit}/metricsRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_metrics(principal, provider, username, project, commit):
     return _analysis(principal, (provider, username, project), commit, "metrics")
 
 
-@api.route(ACCOUNT + "/commit/{commit}/duplicationRemoteResults", methods=["POST"])
+@api.route(ACCOUNT + "/commit/{commit}/duplicationRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_duplication(principal, provider, username, project, commit):
     return _analysis(principal, (provider, username, project), commit, "duplication")
 
 
-@api.route(ACCOUNT + "/commit/{commit}/resultsFinal", methods=["POST"])
+@api.route(ACCOUNT + "/commit/{commit}/resultsFinal", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_results_final(principal, provider, username, project, commit):
     _bounded()
     return success(services().finish_results(principal, (provider, username, project), commit))
 
 
-@api.route(ACCOUNT + "/analysis/configuration", methods=["GET"])
+@api.route(ACCOUNT + "/analysis/configuration", methods=["GET"], scope=ANALYSIS_WRITE)
 def account_configuration(principal, provider, username, project):
     return json_response(services().configuration(principal, (provider, username, project)))

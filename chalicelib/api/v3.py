@@ -16,11 +16,16 @@ from chalicelib.api.http import (
     path_id,
 )
 from chalicelib.clock import utcnow
+from chalicelib.scopes import REPOSITORY_READ, SCOPES
 
 api = ApiBlueprint(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
 TOKEN_FIELDS = {"name", "expiresAt"}
+# The lifecycle's settings of a new token (issue 16); scopes: project tokens only.
+LIMIT_FIELDS = {"scopes": "scopes", "allowedCidrs": "allowed_cidrs", "maxUses": "max_uses"}
+ROTATE_FIELDS = {"gracePeriodSeconds", "expiresAt"}
+PATCH_FIELDS = {"disabled"}
 REPOSITORY = "/organizations/{provider}/{org}/repositories/{repo}"
 MAX_SEARCH = 100
 
@@ -50,6 +55,7 @@ def api_token(token, value: str | None = None) -> dict:
         "expiresAt": iso(token.expires_at),
         "lastUsedAt": iso(token.last_used_at),
         "expired": token.expires_at is not None and token.expires_at <= utcnow(),
+        **lifecycle_fields(token),
     }
     if getattr(token, "publisher_id", None) is not None:
         # Minted by a trusted publisher from a CI identity token (keyless CI).
@@ -57,6 +63,30 @@ def api_token(token, value: str | None = None) -> dict:
     if value is not None:
         body["token"] = value
     return body
+
+
+def lifecycle_fields(token) -> dict:
+    """Rotation, scopes, limits and pause of a token (issue 16)."""
+    project = token.kind == "project"
+    return {
+        "familyId": int(token.family),
+        "rotatedAt": iso(token.rotated_at),
+        "successorId": int(token.successor_id) if token.successor_id is not None else None,
+        "scopes": (sorted(token.scope_set, key=SCOPES.index) if token.scope_set else list(SCOPES))
+        if project else None,
+        "allowedCidrs": list(token.allowed_cidrs) if token.allowed_cidrs else None,
+        "maxUses": int(token.max_uses) if token.max_uses is not None else None,
+        "uses": int(token.uses or 0),
+        "disabled": bool(token.paused),
+    }
+
+
+def rotation_body(rotation) -> dict:
+    previous = rotation.previous
+    return {
+        "data": api_token(rotation.successor.token, rotation.successor.value),
+        "previous": {"id": int(previous.token_id), "expiresAt": iso(previous.expires_at)},
+    }
 
 
 def user_body(user) -> dict:
@@ -107,8 +137,24 @@ def repository_body(access) -> dict:
 
 
 def _token_request():
-    body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=TOKEN_FIELDS)
-    return {"name": body.get("name"), "expires_at": body.get("expiresAt")}
+    body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=TOKEN_FIELDS | set(LIMIT_FIELDS))
+    request = {"name": body.get("name"), "expires_at": body.get("expiresAt")}
+    request.update({stored: body[field] for field, stored in LIMIT_FIELDS.items() if field in body})
+    return request
+
+
+def _rotate_request():
+    body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=ROTATE_FIELDS)
+    return {"grace_period_seconds": body.get("gracePeriodSeconds"), "expires_at": body.get("expiresAt")}
+
+
+def _patch_request():
+    from chalicelib.errors import BadRequest
+
+    body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=PATCH_FIELDS)
+    if "disabled" not in body:
+        raise BadRequest("disabled: required (true pauses the token, false resumes it)", field="disabled")
+    return body["disabled"]
 
 
 # -- the caller ----------------------------------------------------------------
@@ -164,9 +210,25 @@ def delete_account_token(principal, tokenId):
     return no_content()
 
 
+@api.route("/user/tokens/{tokenId}/rotate", methods=["POST"])
+def rotate_account_token(principal, tokenId):
+    tokens, _ = services()
+    rotation = tokens.rotate_account_token(principal, path_id(tokenId), **_rotate_request(),
+                                           meta=request_meta(api.current_request))
+    return json_response(rotation_body(rotation), status=201)
+
+
+@api.route("/user/tokens/{tokenId}", methods=["PATCH"])
+def patch_account_token(principal, tokenId):
+    tokens, _ = services()
+    token = tokens.set_account_token_disabled(principal, path_id(tokenId), _patch_request(),
+                                              meta=request_meta(api.current_request))
+    return json_response({"data": api_token(token)})
+
+
 # -- repositories --------------------------------------------------------------
 
-@api.route("/organizations/{provider}/{org}/repositories", methods=["GET"])
+@api.route("/organizations/{provider}/{org}/repositories", methods=["GET"], scope=REPOSITORY_READ)
 def list_repositories(principal, provider, org):
     _, directory = services()
     limit, cursor = pagination(api.current_request)
@@ -178,7 +240,7 @@ def list_repositories(principal, provider, org):
     return json_response(page_body(page, repository_body))
 
 
-@api.route(REPOSITORY, methods=["GET"])
+@api.route(REPOSITORY, methods=["GET"], scope=REPOSITORY_READ)
 def get_repository(principal, provider, org, repo):
     from chalicelib.access import Action
 
@@ -212,6 +274,22 @@ def delete_project_token(principal, provider, org, repo, tokenId):
         principal, provider, org, repo, path_id(tokenId), meta=request_meta(api.current_request)
     )
     return no_content()
+
+
+@api.route(REPOSITORY + "/tokens/{tokenId}/rotate", methods=["POST"])
+def rotate_project_token(principal, provider, org, repo, tokenId):
+    tokens, _ = services()
+    rotation = tokens.rotate_project_token(principal, provider, org, repo, path_id(tokenId), **_rotate_request(),
+                                           meta=request_meta(api.current_request))
+    return json_response(rotation_body(rotation), status=201)
+
+
+@api.route(REPOSITORY + "/tokens/{tokenId}", methods=["PATCH"])
+def patch_project_token(principal, provider, org, repo, tokenId):
+    tokens, _ = services()
+    token = tokens.set_project_token_disabled(principal, provider, org, repo, path_id(tokenId),
+                                              _patch_request(), meta=request_meta(api.current_request))
+    return json_response({"data": api_token(token)})
 
 
 # -- the audit trail -------------------------------------------------------------

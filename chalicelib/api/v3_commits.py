@@ -7,20 +7,21 @@ one page of per-file rows (`cursor`, `limit` 1-100, default 100).
 """
 from chalicelib.api.http import ApiBlueprint, json_body, json_response, pagination, request_meta
 from chalicelib.api.v2 import services
+from chalicelib.scopes import REPOSITORY_READ
 
 api = ApiBlueprint(__name__)
 
 COMMIT = "/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}"
 
 
-@api.route(COMMIT + "/coverage", methods=["GET"])
+@api.route(COMMIT + "/coverage", methods=["GET"], scope=REPOSITORY_READ)
 def commit_coverage(principal, provider, org, repo, commit):
     limit, cursor = pagination(api.current_request)
     data, page = services().coverage(principal, provider, org, repo, commit, limit=limit, cursor=cursor)
     return json_response({"data": data, "pagination": page})
 
 
-@api.route(COMMIT + "/analysis", methods=["GET"])
+@api.route(COMMIT + "/analysis", methods=["GET"], scope=REPOSITORY_READ)
 def commit_analysis(principal, provider, org, repo, commit):
     limit, cursor = pagination(api.current_request)
     data, page = services().analysis(principal, provider, org, repo, commit, limit=limit, cursor=cursor)

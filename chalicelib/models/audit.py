@@ -38,8 +38,10 @@ class AuditEvent(Model):
     sk = UnicodeAttribute(range_key=True)  # time-ordered, unique
     event_id = UnicodeAttribute()
     at = UTCDateTimeAttribute()
-    action = UnicodeAttribute()  # token.created | token.deleted | token.disabled | token.expired | token.denied
-    #                              | configuration.updated
+    # token.created | .deleted | .disabled | .expired | .denied, the
+    # lifecycle's .rotated | .reused | .paused | .resumed | .expiring, and
+    # configuration.updated
+    action = UnicodeAttribute()
     outcome = UnicodeAttribute()  # success | denied
     actor = UnicodeAttribute()  # "user:<id>" | "project-token:<id>" | "operator"
     actor_user_id = NumberAttribute(null=True)

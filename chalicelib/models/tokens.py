@@ -23,6 +23,7 @@ the counter stays exact.
 """
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -56,6 +57,37 @@ class OwnerIndex(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+SWEEP_SHARDS = 16
+
+
+def sweep_shard(token_id: float) -> str:
+    """Which of the sweeper's index partitions a token falls in."""
+    return str(int(token_id) % SWEEP_SHARDS)
+
+
+class ExpiryIndex(GlobalSecondaryIndex):
+    """Tokens with an expiry, by expiry: the sweeper's "expires soon" query."""
+
+    class Meta:
+        index_name = "expiry-index"
+        projection = AllProjection()
+
+    sweep_shard = UnicodeAttribute(hash_key=True)
+    expires_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ActivityIndex(GlobalSecondaryIndex):
+    """Tokens by last activity (their last use, or their creation): the
+    sweeper's "unused for N days" query."""
+
+    class Meta:
+        index_name = "activity-index"
+        projection = AllProjection()
+
+    sweep_shard = UnicodeAttribute(hash_key=True)
+    active_at = UTCDateTimeAttribute(range_key=True)
+
+
 class Token(Model):
     Meta = table_meta(TABLE)
 
@@ -79,12 +111,48 @@ class Token(Model):
     # Expired and out of the counter (see the module docstring).
     retired = BooleanAttribute(null=True)
     removal_at = TTLAttribute(null=True)
+    # -- the lifecycle (issue 16); absent on tokens that do not use it --
+    # Tokens of one lineage (a token and its rotations) share the id of the
+    # first one; absent means the token's own id.
+    family_id = NumberAttribute(null=True)
+    # Set on a rotated-away token: it then works until `expires_at` (the
+    # end of its grace period), and any use after that is a reuse.
+    rotated_at = UTCDateTimeAttribute(null=True)
+    successor_id = NumberAttribute(null=True)
+    # Project tokens only: a subset of chalicelib.scopes.SCOPES, space
+    # separated; absent means all of them.
+    scopes = UnicodeAttribute(null=True)
+    allowed_cidrs = ListAttribute(of=UnicodeAttribute, null=True)
+    # A use-limited token: `uses` counts authorized requests, by a
+    # conditional update in the authorizer that never lets it pass max_uses.
+    max_uses = NumberAttribute(null=True)
+    uses = NumberAttribute(null=True)
+    # Paused by its owner (PATCH {"disabled": true}): 401 until resumed.
+    # Not `disabled`, which the write-time fan-out sets for a disabled user.
+    paused = BooleanAttribute(null=True)
+    # The sweeper's marks: when the "expires in 7 days" notice went out.
+    expiry_notified_at = UTCDateTimeAttribute(null=True)
+    # The sweeper's index keys: sweep_shard(token_id), and the last use
+    # (creation until the first use), written with `last_used_at`.
+    sweep_shard = UnicodeAttribute(null=True)
+    active_at = UTCDateTimeAttribute(null=True)
     # Minted by a trusted publisher from a CI identity token (keyless CI):
     # which publisher, of which configured issuer.
     publisher_id = NumberAttribute(null=True)
     publisher_issuer = UnicodeAttribute(null=True)
 
     owner_index = OwnerIndex()
+    expiry_index = ExpiryIndex()
+    activity_index = ActivityIndex()
+
+    @property
+    def family(self) -> int:
+        return int(self.family_id if self.family_id is not None else self.token_id)
+
+    @property
+    def scope_set(self) -> frozenset[str] | None:
+        """The token's scopes, or None when it has all of them."""
+        return frozenset(self.scopes.split()) if self.scopes else None
 
 
 class TokenId(Model):

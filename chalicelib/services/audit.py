@@ -41,6 +41,12 @@ DISABLED = "token.disabled"
 EXPIRED = "token.expired"
 DENIED = "token.denied"
 RETIRED = "token.retired"  # expired, out of the count, removed by TTL later
+# The lifecycle (issue 16)
+ROTATED = "token.rotated"
+REUSED = "token.reused"
+PAUSED = "token.paused"
+RESUMED = "token.resumed"
+EXPIRING = "token.expiring"
 REVOKED = "token.revoked"  # ended by value: a leak report, revoke-by-value, itself
 PUBLISHER_CREATED = "publisher.created"
 PUBLISHER_DELETED = "publisher.deleted"
@@ -147,7 +153,7 @@ class AuditService:
         meta = meta or RequestMeta()
         return self.store.items(
             streams, at or self.clock(), action=action,
-            outcome="denied" if action in (EXPIRED, DENIED) else "success",
+            outcome="denied" if action in (EXPIRED, DENIED, REUSED) else "success",
             actor=actor, actor_user_id=actor_user_id, token_id=int(token.token_id), token_hint=token.hint,
             token_kind=token.kind, repository=repository, source_ip=meta.source_ip,
             user_agent=meta.user_agent, request=meta.request if action in (EXPIRED, DENIED) else None,

@@ -103,6 +103,8 @@ class RevocationService:
                 reasons[digest] = f"{reason}: {detail}" if detail else reason
         deleted = self._delete_all(list(found.values()), reasons=reasons, actor=actor, meta=meta,
                                    principal=principal)
+        for token in deleted.values():
+            self._end_grace_periods(token, reason=reasons[token.pk], actor=actor, meta=meta, principal=principal)
         if leaked and deleted:
             log.warning("leaked tokens revoked: count=%d reason=%s", len(deleted), reason)
         return [
@@ -110,6 +112,25 @@ class RevocationService:
                        bool(digest and digest in deleted and live[digest]))
             for credential, digest in digests.items()
         ]
+
+    def _end_grace_periods(self, token: Token, *, reason: str, actor, meta, principal) -> None:
+        """Issue 16: a token ended by value takes its lineage's grace periods
+        with it. Every rotated-away token of its family still working in its
+        grace period is revoked too. A token never rotated (no family) costs
+        nothing more."""
+        if getattr(token, "family_id", None) is None and getattr(token, "rotated_at", None) is None:
+            return
+        from chalicelib.store.tokens import TokenLifecycleStore
+
+        now = self.clock()
+        for member in TokenLifecycleStore(self.tokens).family(token.owner, token.family):
+            if member.pk == token.pk or member.rotated_at is None:
+                continue
+            if member.expires_at is not None and member.expires_at <= now:
+                continue  # its grace period is over already
+            items = self.audit.token_items(audit_events.REVOKED, member, principal=principal, meta=meta,
+                                           reason=f"grace period ended: {reason}", actor=actor)
+            self.tokens.delete(member, audit_items=items)
 
     def _delete_all(self, tokens: list[Token], *, reasons, actor, meta, principal) -> dict[str, Token]:
         def delete(token: Token) -> Token | None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from chalicelib import token_format
 from chalicelib.access import Action, Principal, require_account
 from chalicelib.clock import utcnow
-from chalicelib.errors import BadRequest, NotFound, Unavailable
+from chalicelib.errors import BadRequest, Conflict, NotFound, Unavailable
 from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, repository_owner, user_owner
 from chalicelib.request_meta import OPERATOR, RequestMeta
@@ -15,8 +15,11 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
 from chalicelib.store.pagination import Page
-from chalicelib.store.tokens import LimitReached, TokenStore
+from chalicelib.store.tokens import LimitReached, TokenLifecycleStore, TokenStore
 from chalicelib.token_format import Kind
+from chalicelib import scopes as limits
+
+MAX_GRACE_SECONDS = 86_400
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9-]{1,100}")
 # An expired token is removed by DynamoDB TTL this long after its expiry.
@@ -37,6 +40,42 @@ def validate_name(name) -> str | None:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise BadRequest("name: at most 100 letters, digits and dashes", field="name")
     return name
+
+
+def token_settings(kind: Kind, *, scopes=None, allowed_cidrs=None, max_uses=None) -> dict:
+    """The stored form of a new token's limits (API names in the errors)."""
+    if scopes is not None and kind is not Kind.PROJECT:
+        raise BadRequest("scopes: only project tokens carry scopes", field="scopes")
+    stored = {
+        "scopes": limits.validate_scopes(scopes),
+        "allowed_cidrs": limits.validate_cidrs(allowed_cidrs),
+        "max_uses": limits.validate_max_uses(max_uses),
+    }
+    return {key: value for key, value in stored.items() if value is not None}
+
+
+def parse_grace(value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GRACE_SECONDS:
+        raise BadRequest(f"gracePeriodSeconds: an integer from 0 to {MAX_GRACE_SECONDS}",
+                         field="gracePeriodSeconds")
+    return value
+
+
+def parse_disabled(value) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest("disabled: true or false", field="disabled")
+    return value
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotation's outcome: the successor (its value shown once) and the
+    retired token, working until its grace period ends."""
+
+    successor: NewToken
+    previous: Token
 
 
 def parse_expiry(value, now: datetime, max_days: int) -> datetime | None:
@@ -72,12 +111,14 @@ class TokenService:
     # -- account tokens ----------------------------------------------------
 
     def create_account_token(self, principal: Principal, *, name=None, expires_at=None,
-                             meta: RequestMeta | None = None) -> NewToken:
+                             meta: RequestMeta | None = None, **settings) -> NewToken:
         user = self.directory.user(principal)
-        return self.issue_account_token(user, name=name, expires_at=expires_at, principal=principal, meta=meta)
+        return self.issue_account_token(user, name=name, expires_at=expires_at, principal=principal, meta=meta,
+                                        **settings)
 
     def issue_account_token(self, user: User, *, name=None, expires_at=None,
-                            principal: Principal | None = None, meta: RequestMeta | None = None) -> NewToken:
+                            principal: Principal | None = None, meta: RequestMeta | None = None,
+                            **settings) -> NewToken:
         """An account token for `user` (also the operators' bootstrap path:
         no `principal`, recorded as done by the operator)."""
         if user.disabled:
@@ -92,11 +133,12 @@ class TokenService:
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
             limit=self.settings.max_account_tokens, owner_check=owner_check, now=now,
             principal=principal, meta=meta if principal else (meta or OPERATOR),
+            **token_settings(Kind.ACCOUNT, **settings),
         )
 
     def account_tokens(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[Token]:
         user = self.directory.user(principal)
-        return self._listed(self.tokens.page(user_owner(user.user_id), limit=limit, cursor=cursor))
+        return self._listed(self.tokens.page(user_owner(user.user_id), limit=limit, cursor=cursor, now=self.clock()))
 
     def delete_account_token(self, principal: Principal, token_id: int, *, meta: RequestMeta | None = None) -> None:
         user_id = require_account(principal)
@@ -105,7 +147,8 @@ class TokenService:
     # -- project tokens ----------------------------------------------------
 
     def create_project_token(self, principal: Principal, provider: str, org: str, repo: str,
-                             *, name=None, expires_at=None, meta: RequestMeta | None = None) -> NewToken:
+                             *, name=None, expires_at=None, meta: RequestMeta | None = None,
+                             **settings) -> NewToken:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         now = self.clock()
         repository = access.repository
@@ -119,14 +162,14 @@ class TokenService:
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
             limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
-            principal=principal, meta=meta,
+            principal=principal, meta=meta, **token_settings(Kind.PROJECT, **settings),
         )
 
     def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
                        *, limit: int, cursor: str | None) -> Page[Token]:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         return self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
-                                             cursor=cursor))
+                                             cursor=cursor, now=self.clock()))
 
     def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
                              *, meta: RequestMeta | None = None) -> None:
@@ -160,7 +203,8 @@ class TokenService:
         now = self.clock()
         retired = 0
         for token in tokens:
-            if token.retired or token.expires_at is None or token.expires_at > now:
+            # A rotated-away token left the count already (and stays for reuse detection).
+            if token.retired or token.rotated_at is not None or token.expires_at is None or token.expires_at > now:
                 continue
             removal_at = token.expires_at + timedelta(days=REMOVE_AFTER_EXPIRY_DAYS)
             reason = (f"expired at {token.expires_at.isoformat(timespec='seconds')}; no longer counted; "
@@ -188,13 +232,14 @@ class TokenService:
         return self.audit.token_items(action, token, principal=principal, meta=meta, reason=reason)
 
     def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now,
-                principal=None, meta=None, attributes=None, actor=None, reason=None, repository=None) -> NewToken:
+                principal=None, meta=None, attributes=None, actor=None, reason=None, repository=None,
+                **settings) -> NewToken:
         value = token_format.generate(kind)
         token = Token(
             token_format.digest(value),
             kind=kind.value, owner=owner, repository=repository, token_id=0, name=name,
             hint=token_format.hint(value), created_at=now, created_by=created_by,
-            expires_at=expires_at, disabled=False, **(attributes or {}),
+            expires_at=expires_at, disabled=False, **(attributes or {}), **settings,
         )
         # The creation is recorded in the token's own transaction (see
         # chalicelib.services.audit): the items are built once the id is drawn.
@@ -280,3 +325,124 @@ class TokenService:
             if items and self.audit.store.exists(items[0]):
                 return
             raise NotFound()
+
+    # -- the lifecycle: rotation, pause, reuse (issue 16) -------------------
+
+    @property
+    def lifecycle(self) -> TokenLifecycleStore:
+        return TokenLifecycleStore(self.tokens)
+
+    def rotate_account_token(self, principal: Principal, token_id: int, *, grace_period_seconds=None,
+                             expires_at=None, meta: RequestMeta | None = None) -> Rotation:
+        user = self.directory.user(principal)
+        owner_check = ((user_key(user.user_id), "user"), DirectoryItem.pk.exists() & (User.disabled != True))  # noqa: E712
+        return self._rotate(user_owner(user.user_id), token_id, grace_period_seconds, expires_at,
+                            owner_check=owner_check, principal=principal, meta=meta)
+
+    def rotate_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
+                             *, grace_period_seconds=None, expires_at=None,
+                             meta: RequestMeta | None = None) -> Rotation:
+        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        owner_check = ((org_key(provider, org), repo_sort_key(repo)), DirectoryItem.pk.exists())
+        return self._rotate(repository_owner(access.repository.repository_id), token_id, grace_period_seconds,
+                            expires_at, owner_check=owner_check, principal=principal, meta=meta)
+
+    def set_account_token_disabled(self, principal: Principal, token_id: int, disabled,
+                                   *, meta: RequestMeta | None = None) -> Token:
+        user = self.directory.user(principal)
+        return self._set_paused(user_owner(user.user_id), token_id, disabled, principal=principal, meta=meta)
+
+    def set_project_token_disabled(self, principal: Principal, provider: str, org: str, repo: str,
+                                   token_id: int, disabled, *, meta: RequestMeta | None = None) -> Token:
+        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        return self._set_paused(repository_owner(access.repository.repository_id), token_id, disabled,
+                                principal=principal, meta=meta)
+
+    def revoke_reused(self, token_id: int, *, meta: RequestMeta | None = None) -> int:
+        """A rotated-away token was presented after its grace period: a sign
+        of theft. Revoke its whole family (the live successor first) and put
+        the reuse on the trail. The number of tokens revoked."""
+        token = self.tokens.find_by_id(token_id)
+        now = self.clock()
+        if token is None or token.rotated_at is None or token.expires_at is None or token.expires_at > now:
+            return 0  # already revoked by a concurrent request, or not a reuse after all
+        self.audit.record_token(audit_events.REUSED, token, meta=meta,
+                                reason="rotated-away token used after its grace period; family revoked")
+        return self.revoke_family(token, reason=f"reuse of rotated-away token {int(token.token_id)}")
+
+    def revoke_family(self, token: Token, *, reason: str) -> int:
+        """Delete every token of `token`'s lineage, live ones first."""
+        family = self.lifecycle.family(token.owner, token.family)
+        family.sort(key=lambda t: t.rotated_at is not None)
+        revoked = 0
+        for member in family:
+            items = self._audit_items(audit_events.DELETED, member, principal=None, meta=OPERATOR, reason=reason)
+            revoked += bool(self.tokens.delete(member, audit_items=items))
+        return revoked
+
+    def _owned(self, owner: str, token_id: int) -> Token:
+        token = self.tokens.find_by_id(token_id)
+        # Another owner's token is answered exactly like a missing one.
+        if token is None or token.owner != owner or token.disabled:
+            raise NotFound()
+        return token
+
+    def _rotate(self, owner, token_id, grace_period_seconds, expires_at, *, owner_check, principal,
+                meta) -> Rotation:
+        grace = parse_grace(grace_period_seconds)
+        now = self.clock()
+        new_expiry = parse_expiry(expires_at, now, self.settings.max_token_lifetime_days)
+        old = self._owned(owner, token_id)
+        if old.rotated_at is not None:
+            raise Conflict("this token was already rotated (it is in, or past, its grace period); "
+                           f"rotate its successor (id {int(old.successor_id or 0)})")
+        if old.expires_at is not None and old.expires_at <= now:
+            raise Conflict("an expired token cannot be rotated; create a new one")
+        grace_ends = now + timedelta(seconds=grace)
+        if old.expires_at is not None and old.expires_at < grace_ends:
+            grace_ends = old.expires_at  # a grace period never extends a token's life
+        if new_expiry is None and old.expires_at is not None:
+            # The successor gets the lifetime its predecessor was given.
+            lifetime = min(old.expires_at - old.created_at, timedelta(days=self.settings.max_token_lifetime_days))
+            new_expiry = now + lifetime
+        kind = Kind(old.kind)
+        value = token_format.generate(kind)
+        successor = Token(
+            token_format.digest(value), kind=old.kind, owner=old.owner, repository=old.repository, token_id=0,
+            name=old.name, hint=token_format.hint(value), created_at=now,
+            created_by=principal.user_id if principal.user_id is not None else old.created_by,
+            expires_at=new_expiry, disabled=False, family_id=old.family, scopes=old.scopes,
+            allowed_cidrs=old.allowed_cidrs, max_uses=old.max_uses, paused=old.paused,
+        )
+
+        def audit_items(new):
+            return (
+                self._audit_items(audit_events.CREATED, new, principal=principal, meta=meta,
+                                  reason=f"rotation of token {int(old.token_id)}")
+                + self._audit_items(audit_events.ROTATED, old, principal=principal, meta=meta,
+                                    reason=f"rotated to token {int(new.token_id)}; grace period {grace}s")
+            )
+
+        # Only the direct predecessor keeps a grace period: an older one
+        # still in its own ends now (its next use is then a reuse).
+        end_grace = [
+            member for member in self.lifecycle.family(old.owner, old.family)
+            if member.rotated_at is not None and member.pk != old.pk
+            and member.expires_at is not None and member.expires_at > now
+        ]
+        stored = self.lifecycle.rotate(old, successor, grace_ends=grace_ends, now=now,
+                                       owner_check=owner_check, audit_items=audit_items, end_grace=end_grace)
+        old.rotated_at, old.successor_id, old.family_id, old.expires_at = now, stored.token_id, old.family, grace_ends
+        return Rotation(NewToken(value, stored), old)
+
+    def _set_paused(self, owner, token_id, disabled, *, principal, meta) -> Token:
+        paused = parse_disabled(disabled)
+        token = self._owned(owner, token_id)
+        if bool(token.paused) == paused:
+            return token
+        updated = self.lifecycle.set_paused(token, paused)
+        if updated is None:
+            raise NotFound()
+        self.audit.record_token(audit_events.PAUSED if paused else audit_events.RESUMED, updated,
+                                principal=principal, meta=meta)
+        return updated

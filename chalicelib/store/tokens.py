@@ -14,7 +14,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.directory import DirectoryItem
-from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName
+from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName, sweep_shard
 from chalicelib.settings import get_settings
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
 from chalicelib.store.pagination import Page, query_page
@@ -50,6 +50,13 @@ def new_token_id() -> int:
     return secrets.randbelow(MAX_TOKEN_ID) + 1
 
 
+def _sweepable(token: Token) -> None:
+    """Put a new token in the sweeper's indexes (its shard, its activity)."""
+    token.sweep_shard = sweep_shard(token.token_id)
+    if token.active_at is None:
+        token.active_at = token.created_at
+
+
 class TokenStore:
     def __init__(self, settings=None):
         self.settings = settings or get_settings()
@@ -82,12 +89,41 @@ class TokenStore:
         try:
             _touch_connection().update_item(
                 token.pk,
-                actions=[Token.last_used_at.set(now)],
+                actions=[Token.last_used_at.set(now), Token.active_at.set(now)],
                 condition=Token.pk.exists()
                 & (Token.last_used_at.does_not_exist() | (Token.last_used_at <= now - interval)),
             )
         except Exception:  # noqa: BLE001 - by contract: a lost "last used" is harmless
             return False
+        return True
+
+    def use(self, token: Token, now: datetime, *, touch: bool) -> bool:
+        """Count one use of a use-limited token (`max_uses`), recording the
+        use (`touch`) in the same write: the authorizer's one allowed second
+        call. Whether the use was granted: the conditional update never lets
+        `uses` pass `max_uses`, however many requests race.
+
+        A failing table refuses the use (Unavailable): a limit that could be
+        skipped by a throttled write would be no limit.
+        """
+        actions: list = [Token.uses.add(1)]
+        if touch:
+            actions += [Token.last_used_at.set(now), Token.active_at.set(now)]
+        with dependency_errors():
+            try:
+                # The standard connection (retries, normal timeouts), not the
+                # best-effort one of `touch`: a retried ADD can only count a
+                # use twice, never admit one more than max_uses.
+                Token._get_connection().update_item(
+                    token.pk,
+                    actions=actions,
+                    condition=Token.pk.exists()
+                    & (Token.uses.does_not_exist() | (Token.uses < int(token.max_uses))),
+                )
+            except UpdateError as error:
+                if is_condition_failure(error):
+                    return False
+                raise
         return True
 
     # -- management ------------------------------------------------------
@@ -106,6 +142,7 @@ class TokenStore:
         """
         for _ in range(_ID_ATTEMPTS):
             token.token_id = new_token_id()
+            _sweepable(token)
             try:
                 with dependency_errors():
                     self._create_once(token, limit, owner_check, audit(token) if audit else [])
@@ -191,9 +228,11 @@ class TokenStore:
                 with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
                     transaction.delete(token, condition=Token.pk.exists() & state)
                     transaction.delete(TokenId(TokenId.key(token.token_id)))
-                    if token.name:
+                    # A rotated-away token left its name and its place in
+                    # the count to its successor.
+                    if token.name and token.rotated_at is None:
                         transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
-                    if not retired:
+                    if not retired and token.rotated_at is None:
                         transaction.update(
                             TokenCounter(TokenCounter.key(token.owner)),
                             actions=[TokenCounter.count.add(-1)],
@@ -250,11 +289,16 @@ class TokenStore:
             except TokenCounter.DoesNotExist:
                 return 0
 
-    def page(self, owner: str, *, limit: int, cursor: str | None) -> Page[Token]:
-        """An owner's tokens, newest first, one Query per page."""
+    def page(self, owner: str, *, limit: int, cursor: str | None, now: datetime | None = None) -> Page[Token]:
+        """An owner's tokens, newest first, one Query per page. With `now`,
+        rotated-away tokens whose grace period has ended are left out (they
+        stay stored for reuse detection)."""
+        extra = {}
+        if now is not None:
+            extra["filter_condition"] = Token.rotated_at.does_not_exist() | (Token.expires_at > now)
         with dependency_errors():
             return query_page(
-                lambda **kwargs: Token.owner_index.query(owner, scan_index_forward=False, **kwargs),
+                lambda **kwargs: Token.owner_index.query(owner, scan_index_forward=False, **extra, **kwargs),
                 limit=limit,
                 cursor=cursor,
                 key_names=["pk", "owner", "created_at"],
@@ -273,6 +317,136 @@ class TokenStore:
             except UpdateError as error:
                 if not is_condition_failure(error):
                     raise
+
+
+class TokenLifecycleStore:
+    """The lifecycle's writes (issue 16): rotation, pause, the sweeper's
+    marks and queries. Kept beside TokenStore so that its module stays the
+    authorizer's small import."""
+
+    def __init__(self, tokens: TokenStore):
+        self.tokens = tokens
+
+    def rotate(self, old: Token, successor: Token, *, grace_ends: datetime, now: datetime,
+               owner_check=None, audit_items=(), end_grace=()) -> Token:
+        """Retire `old` (working until `grace_ends`) and store `successor`
+        in one transaction: the successor takes over the old token's name
+        and its place in the count. Of concurrent rotations of one token
+        exactly one succeeds; the others raise Conflict.
+
+        `end_grace`: older tokens of the family still in a grace period,
+        which ends now (only the direct predecessor keeps one).
+
+        Raises Conflict (already rotated, or changed meanwhile), NotFound
+        (old token or owner gone).
+        """
+        for _ in range(_ID_ATTEMPTS):
+            successor.token_id = new_token_id()
+            _sweepable(successor)
+            items = audit_items(successor) if callable(audit_items) else list(audit_items)
+            try:
+                with dependency_errors():
+                    self._rotate_once(old, successor, grace_ends, now, owner_check, items, list(end_grace))
+                return successor
+            except _IdTaken:
+                continue
+        raise Conflict("could not allocate a token id, retry")
+
+    def _rotate_once(self, old, successor, grace_ends, now, owner_check, items, end_grace):
+        try:
+            with TransactWrite(connection=self.tokens._connection(),
+                               client_request_token=uuid.uuid4().hex) as transaction:
+                if owner_check:
+                    (hash_key, range_key), condition = owner_check
+                    transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
+                transaction.save(
+                    TokenId(TokenId.key(successor.token_id), digest=successor.pk),
+                    condition=TokenId.pk.does_not_exist(),
+                )
+                transaction.save(successor, condition=Token.pk.does_not_exist())
+                for item in items:
+                    transaction.save(item)
+                transaction.update(
+                    old,
+                    actions=[
+                        Token.rotated_at.set(now),
+                        Token.successor_id.set(int(successor.token_id)),
+                        Token.family_id.set(old.family),
+                        Token.expires_at.set(grace_ends),
+                    ],
+                    condition=Token.pk.exists() & Token.rotated_at.does_not_exist()
+                    & (Token.owner == old.owner),
+                )
+                for older in end_grace:
+                    transaction.update(older, actions=[Token.expires_at.set(now)], condition=Token.pk.exists())
+        except TransactWriteError as error:
+            codes = cancellation_codes(error)
+            labels = ((["owner"] if owner_check else []) + ["id", "token"] + ["audit"] * len(items) + ["old"]
+                      + ["grace"] * len(end_grace))
+            if len(codes) != len(labels):
+                raise
+            failed = {label for label, code in zip(labels, codes, strict=True) if code == "ConditionalCheckFailed"}
+            if not failed:
+                raise
+            if "owner" in failed:
+                raise NotFound() from None
+            if "id" in failed:
+                raise _IdTaken() from None
+            if "grace" in failed and "old" not in failed:
+                raise Conflict("the token's family changed meanwhile, retry") from None
+            if "old" in failed:
+                current = self.tokens.find(old.pk)
+                if current is None:
+                    raise NotFound() from None
+                raise Conflict("this token was already rotated; rotate its successor "
+                               f"(id {int(current.successor_id or 0)})") from None
+            raise Conflict("token collision, retry") from None
+
+    def family(self, owner: str, family_id: int) -> list[Token]:
+        """Every token of one lineage (one Query of the owner's tokens)."""
+        return [token for token in self.tokens.all_of(owner) if token.family == int(family_id)]
+
+    def set_paused(self, token: Token, paused: bool) -> Token | None:
+        """Pause or resume; the token as stored after, or None if gone."""
+        with dependency_errors():
+            try:
+                action = Token.paused.set(True) if paused else Token.paused.remove()
+                token.update(actions=[action], condition=Token.pk.exists())
+            except UpdateError as error:
+                if is_condition_failure(error):
+                    return None
+                raise
+        return token
+
+    def mark_expiry_notified(self, token: Token, now: datetime, audit_items=()) -> bool:
+        """Mark the expiry notice as sent, with its audit event, in one
+        transaction: False if another sweep did it first (or the token is gone)."""
+        with dependency_errors():
+            try:
+                with TransactWrite(connection=self.tokens._connection(),
+                                   client_request_token=uuid.uuid4().hex) as transaction:
+                    transaction.update(
+                        token,
+                        actions=[Token.expiry_notified_at.set(now)],
+                        condition=Token.pk.exists() & Token.expiry_notified_at.does_not_exist(),
+                    )
+                    for item in audit_items:
+                        transaction.save(item)
+            except TransactWriteError as error:
+                if "ConditionalCheckFailed" in cancellation_codes(error):
+                    return False
+                raise
+        return True
+
+    def expiring(self, shard: str, start: datetime, end: datetime):
+        """Tokens of one shard expiring in [start, end) (one Query per page)."""
+        with dependency_errors():
+            yield from Token.expiry_index.query(shard, Token.expires_at.between(start, end))
+
+    def inactive_since(self, shard: str, cutoff: datetime):
+        """Tokens of one shard neither used nor created since `cutoff`."""
+        with dependency_errors():
+            yield from Token.activity_index.query(shard, Token.active_at < cutoff)
 
 
 def _create_labels(token, owner_check, extra_items) -> list[str]:
