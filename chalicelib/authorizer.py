@@ -21,7 +21,7 @@ what this module imports.
 import logging
 from datetime import datetime
 
-from chalicelib import token_format
+from chalicelib import telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
 from chalicelib.request_meta import RequestMeta
@@ -132,6 +132,7 @@ class TokenAuthorizer:
             return self._deny(method_arn)
         principal = principal_of(token, kind)
         if token.disabled:
+            telemetry.authorizer_outcome("disabled")
             self._audit(token, principal, "token.denied", "owner disabled", event)
             return self._deny(method_arn)
         now = self.clock()
@@ -171,6 +172,7 @@ class TokenAuthorizer:
         Anyone can send garbage; writing it down would let them spend our
         write capacity. The token itself is never logged.
         """
+        telemetry.authorizer_outcome(reason)
         meta = RequestMeta.from_event(event)
         log.info(
             "token rejected: reason=%s source_ip=%s user_agent=%r request=%s %s",
@@ -183,6 +185,7 @@ class TokenAuthorizer:
 
     def _denial(self, method_arn: str, denial: str) -> Decision:
         # An Allow for this one method only: the API answers the denial.
+        telemetry.authorizer_outcome(denial)
         return Decision.build("Allow", "anonymous", method_arn, {"denial": denial})
 
 

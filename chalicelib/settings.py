@@ -43,6 +43,17 @@ class Settings:
     # All coverage reports of one commit together: merging them (coverageFinal,
     # the read-back) must fit the API Lambda's memory and time.
     max_coverage_bytes_per_commit: int = 64 * 1024 * 1024
+    # Operations (chalicelib.telemetry, infra.operations): the level of the
+    # functions' logs; the rest shapes the stage's template only.
+    resource_prefix: str = "latchkey-dev"
+    log_level: str = "INFO"
+    log_retention_days: int = 30
+    api_tracing: bool = True
+    authorizer_tracing: bool = False
+    throttle_rate_limit: int = 100
+    throttle_burst_limit: int = 200
+    waf_rate_limit: int = 0
+    alarm_topic_arn: str = ""
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -65,6 +76,32 @@ def _float(environ, name, default):
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# CloudWatch Logs accepts only these retention periods.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
+
+
+def _choice(environ, name, default, choices):
+    raw = environ.get(name, str(default))
+    value = raw.upper() if isinstance(default, str) else raw
+    if isinstance(default, int):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(map(str, choices))}, got {raw!r}")
+    return value
+
+
+def _bool(environ, name, default):
+    raw = environ.get(name, "true" if default else "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
 
 
 def from_environ(environ) -> Settings:
@@ -90,6 +127,15 @@ def from_environ(environ) -> Settings:
         max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
         max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
         max_coverage_bytes_per_commit=_int(environ, "MAX_COVERAGE_BYTES_PER_COMMIT", 64 * 1024 * 1024, 1),
+        resource_prefix=prefix,
+        log_level=_choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS),
+        log_retention_days=_choice(environ, "LOG_RETENTION_DAYS", 30, RETENTION_DAYS),
+        api_tracing=_bool(environ, "API_TRACING", True),
+        authorizer_tracing=_bool(environ, "AUTHORIZER_TRACING", False),
+        throttle_rate_limit=_int(environ, "THROTTLE_RATE_LIMIT", 100, 1, 10_000),
+        throttle_burst_limit=_int(environ, "THROTTLE_BURST_LIMIT", 200, 1, 5_000),
+        waf_rate_limit=_int(environ, "WAF_RATE_LIMIT", 0, 0, 2_000_000_000),
+        alarm_topic_arn=environ.get("ALARM_TOPIC_ARN", ""),
     )
 
 

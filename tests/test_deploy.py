@@ -58,7 +58,8 @@ def clean_env(**extra) -> dict:
 def make(project: Path, target: str, stage: str, **env) -> subprocess.CompletedProcess:
     # The running venv is the project's: never let make (re)install it from the copy.
     venv = BIN.parent
-    result = subprocess.run(["make", "--no-print-directory", "-o", str(venv / ".installed"), target,
+    result = subprocess.run(["make", "--no-print-directory", "-o", str(venv / ".installed-dev"),
+                             "-o", str(venv / ".installed-run"), target,
                              f"STAGE={stage}", f"VENV={venv}"],
                             cwd=project, env=clean_env(**env), capture_output=True, text=True, timeout=300)
     return result
