@@ -13,7 +13,8 @@ stdout, which CloudWatch Logs turns into metrics: no API call. Namespace
 
 - `AuthorizerDecisions`, by `Outcome` (allowed, missing, malformed, unknown,
   disabled, expired, ambiguous, misplaced);
-- `Uploads` (count) and `UploadBytes`, by `Kind` (the upload route);
+- `Uploads` (count) and `UploadBytes`, by `Kind` (coverage, coverageFinal,
+  issuesRemoteResults, metricsRemoteResults, duplicationRemoteResults, resultsFinal);
 - `ServerErrors`: answers of the API function with a 5xx status.
 
 Locally (`make run`, tests) logs stay plain text and no metrics are written
@@ -83,6 +84,9 @@ def reset() -> None:
         target = logging.getLogger(name)
         target.handlers = []
         target.propagate = True
+        target.setLevel(logging.NOTSET)
+        for attribute in ("init", "powertools_handler", "powertools_buffer_config", "powertools_buffer_cache"):
+            target.__dict__.pop(attribute, None)  # Powertools' marks of a configured logger
 
 
 # -- per-request context ------------------------------------------------------
@@ -167,13 +171,17 @@ def _route_of(event: dict) -> str | None:
     return f"{method} {resource}" if method and resource else None
 
 
+UPLOAD_KINDS = ("coverage", "coverageFinal", "issuesRemoteResults", "metricsRemoteResults",
+                "duplicationRemoteResults", "resultsFinal")
+
+
 def upload_kind(route: str) -> str | None:
-    """Which upload a route template is, by its last literal segment(s)."""
-    if "/coverage/" in route or route.endswith("/coverage"):
-        return "coverage"
-    if "/results" in route or "/issues" in route:
-        return "results"
-    return None
+    """Which upload a route template is (Codacy's name for it), if any."""
+    if not route.startswith("/2.0/"):
+        return None
+    literal = [segment for segment in route.split("/") if segment and not segment.startswith("{")]
+    kinds = [segment for segment in literal if segment in UPLOAD_KINDS]
+    return kinds[-1] if kinds else None
 
 
 def http_middleware(event, get_response):

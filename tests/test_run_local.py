@@ -121,7 +121,7 @@ def test_first_make_run_installs_only_the_service_and_says_so(tmp_path):
     assert "requirements-dev.txt" not in result.stdout
     assert "Installing the service and its local AWS endpoint" in result.stdout
     dev_tools = {"pytest", "ruff", "mypy", "bandit", "cfn-lint", "schemathesis", "playwright", "hypothesis"}
-    run_requirements = (PROJECT_DIR / "requirements-run.txt").read_text() + (PROJECT_DIR / "requirements.txt").read_text()
+    run_requirements = "".join((PROJECT_DIR / n).read_text() for n in ("requirements-run.txt", "requirements.txt"))
     assert not any(tool in run_requirements for tool in dev_tools)
     test = _make("-n", "test", f"VENV={venv}")
     assert "requirements-run.txt" in test.stdout and "pip install --quiet -r requirements-dev.txt" in test.stdout
