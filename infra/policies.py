@@ -47,10 +47,21 @@ def _logs_statement(arns, function_name: str):
     }
 
 
-def authorizer_policy(
-    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str
-) -> dict:
+def tracing_statement() -> dict:
+    """X-Ray's write actions take no resource-level permissions: `*` is the only form."""
     return {
+        "Sid": "Tracing",
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        "Resource": "*",
+    }
+
+
+def authorizer_policy(
+    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str,
+    tracing: bool = False,
+) -> dict:
+    policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -80,9 +91,13 @@ def authorizer_policy(
             _logs_statement(arns, f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"),
         ],
     }
+    if tracing:
+        policy["Statement"].append(tracing_statement())
+    return policy
 
 
-def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], bucket: str, prefix: str) -> dict:
+def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], bucket: str, prefix: str,
+               tracing: bool = False) -> dict:
     """`tables` maps each table name to its index names."""
     table_arns = [arns.dynamodb_table(name) for name in sorted(tables)]
     index_arns = [arns.dynamodb_table(name, index) for name in sorted(tables) for index in tables[name]]
@@ -114,4 +129,6 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
         },
         _logs_statement(arns, f"{app}-{stage}"),
     ]
+    if tracing:
+        statements.append(tracing_statement())
     return {"Version": "2012-10-17", "Statement": statements}
