@@ -196,7 +196,9 @@ class Stage:
             (self.project_dir / ".chalice" / filename).write_text(json.dumps(document, indent=2) + "\n")
 
     def chalice(self, *args, env=None) -> subprocess.CompletedProcess:
-        command = [str(Path(sys.executable).parent / "chalice"), "--project-dir", str(self.project_dir), *args]
+        # Chalice's CLI, with the gateway responses in the API definition it publishes.
+        command = [sys.executable, str(PROJECT_DIR / "scripts" / "chalice_cli.py"),
+                   "--project-dir", str(self.project_dir), *args]
         return subprocess.run(  # nosec B603 - fixed executable, no shell
             command, cwd=self.project_dir, env=env or dict(os.environ), capture_output=True, text=True
         )
@@ -333,11 +335,17 @@ class Deployer:
         partition = identity["Arn"].split(":")[1] if identity.get("Arn", "").startswith("arn:") else "aws"
         return ConcreteArns(region=self.region, account=identity["Account"], partition=partition)
 
-    # 1. tables and bucket
+    # 1. tables, bucket, and the role API Gateway invokes the authorizer with
     def data_stack(self) -> dict:
+        from infra.gateway import authorizer_invoke_role
+
         cfn = self.client("cloudformation")
         name = self.stage.stack_name
-        body = json.dumps(self.stage.data_template())
+        template = self.stage.data_template()
+        template["Resources"]["AuthorizerInvokeRole"] = authorizer_invoke_role(self.stage.authorizer_function)
+        template["Outputs"]["AuthorizerInvokeRole"] = {"Value": {"Fn::GetAtt": ["AuthorizerInvokeRole", "Arn"]},
+                                                       "Description": "role API Gateway invokes the authorizer with"}
+        body = json.dumps(template)
         try:
             stacks = cfn.describe_stacks(StackName=name)["Stacks"]
         except cfn.exceptions.ClientError as error:
@@ -374,6 +382,7 @@ class Deployer:
         expected = {logical_id(m): m.Meta.table_name for m in self.stage.models}
         expected["UploadsBucket"] = self.stage.settings.uploads_bucket
         wrong = {key: (value, outputs.get(key)) for key, value in expected.items() if outputs.get(key) != value}
+        self.authorizer_credentials = outputs.get("AuthorizerInvokeRole")
         if wrong:
             raise click.ClickException(f"stage variables and stack disagree (config, stack): {wrong}")
         say("env", "stage variables name the stack's " + ", ".join(sorted(expected.values())))
@@ -415,11 +424,15 @@ class Deployer:
 
     # 3. chalice deploy
     def chalice_deploy(self, arns) -> dict | None:
-        from chalicelib.gateway import AUTHORIZER_URI_VARIABLE
+        from chalicelib.gateway import AUTHORIZER_CREDENTIALS_VARIABLE, AUTHORIZER_URI_VARIABLE
 
         self.stage.write_policies(arns)
         env = dict(os.environ)
         env[AUTHORIZER_URI_VARIABLE] = arns.authorizer_uri(self.stage.authorizer_function)
+        # API Gateway invokes the authorizer with this role from the API's
+        # first moment: no window before a permission is added.
+        if getattr(self, "authorizer_credentials", None):
+            env[AUTHORIZER_CREDENTIALS_VARIABLE] = self.authorizer_credentials
         say("chalice", f"chalice deploy --stage {self.stage.name}")
         result = self.stage.chalice("deploy", "--stage", self.stage.name, env=env)
         output = result.stdout + result.stderr

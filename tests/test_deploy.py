@@ -683,3 +683,50 @@ def test_default_deploy_refuses_a_stage_of_the_chalice_path(deployed, endpoint):
     refused = make(project, "deploy", "dev", AWS_ENDPOINT_URL=endpoint)
     assert refused.returncode != 0
     assert "was deployed with DEPLOY_PATH=chalice" in refused.stderr
+
+
+# -- the chalice path, with its window closed -----------------------------------------------
+
+
+def test_chalice_cli_publishes_the_gateway_responses_in_the_definition():
+    """`chalice deploy` sends this document in one PutRestApi: the 404s are there from the start."""
+    from chalice.deploy.swagger import SwaggerGenerator
+
+    from app import app
+    from infra.gateway import swagger_gateway_responses
+    from scripts import chalice_cli
+
+    chalice_cli.install()
+    chalice_cli.install()  # once only
+    handler = {"api_handler_arn": "arn:aws:lambda:us-east-1:123456789012:function:latchkey-dev"}
+    document = SwaggerGenerator("us-east-1", handler).generate_swagger(app)
+    assert document["x-amazon-apigateway-gateway-responses"] == swagger_gateway_responses()
+    assert document["x-amazon-apigateway-gateway-responses"]["ACCESS_DENIED"]["statusCode"] == "404"
+
+
+def test_authorizer_credentials_reach_the_definition(monkeypatch):
+    from chalicelib.gateway import AUTHORIZER_CREDENTIALS_VARIABLE, TOKEN_AUTHORIZER
+
+    role = "arn:aws:iam::123456789012:role/latchkey-dev-data-AuthorizerInvokeRole"
+    monkeypatch.setenv(AUTHORIZER_CREDENTIALS_VARIABLE, role)
+    assert TOKEN_AUTHORIZER.to_swagger()["x-amazon-apigateway-authorizer"]["authorizerCredentials"] == role
+    monkeypatch.delenv(AUTHORIZER_CREDENTIALS_VARIABLE)
+    assert "authorizerCredentials" not in TOKEN_AUTHORIZER.to_swagger()["x-amazon-apigateway-authorizer"]
+
+
+def test_chalice_path_creates_the_authorizer_invoke_role_before_the_api(deployed, boto):
+    _, result = deployed
+    assert result.returncode == 0
+    stack = boto("cloudformation").describe_stacks(StackName="latchkey-dev-data")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    role_name = outputs["AuthorizerInvokeRole"].rsplit("/", 1)[1]
+    iam = boto("iam")
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    (policy,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
+    if isinstance(document, str):  # moto keeps CloudFormation's policies as text
+        document = __import__("ast").literal_eval(document)  # moto keeps a Python repr
+    (statement,) = document["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"].endswith(f":function:latchkey-dev-{TOKEN_AUTHORIZER_NAME}")
