@@ -205,7 +205,8 @@ def main(host, port, aws_port, stage):
     # keep Ctrl-C waiting for the client to hang up.
     ThreadedHTTPServer.daemon_threads = True
     server = factory.create_local_server(config.chalice_app, config, host, port)
-    shown = LOOPBACK if host in ("0.0.0.0", "::") else host  # a wildcard bind is reached on loopback too
+    # A wildcard address is reached on loopback too; compared only, never bound here.
+    shown = LOOPBACK if host in ("0.0.0.0", "::") else host  # nosec B104
     stage_env.write_run_file(f"http://{shown}:{port}", stage_env.local_endpoint(), stage)
 
     stop = threading.Event()
