@@ -35,7 +35,7 @@ $(BIN)/python:
 
 $(RUN_STAMP): requirements.txt requirements-run.txt | $(BIN)/python
 	@echo "Installing the service and its local AWS endpoint into $(VENV) (requirements-run.txt:"
-	@echo "Chalice, PynamoDB, moto; about 150 MB, one to two minutes on a first start)..."
+	@echo "Chalice, PynamoDB, moto; about 160 MB, a minute or two on a first start)..."
 	$(BIN)/pip install --quiet -r requirements-run.txt
 	@touch $(RUN_STAMP)
 

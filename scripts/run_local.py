@@ -133,7 +133,7 @@ def busy_port_message(what: str, host: str, port: int, variable: str) -> str:
 
 def host_warning(host: str) -> str | None:
     """A warning when the API would be reachable from beyond this machine."""
-    if host == LOOPBACK:
+    if host in (LOOPBACK, "localhost"):
         return None
     return (f"warning: HOST={host}: the API listens beyond 127.0.0.1, reachable by whoever can reach this "
             "address, with demo data and tokens printed here. The AWS endpoint stays on 127.0.0.1.")

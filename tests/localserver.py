@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 class LocalServer:
-    def __init__(self, state_file: Path):
+    def __init__(self, state_file: Path, env: dict | None = None):
         self.state_file = state_file
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self.aws_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,6 +41,7 @@ class LocalServer:
         # AWS settings leak in (it points itself at its embedded endpoint).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
         env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), LATCHKEY_STATE_FILE=str(self.state_file))
+        env.update(self.extra_env)
         self.process = subprocess.Popen(
             [sys.executable, "-u", "scripts/run_local.py"], cwd=PROJECT_DIR, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -13,7 +13,7 @@ from tests.localserver import PROJECT_DIR, LocalServer, free_port
 
 
 def test_host_warning_only_beyond_loopback():
-    assert run_local.host_warning("127.0.0.1") is None
+    assert run_local.host_warning("127.0.0.1") is None and run_local.host_warning("localhost") is None
     for host in ("0.0.0.0", "192.168.1.20", "::"):  # nosec B104 - strings only, nothing binds them
         warning = run_local.host_warning(host)
         assert warning.startswith(f"warning: HOST={host}") and "127.0.0.1" in warning
@@ -133,3 +133,15 @@ def test_every_requirement_is_pinned_exactly():
             line = line.split("#", 1)[0].strip()
             if line and not line.startswith("-r"):
                 assert "==" in line, (name, line)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_host_sets_the_address_the_api_binds(tmp_path):
+    server = LocalServer(tmp_path / "state.json", env={"HOST": "localhost"}).start()
+    try:
+        assert f"Serving on http://localhost:{server.port}" in server.output
+        assert "warning: HOST" not in server.output  # loopback by name: no warning
+        assert server.request("GET", "/api/v3/user").status_code == 401
+    finally:
+        server.stop()
