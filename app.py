@@ -21,10 +21,12 @@ app = Chalice(app_name="latchkey", configure_logs=False)
 if telemetry.in_lambda():
     telemetry.configure(function="authorizer" if AUTHORIZER_ONLY else "api")
 if not AUTHORIZER_ONLY:
-    from chalicelib.api import docs, http, v2, v3, v3_commits
+    from chalicelib.api import docs, http, keyless, leaks, v2, v3, v3_commits
 
     app.register_blueprint(v3.api, url_prefix="/api/v3")
     app.register_blueprint(v3_commits.api, url_prefix="/api/v3")
+    app.register_blueprint(keyless.api, url_prefix="/api/v3")
+    app.register_blueprint(leaks.api, url_prefix="/api/v3")
     app.register_blueprint(v2.api, url_prefix="/2.0")
     app.register_blueprint(docs.api)
     app.register_middleware(http.json_errors, "http")

@@ -6,6 +6,7 @@ A bad value fails at import with a message naming the variable, not later
 inside a request.
 """
 import functools
+import json
 import os
 from dataclasses import dataclass
 
@@ -54,6 +55,70 @@ class Settings:
     throttle_burst_limit: int = 200
     waf_rate_limit: int = 0
     alarm_topic_arn: str = ""
+    # The stage's name (LATCHKEY_STAGE): only `dev` may trust plain-HTTP issuers.
+    stage: str = ""
+    # Keyless CI (docs/keyless-ci.md): trusted OIDC issuers by name, and how
+    # long a token minted from an identity token lives.
+    ci_oidc_issuers: tuple["CiIssuer", ...] = ()
+    oidc_token_lifetime_seconds: int = 900
+    max_trusted_publishers: int = 20
+    # Leaked tokens (docs/secret-scanning.md).
+    github_secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    revoke_requests_per_minute: int = 10
+
+    def ci_issuer(self, name: str) -> "CiIssuer | None":
+        return next((issuer for issuer in self.ci_oidc_issuers if issuer.name == name), None)
+
+
+@dataclass(frozen=True)
+class CiIssuer:
+    """A CI system whose OIDC identity tokens may be exchanged for project tokens."""
+
+    name: str  # what trusted publishers name ("github", "gitlab", ...)
+    kind: str  # "github" or "gitlab": which claims identify the repository
+    issuer: str  # the exact `iss`
+    audience: str  # the exact `aud`
+
+
+CI_KINDS = ("github", "gitlab")
+DEFAULT_CI_OIDC_ISSUERS = {
+    "github": {"issuer": "https://token.actions.githubusercontent.com", "audience": "latchkey"},
+    "gitlab": {"issuer": "https://gitlab.com", "audience": "latchkey"},
+}
+
+
+def _ci_issuers(environ, stage: str) -> tuple[CiIssuer, ...]:
+    """The defaults, overridden or extended by CI_OIDC_ISSUERS (a JSON object
+    of name -> {"issuer", "audience"?, "kind"?}; `null` removes a default)."""
+    name = "CI_OIDC_ISSUERS"
+    raw = environ.get(name) or "{}"
+    try:
+        configured = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a JSON object, got {raw!r}") from None
+    if not isinstance(configured, dict):
+        raise SettingsError(f"{name} must be a JSON object of name -> {{issuer, audience}}")
+    merged = {**DEFAULT_CI_OIDC_ISSUERS, **configured}
+    issuers = []
+    for issuer_name, entry in merged.items():
+        if entry is None:
+            continue
+        where = f"{name}: {issuer_name!r}"
+        if not isinstance(entry, dict) or set(entry) - {"issuer", "audience", "kind"}:
+            raise SettingsError(f"{where} must be an object with issuer, audience and optionally kind")
+        kind = entry.get("kind", issuer_name if issuer_name in CI_KINDS else None)
+        if kind not in CI_KINDS:
+            raise SettingsError(f"{where}: kind must be one of {', '.join(CI_KINDS)}")
+        url = entry.get("issuer")
+        audience = entry.get("audience", "latchkey")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 512:
+            raise SettingsError(f"{where}: issuer must be an https:// URL")
+        if url.startswith("http://") and stage != "dev":
+            raise SettingsError(f"{where}: issuer must be https:// outside the dev stage")
+        if not isinstance(audience, str) or not audience:
+            raise SettingsError(f"{where}: audience must be a non-empty string")
+        issuers.append(CiIssuer(issuer_name, kind, url, audience))
+    return tuple(issuers)
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -104,6 +169,15 @@ def _bool(environ, name, default):
     return raw in ("true", "1", "yes")
 
 
+def _url(environ, name, default):
+    value = environ.get(name) or default
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    if value.startswith("http://") and environ.get("LATCHKEY_STAGE", "") != "dev":
+        raise SettingsError(f"{name} must be https:// outside the dev stage")
+    return value
+
+
 def from_environ(environ) -> Settings:
     """Build settings from a mapping of environment variables."""
     prefix = environ.get("LATCHKEY_RESOURCE_PREFIX", "latchkey-dev")
@@ -136,6 +210,13 @@ def from_environ(environ) -> Settings:
         throttle_burst_limit=_int(environ, "THROTTLE_BURST_LIMIT", 200, 1, 5_000),
         waf_rate_limit=_int(environ, "WAF_RATE_LIMIT", 0, 0, 2_000_000_000),
         alarm_topic_arn=environ.get("ALARM_TOPIC_ARN", ""),
+        stage=environ.get("LATCHKEY_STAGE", ""),
+        ci_oidc_issuers=_ci_issuers(environ, environ.get("LATCHKEY_STAGE", "")),
+        oidc_token_lifetime_seconds=_int(environ, "OIDC_TOKEN_LIFETIME_SECONDS", 900, 60, 3600),
+        max_trusted_publishers=_int(environ, "MAX_TRUSTED_PUBLISHERS", 20, 1, 1000),
+        github_secret_scanning_keys_url=_url(environ, "GITHUB_SECRET_SCANNING_KEYS_URL",
+                                             "https://api.github.com/meta/public_keys/secret_scanning"),
+        revoke_requests_per_minute=_int(environ, "REVOKE_REQUESTS_PER_MINUTE", 10, 1, 100_000),
     )
 
 

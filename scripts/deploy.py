@@ -69,6 +69,7 @@ def ensure_stage(project_dir: Path, stage: str) -> dict:
         stages[stage] = {
             "api_gateway_stage": "api",
             "environment_variables": {
+                "LATCHKEY_STAGE": stage,
                 "LATCHKEY_RESOURCE_PREFIX": prefix,
                 "TOKENS_TABLE": f"{prefix}-tokens",
                 "DIRECTORY_TABLE": f"{prefix}-directory",
