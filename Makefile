@@ -1,69 +1,87 @@
 # latchkey. The two commands a newcomer needs:
 #   make run    the whole service on 127.0.0.1 (API :8000, AWS endpoint :4566)
 #   make test   static checks and every test
-# Both create .venv and install what they need on first use.
+# `make` alone (or `make help`) lists every target. Each target installs what
+# it needs into .venv on first use: `make run` only the service and its local
+# endpoint (requirements-run.txt), `make test` the development tools too.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 STAGE ?= dev
 # A custom domain for `make deploy` / `make package` (docs/deployment.md):
 #   make package STAGE=prod DOMAIN_NAME=latchkey.example.com CERTIFICATE_ARN=arn:aws:acm:...
 DOMAIN_NAME ?=
 CERTIFICATE_ARN ?=
 DOMAIN_ARGS = --domain-name "$(DOMAIN_NAME)" --certificate-arn "$(CERTIFICATE_ARN)"
+PORT ?= 8000
+LOCAL_AWS_PORT ?= 4566
+HOST ?= 127.0.0.1
+# `make deploy` paths: stack (one CloudFormation stack, the default) or chalice.
+DEPLOY_PATH ?= stack
 
 # Codacy's Node coverage reporter, for tests/test_reporters.py (project-local,
 # gitignored). Best effort: without npm or its registry that test skips.
 NODE_STAMP := .node/.installed
 NODE_REPORTER := codacy-coverage@3.4.0
 
-.PHONY: install run test test-fast lint audit bench deploy package clean
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run test test-fast lint audit bench deploy package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+help: ## List the targets (this text)
+	@echo "latchkey: make run, then make test. Targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Settings: STAGE=$(STAGE) PORT=$(PORT) LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) HOST=$(HOST) DEPLOY_PATH=$(DEPLOY_PATH)"
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): requirements.txt requirements-run.txt | $(BIN)/python
+	@echo "Installing the service and its local AWS endpoint into $(VENV) (requirements-run.txt:"
+	@echo "Chalice, PynamoDB, moto; about 160 MB, a minute or two on a first start)..."
+	$(BIN)/pip install --quiet -r requirements-run.txt
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	@echo "Installing the development tools into $(VENV) (requirements-dev.txt: pytest, linters,"
+	@echo "cfn-lint, Playwright...; about 400 MB more, a few minutes the first time)..."
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	@touch $(DEV_STAMP)
 
 $(NODE_STAMP):
 	-npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error $(NODE_REPORTER) && touch $(NODE_STAMP)
 
-install: $(STAMP)
+install: $(RUN_STAMP) ## Install what make run needs into .venv
+install-dev: $(DEV_STAMP) ## Install the development tools too
 
-run: $(STAMP)
-	$(BIN)/python scripts/run_local.py --stage $(STAGE)
+run: $(RUN_STAMP) ## The whole service on HOST:PORT with its AWS endpoint on LOCAL_AWS_PORT
+	$(BIN)/python scripts/run_local.py --stage $(STAGE) --host $(HOST) --port $(PORT) --aws-port $(LOCAL_AWS_PORT)
 
-test: lint $(NODE_STAMP)
+test: lint $(NODE_STAMP) ## Static checks, then every test
 	$(BIN)/python -m pytest -q
 
-# The quick loop: everything but the tests marked slow, e2e or browser.
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP) ## Every test but those marked slow, e2e or browser
 	$(BIN)/python -m pytest -q -m "not slow and not e2e and not browser"
 
-# Lint, security lint (every `# nosec` says why) and a type check of chalicelib/.
-lint: $(STAMP)
+lint: $(DEV_STAMP) ## ruff, bandit (every nosec says why) and mypy of chalicelib/
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r chalicelib app.py manage.py scripts
 	$(BIN)/mypy
 
-# Known vulnerabilities in the installed dependencies; skips (exit 0) when
-# the advisory service cannot be reached.
-audit: $(STAMP)
+audit: $(DEV_STAMP) ## Known vulnerabilities in the installed dependencies (skips offline)
 	$(BIN)/python scripts/audit.py
 
-# Measure on this machine and rewrite docs/benchmarks.md (a few minutes).
-bench: $(STAMP)
+bench: $(DEV_STAMP) ## Measure on this machine and rewrite docs/benchmarks.md (minutes)
 	$(BIN)/python -m bench.run --json .bench-figures.json
 
-# Deploy a stage to AWS (or to AWS_ENDPOINT_URL): see docs/deployment.md.
-deploy: $(STAMP)
-	$(BIN)/python scripts/deploy.py deploy --stage $(STAGE) $(DOMAIN_ARGS)
+deploy: $(DEV_STAMP) ## Deploy STAGE to AWS (or AWS_ENDPOINT_URL); DEPLOY_PATH=stack|chalice, docs/deployment.md
+	$(BIN)/python scripts/deploy.py deploy --stage $(STAGE) --path $(DEPLOY_PATH) $(DOMAIN_ARGS)
 
-# One CloudFormation/SAM template for the stage, in build/$(STAGE)/package/.
-package: $(STAMP)
+package: $(DEV_STAMP) ## One CloudFormation template for STAGE in build/STAGE/package/, cfn-lint checked
 	$(BIN)/python scripts/deploy.py package --stage $(STAGE) $(DOMAIN_ARGS)
 	$(BIN)/cfn-lint build/$(STAGE)/package/sam.json
 
-clean:
+clean: ## Remove .venv, .node and build output (not .local/, the data of make run)
 	rm -rf $(VENV) .node .pytest_cache .hypothesis build

@@ -8,7 +8,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import authorizer
+from chalicelib import authorizer, telemetry
 from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
 # The authorizer's own Lambda (LATCHKEY_FUNCTION=authorizer, set for it in
@@ -16,7 +16,10 @@ from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 # its cold start pays only for the authorizer.
 AUTHORIZER_ONLY = os.environ.get("LATCHKEY_FUNCTION") == "authorizer"
 
-app = Chalice(app_name="latchkey")
+# Logging is chalicelib.telemetry's: JSON lines at LOG_LEVEL on Lambda.
+app = Chalice(app_name="latchkey", configure_logs=False)
+if telemetry.in_lambda():
+    telemetry.configure(function="authorizer" if AUTHORIZER_ONLY else "api")
 if not AUTHORIZER_ONLY:
     from chalicelib.api import docs, http, keyless, leaks, v2, v3, v3_commits
 
@@ -27,6 +30,7 @@ if not AUTHORIZER_ONLY:
     app.register_blueprint(v2.api, url_prefix="/2.0")
     app.register_blueprint(docs.api)
     app.register_middleware(http.json_errors, "http")
+    app.register_middleware(telemetry.http_middleware, "http")
 # Bodies labelled application/octet-stream are JSON too (http.BODY_CONTENT_TYPES);
 # as a binary type it would mix binary and text content types on one route,
 # which `chalice deploy` refuses. As text, API Gateway passes it unencoded.
@@ -35,7 +39,7 @@ app.api.binary_types.remove("application/octet-stream")
 
 @app.lambda_function(name=TOKEN_AUTHORIZER_NAME)
 def token_authorizer(event, context):
-    return authorizer.handle(event)
+    return telemetry.authorizer_invocation(authorizer.handle, event, context)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name=SWEEPER_NAME)

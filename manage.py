@@ -2,8 +2,9 @@
 grants) and bootstrap account tokens.
 
 It uses the tables of a stage by the stage's own configuration: by default
-the `dev` stage on the local endpoint of `make run`; `--aws` for a deployed
-stage with your AWS credentials.
+the `dev` stage on the local endpoint of the running `make run` (found in
+`.local/run.json`, whatever its ports); `--aws` for a deployed stage with
+your AWS credentials.
 
     python manage.py create-user alice@example.com --name Alice
     python manage.py --aws --stage prod issue-token alice@example.com
@@ -16,8 +17,9 @@ from scripts import stage_env
 
 
 class Context:
-    def __init__(self):
+    def __init__(self, endpoint: str | None = None):
         self._admin = None
+        self.endpoint = endpoint
 
     @property
     def admin(self):
@@ -36,19 +38,26 @@ def run(action):
         return action()
     except Unavailable as error:
         cause = error.__cause__
-        raise click.ClickException(f"AWS is unreachable or failing ({type(cause).__name__}: {cause}); "
-                                   "is `make run` running, or did you mean --aws?") from None
+        endpoint = click.get_current_context().find_object(Context).endpoint
+        where = (f"the local AWS endpoint {endpoint} is unreachable or failing" if endpoint
+                 else "AWS is unreachable or failing")
+        hint = "is `make run` running, or did you mean --aws?" if endpoint else "check your AWS credentials and region"
+        raise click.ClickException(f"{where} ({type(cause).__name__}: {cause}); {hint}") from None
     except LatchkeyError as error:
         raise click.ClickException(error.message) from None
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--stage", default="dev", show_default=True, help="Chalice stage whose tables to use.")
 @click.option("--aws", "use_aws", is_flag=True, help="Use real AWS, not the local endpoint of `make run`.")
 @click.pass_context
 def cli(ctx, stage, use_aws):
-    stage_env.configure(stage, local=not use_aws)
-    ctx.obj = Context()
+    """Latchkey's operators' CLI: users, organizations, repositories, grants and tokens.
+
+    Locally it finds the running `make run` by itself (.local/run.json);
+    AWS_ENDPOINT_URL or LOCAL_AWS_PORT override that.
+    """
+    ctx.obj = Context(stage_env.configure(stage, local=not use_aws))
 
 
 @cli.command("create-user")
@@ -56,6 +65,7 @@ def cli(ctx, stage, use_aws):
 @click.option("--name", help="Display name (default: the part before @).")
 @click.pass_obj
 def create_user(obj, email, name):
+    """Create a user (email unique)."""
     user = run(lambda: obj.admin.create_user(email, name))
     click.echo(f"created user {user.email} (id {user.user_id})")
 
@@ -64,6 +74,7 @@ def create_user(obj, email, name):
 @click.argument("email")
 @click.pass_obj
 def disable_user(obj, email):
+    """Disable a user and every account token of theirs (404 at their next use)."""
     count = run(lambda: obj.admin.disable_user(email))
     click.echo(f"disabled {email} and {count} account token(s)")
 
@@ -74,6 +85,7 @@ def disable_user(obj, email):
 @click.option("--personal", is_flag=True, help="A user's personal account, not an organization (type Account).")
 @click.pass_obj
 def create_org(obj, provider, org, personal):
+    """Create an organization (`create-org gh acme`; `--personal`: a user's own account)."""
     run(lambda: obj.admin.create_organization(provider, org, personal=personal))
     click.echo(f"created {'personal account' if personal else 'organization'} {provider}/{org}")
 
@@ -85,6 +97,7 @@ def create_org(obj, provider, org, personal):
 @click.option("--public", is_flag=True, help="Public on its provider (visibility Public; default Private).")
 @click.pass_obj
 def create_repo(obj, provider, org, repo, public):
+    """Create a repository in an existing organization (private unless `--public`)."""
     run(lambda: obj.admin.create_repository(provider, org, repo, public=public))
     click.echo(f"created {'public' if public else 'private'} repository {provider}/{org}/{repo}")
 
@@ -95,6 +108,7 @@ def create_repo(obj, provider, org, repo, public):
 @click.argument("repo")
 @click.pass_obj
 def delete_repo(obj, provider, org, repo):
+    """Delete a repository, its grants and its project tokens."""
     count = run(lambda: obj.admin.delete_repository(provider, org, repo))
     click.echo(f"deleted repository {provider}/{org}/{repo} and {count} project token(s)")
 
@@ -105,7 +119,10 @@ def delete_repo(obj, provider, org, repo):
 @click.argument("role")
 @click.pass_obj
 def grant(obj, email, target, role):
-    """Organization roles: admin, member. Repository roles: admin, write, read."""
+    """Give a user a role on an organization or repository.
+
+    Organization roles: admin, member. Repository roles: admin, write, read.
+    """
     run(lambda: obj.admin.grant(email, target, role))
     click.echo(f"granted {role} on {target} to {email}")
 
@@ -115,6 +132,7 @@ def grant(obj, email, target, role):
 @click.argument("target", metavar="PROVIDER/ORG[/REPO]")
 @click.pass_obj
 def revoke_access(obj, email, target):
+    """Remove a user's grant on an organization or repository."""
     run(lambda: obj.admin.revoke_access(email, target))
     click.echo(f"revoked {email}'s access to {target}")
 
@@ -162,6 +180,8 @@ def set_analysis_config(obj, provider, org, repo, file):
                f"{len(configuration['ignoredPaths'])} ignored path(s), "
                f"{len(configuration['projectExtensions'])} language extension(s), "
                f"{len(configuration['toolConfiguration'])} tool(s)")
+
+
 @cli.command("sweep")
 @click.pass_obj
 def sweep(obj):
@@ -176,6 +196,78 @@ def sweep(obj):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     report = run(sweeper.run)
     click.echo(f"sweep: {report.summary()}")
+
+
+@cli.command("enable-user")
+@click.argument("email")
+@click.option("--with-tokens", is_flag=True,
+              help="Also re-enable their unexpired account tokens (default: they stay disabled; issue new ones).")
+@click.pass_obj
+def enable_user(obj, email, with_tokens):
+    """Enable a disabled user again."""
+    count = run(lambda: obj.admin.enable_user(email, with_tokens=with_tokens))
+    tokens = f" and {count} account token(s)" if with_tokens else "; their account tokens stay disabled"
+    click.echo(f"enabled {email}{tokens}")
+
+
+@cli.command("list-users")
+@click.pass_obj
+def list_users(obj):
+    """Every user: id, email, name, state (scans the directory table)."""
+    users = run(obj.admin.users)
+    for user in users:
+        state = "disabled" if user.disabled else "enabled"
+        click.echo(f"{int(user.user_id)}\t{user.email}\t{user.name}\t{state}")
+    if not users:
+        click.echo("no users", err=True)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+
+
+@cli.command("list-tokens")
+@click.argument("email")
+@click.pass_obj
+def list_tokens(obj, email):
+    """A user's account tokens: id, name, hint, created, expires, last used, state (never the token)."""
+    tokens = run(lambda: obj.admin.user_tokens(email))
+    click.echo("id\tname\thint\tcreated\texpires\tlast_used\tstate")
+    for token in tokens:
+        state = "disabled" if token.disabled else "active"
+        click.echo("\t".join([str(int(token.token_id)), token.name or "-", token.hint, _when(token.created_at),
+                              _when(token.expires_at), _when(token.last_used_at), state]))
+
+
+@cli.command("revoke-token")
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+@click.pass_obj
+def revoke_token(obj, token_id):
+    """Revoke any token (account or project) by its id: 404 at its next use."""
+    token = run(lambda: obj.admin.revoke_token(token_id))
+    click.echo(f"revoked token {token_id} ({token.hint}, {token.owner.split('#', 1)[0]} token)")
+
+
+@cli.command("delete-org")
+@click.argument("provider")
+@click.argument("org")
+@click.pass_obj
+def delete_org(obj, provider, org):
+    """Delete an organization with its grants and every repository in it (their grants and project tokens)."""
+    repositories, tokens = run(lambda: obj.admin.delete_organization(provider, org))
+    click.echo(f"deleted organization {provider}/{org}, {repositories} repositories and {tokens} project token(s)")
+
+
+@cli.command("issue-project-token")
+@click.argument("target", metavar="PROVIDER/ORG/REPO")
+@click.option("--name", help="Token name: letters, digits and dashes.")
+@click.option("--expires-in", "expires_in", type=click.IntRange(min=1), metavar="DAYS",
+              help="Expire after DAYS days (at most 365).")
+@click.pass_obj
+def issue_project_token(obj, target, name, expires_in):
+    """Mint a project token for a repository; prints only the token."""
+    created = run(lambda: obj.admin.issue_project_token(target, name, expires_in))
+    click.echo(created.value)
 
 
 if __name__ == "__main__":

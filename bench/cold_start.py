@@ -28,6 +28,11 @@ ENTRIES = {
         "import app; import chalicelib.store.tokens",
         LAMBDA,
     ),
+    "powertools": (
+        "AWS Lambda Powertools (Logger, Metrics), which both Lambdas import for their logs and metrics",
+        "import aws_lambda_powertools.logging, aws_lambda_powertools.metrics",
+        LAMBDA,
+    ),
     "api": (
         "API Lambda: `import app` + the services its first request loads",
         "import app; import chalicelib.services.tokens, chalicelib.services.directory",

@@ -22,7 +22,7 @@ import json
 import logging
 from datetime import datetime
 
-from chalicelib import token_format
+from chalicelib import telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
 from chalicelib.request_meta import RequestMeta
@@ -200,6 +200,7 @@ class TokenAuthorizer:
             return self._deny(method_arn)
         principal = principal_of(token, kind)
         if token.disabled:
+            telemetry.authorizer_outcome("disabled")
             self._audit(token, principal, "token.denied", "owner disabled", event)
             return self._deny(method_arn)
         now = self.clock()
@@ -272,6 +273,7 @@ class TokenAuthorizer:
         Anyone can send garbage; writing it down would let them spend our
         write capacity. The token itself is never logged.
         """
+        telemetry.authorizer_outcome(reason)
         meta = RequestMeta.from_event(event)  # redacted there, like every stored request field
         log.info("token rejected: reason=%s source_ip=%s user_agent=%r request=%s",
                  reason, meta.source_ip, meta.user_agent, meta.request)
@@ -283,6 +285,7 @@ class TokenAuthorizer:
 
     def _denial(self, method_arn: str, denial: str, extra: dict | None = None) -> Decision:
         # An Allow for this one method only: the API answers the denial.
+        telemetry.authorizer_outcome(denial)
         return Decision.build("Allow", "anonymous", method_arn, {"denial": denial, **(extra or {})})
 
 

@@ -25,6 +25,8 @@ TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"  # a resource name, not a secret
 # `make deploy` sets this for `chalice deploy`, which sends the API
 # definition to API Gateway as it is (no CloudFormation to resolve Fn::Sub).
 AUTHORIZER_URI_VARIABLE = "LATCHKEY_AUTHORIZER_URI"
+# ...and this, the role API Gateway invokes the authorizer with (its ARN).
+AUTHORIZER_CREDENTIALS_VARIABLE = "LATCHKEY_AUTHORIZER_CREDENTIALS"
 
 # API Gateway response type -> (status, JSON body, extra headers).
 GATEWAY_RESPONSES = {
@@ -95,6 +97,9 @@ class RequestAuthorizer(Authorizer):
             "authorizerUri": uri,
             "authorizerResultTtlInSeconds": self.ttl_seconds,
         }
+        credentials = os.environ.get(AUTHORIZER_CREDENTIALS_VARIABLE)
+        if credentials:
+            authorizer["authorizerCredentials"] = credentials
         if self.ttl_seconds:
             # A cached answer is keyed on identity sources, which API Gateway
             # then requires on every request: only the current header

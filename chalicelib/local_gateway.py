@@ -79,6 +79,8 @@ class LocalRequestAuthorizer(local.LocalGatewayAuthorizer):
         method = lambda_event["requestContext"]["httpMethod"]
         arn = self._arn_builder.build_arn(method, raw_path)
         request_id = lambda_context.aws_request_id
+        # API Gateway gives every request an id, in the authorizer's event and the route's.
+        lambda_event["requestContext"].setdefault("requestId", request_id)
         try:
             result = function(request_event(arn, lambda_event), lambda_context)
         except Exception as error:  # API Gateway maps exactly this message to 401

@@ -62,6 +62,17 @@ class Settings:
     # Amazon SES (unset: notices are only logged).
     stale_token_days: int = 0
     notify_from: str | None = None
+    # Operations (chalicelib.telemetry, infra.operations): the level of the
+    # functions' logs; the rest shapes the stage's template only.
+    resource_prefix: str = "latchkey-dev"
+    log_level: str = "INFO"
+    log_retention_days: int = 30
+    api_tracing: bool = True
+    authorizer_tracing: bool = False
+    throttle_rate_limit: int = 100
+    throttle_burst_limit: int = 200
+    waf_rate_limit: int = 0
+    alarm_topic_arn: str = ""
     # The stage's name (LATCHKEY_STAGE): only `dev` may trust plain-HTTP issuers.
     stage: str = ""
     # Keyless CI (docs/keyless-ci.md): trusted OIDC issuers by name, and how
@@ -150,6 +161,32 @@ def _float(environ, name, default):
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# CloudWatch Logs accepts only these retention periods.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
+
+
+def _choice(environ, name, default, choices):
+    raw = environ.get(name, str(default))
+    value = raw.upper() if isinstance(default, str) else raw
+    if isinstance(default, int):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(map(str, choices))}, got {raw!r}")
+    return value
+
+
+def _bool(environ, name, default):
+    raw = environ.get(name, "true" if default else "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
 def _url(environ, name, default):
     value = environ.get(name) or default
     if not value.startswith(("https://", "http://")):
@@ -192,6 +229,15 @@ def from_environ(environ) -> Settings:
         max_analysis_names_per_commit=_int(environ, "MAX_ANALYSIS_NAMES_PER_COMMIT", 50, 1, 50),
         stale_token_days=_int(environ, "STALE_TOKEN_DAYS", 0, 0, 3650),
         notify_from=environ.get("NOTIFY_FROM") or None,
+        resource_prefix=prefix,
+        log_level=_choice(environ, "LOG_LEVEL", "INFO", LOG_LEVELS),
+        log_retention_days=_choice(environ, "LOG_RETENTION_DAYS", 30, RETENTION_DAYS),
+        api_tracing=_bool(environ, "API_TRACING", True),
+        authorizer_tracing=_bool(environ, "AUTHORIZER_TRACING", False),
+        throttle_rate_limit=_int(environ, "THROTTLE_RATE_LIMIT", 100, 1, 10_000),
+        throttle_burst_limit=_int(environ, "THROTTLE_BURST_LIMIT", 200, 1, 5_000),
+        waf_rate_limit=_int(environ, "WAF_RATE_LIMIT", 0, 0, 2_000_000_000),
+        alarm_topic_arn=environ.get("ALARM_TOPIC_ARN", ""),
         stage=environ.get("LATCHKEY_STAGE", ""),
         ci_oidc_issuers=_ci_issuers(environ, environ.get("LATCHKEY_STAGE", "")),
         oidc_token_lifetime_seconds=_int(environ, "OIDC_TOKEN_LIFETIME_SECONDS", 900, 60, 3600),

@@ -56,3 +56,31 @@ def authorizer_permission(function_logical_id: str, rest_api_logical_id: str) ->
             },
         },
     }
+
+
+def authorizer_invoke_role(function_name: str) -> dict:
+    """A role API Gateway assumes to invoke the authorizer (`authorizerCredentials`):
+    it exists before the REST API does, so `chalice deploy`'s API can call its
+    authorizer from its first moment. Only that one function."""
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            },
+            "Policies": [{
+                "PolicyName": "invoke-token-authorizer",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
+                                                f"function:{function_name}"},
+                    }],
+                },
+            }],
+        },
+    }

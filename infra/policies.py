@@ -64,13 +64,23 @@ def _logs_statement(arns, function_name: str):
     }
 
 
+def tracing_statement() -> dict:
+    """X-Ray's write actions take no resource-level permissions: `*` is the only form."""
+    return {
+        "Sid": "Tracing",
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        "Resource": "*",
+    }
+
+
 def authorizer_policy(
     arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str,
-    use_attributes: tuple[str, ...] = (),
+    use_attributes: tuple[str, ...] = (), tracing: bool = False,
 ) -> dict:
     """`use_attributes`: what else the authorizer's UpdateItem writes (issue
     16: the sweeper's activity key, and the use count of maxUses tokens)."""
-    return {
+    policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -103,10 +113,13 @@ def authorizer_policy(
             _logs_statement(arns, f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"),
         ],
     }
+    if tracing:
+        policy["Statement"].append(tracing_statement())
+    return policy
 
 
 def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], bucket: str, prefix: str,
-               append_only: tuple[str, ...] | list[str] = ()) -> dict:
+               append_only: tuple[str, ...] | list[str] = (), tracing: bool = False) -> dict:
     """`tables` maps each table name to its index names; tables in
     `append_only` (the audit table) get AUDIT_ACTIONS only."""
     table_arns = [arns.dynamodb_table(name) for name in sorted(tables) if name not in append_only]
@@ -135,6 +148,8 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
         },
         _logs_statement(arns, f"{app}-{stage}"),
     ]
+    if tracing:
+        statements.append(tracing_statement())
     return {"Version": "2012-10-17", "Statement": statements}
 
 

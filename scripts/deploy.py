@@ -69,12 +69,18 @@ def ensure_stage(project_dir: Path, stage: str) -> dict:
         stages[stage] = {
             "api_gateway_stage": "api",
             "environment_variables": {
+                "LATCHKEY_STAGE": stage,
                 "LATCHKEY_RESOURCE_PREFIX": prefix,
                 "TOKENS_TABLE": f"{prefix}-tokens",
                 "DIRECTORY_TABLE": f"{prefix}-directory",
                 "UPLOADS_TABLE": f"{prefix}-uploads",
                 "UPLOADS_BUCKET": f"{prefix}-uploads",
                 "AUDIT_TABLE": f"{prefix}-audit",
+            },
+            # Chalice merges per-function variables from the stage's own
+            # lambda_functions only: the authorizer's marker goes here.
+            "lambda_functions": {
+                "token_authorizer": {"environment_variables": {"LATCHKEY_FUNCTION": "authorizer"}}
             },
         }
         path.write_text(json.dumps(config, indent=2) + "\n")
@@ -169,6 +175,7 @@ class Stage:
                 bucket=self.settings.uploads_bucket,
                 prefix=self.settings.uploads_prefix,
                 append_only=[self.settings.audit_table],
+                tracing=self.settings.api_tracing,
             ),
             TOKEN_AUTHORIZER_NAME: policies.authorizer_policy(
                 arns,
@@ -179,6 +186,7 @@ class Stage:
                 token_key=Token.pk.attr_name,
                 last_used_attribute=Token.last_used_at.attr_name,
                 use_attributes=(Token.active_at.attr_name, Token.uses.attr_name),
+                tracing=self.settings.authorizer_tracing,
             ),
             SWEEPER_NAME: policies.sweeper_policy(
                 arns,
@@ -202,7 +210,9 @@ class Stage:
             (self.project_dir / ".chalice" / filename).write_text(json.dumps(document, indent=2) + "\n")
 
     def chalice(self, *args, env=None) -> subprocess.CompletedProcess:
-        command = [str(Path(sys.executable).parent / "chalice"), "--project-dir", str(self.project_dir), *args]
+        # Chalice's CLI, with the gateway responses in the API definition it publishes.
+        command = [sys.executable, str(PROJECT_DIR / "scripts" / "chalice_cli.py"),
+                   "--project-dir", str(self.project_dir), *args]
         return subprocess.run(  # nosec B603 - fixed executable, no shell
             command, cwd=self.project_dir, env=env or dict(os.environ), capture_output=True, text=True
         )
@@ -211,25 +221,88 @@ class Stage:
 # -- package ------------------------------------------------------------------------
 
 
-def merge_template(stage: Stage) -> dict:
+def deep_merge(target: dict, extra: dict) -> dict:
+    """Merge `extra` into `target` (dicts key by key, anything else replaced)."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+def template_fragments(stage: Stage) -> list[dict]:
+    """Every template fragment merged into Chalice's, in order. A concern with
+    resources of its own (infra/<concern>.py) adds its function here."""
     from chalicelib.gateway import TOKEN_AUTHORIZER_LOGICAL_ID
+    from infra import operations
     from infra.gateway import authorizer_permission, swagger_gateway_responses
 
-    template = stage.data_template()
-    template.pop("AWSTemplateFormatVersion", None)
-    template.pop("Description", None)
-    resources = template["Resources"]
-    resources["TokenAuthorizerInvokePermission"] = authorizer_permission(TOKEN_AUTHORIZER_LOGICAL_ID, "RestAPI")
-    resources["RestAPI"] = {
-        "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": swagger_gateway_responses()}}
+    data = stage.data_template()
+    data.pop("AWSTemplateFormatVersion", None)
+    data.pop("Description", None)
+    gateway = {
+        "Resources": {
+            "TokenAuthorizerInvokePermission": authorizer_permission(TOKEN_AUTHORIZER_LOGICAL_ID, "RestAPI"),
+            "RestAPI": {
+                "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": swagger_gateway_responses()}}
+            },
+        }
     }
+    ops = operations.stage_template(stage.app, stage.name, stage.api_gateway_stage, stage.settings)
+    fragments = [data, gateway, ops]
     if stage.domain:
         from infra.domain import custom_domain_template
 
-        extra = custom_domain_template(*stage.domain)
-        resources.update(extra["Resources"])
-        template.setdefault("Outputs", {}).update(extra["Outputs"])
+        fragments.append(custom_domain_template(*stage.domain))
+    return fragments
+
+
+def merge_template(stage: Stage) -> dict:
+    template: dict = {}
+    for fragment in template_fragments(stage):
+        deep_merge(template, fragment)
     return template
+
+
+# In every Lambda Python runtime (the AWS SDK and what it needs), so not
+# shipped: PynamoDB needs any botocore since 1.12 and Powertools jmespath,
+# both satisfied by the runtime's; latchkey uses no recent AWS API.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "urllib3"}
+
+
+def _distribution(top: str) -> str:
+    name = top.removesuffix(".py")
+    if name.endswith((".dist-info", ".egg-info")):
+        name = name.split("-", 1)[0]
+    return name.lower().replace("-", "_")
+
+
+def slim_package(zip_path: Path) -> dict:
+    """Rewrite the deployment package without RUNTIME_PROVIDED; its sizes."""
+    import zipfile
+
+    before = zip_path.stat().st_size
+    dropped: set[str] = set()
+    unzipped = 0
+    slim = zip_path.with_suffix(".slim")
+    with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            top = info.filename.split("/", 1)[0]
+            if _distribution(top) in RUNTIME_PROVIDED:
+                dropped.add(_distribution(top).replace("python_", ""))
+                continue
+            unzipped += info.file_size
+            target.writestr(info, source.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    os.replace(slim, zip_path)
+    return {"before": before, "after": zip_path.stat().st_size, "unzipped": unzipped, "dropped": sorted(dropped)}
+
+
+def report_size(sizes: dict) -> None:
+    mb = 1024 * 1024
+    say("package", f"deployment.zip: {sizes['after'] / mb:.1f} MB ({sizes['unzipped'] / mb:.1f} MB unzipped; "
+                   f"Lambda's limit is 250 MB unzipped), {sizes['before'] / mb:.1f} MB before leaving out what the "
+                   f"Lambda runtime provides: {', '.join(sizes['dropped']) or 'nothing'}")
 
 
 def package_stage(stage: Stage, out_dir: Path) -> Path:
@@ -249,6 +322,7 @@ def package_stage(stage: Stage, out_dir: Path) -> Path:
     if result.returncode != 0:
         raise click.ClickException(f"chalice package failed:\n{result.stdout}{result.stderr}")
     template_path = package_dir / "sam.json"
+    report_size(slim_package(package_dir / "deployment.zip"))
     template = json.loads(template_path.read_text())
     if TOKEN_AUTHORIZER_LOGICAL_ID not in template.get("Resources", {}):
         raise click.ClickException(
@@ -280,11 +354,17 @@ class Deployer:
         partition = identity["Arn"].split(":")[1] if identity.get("Arn", "").startswith("arn:") else "aws"
         return ConcreteArns(region=self.region, account=identity["Account"], partition=partition)
 
-    # 1. tables and bucket
+    # 1. tables, bucket, and the role API Gateway invokes the authorizer with
     def data_stack(self) -> dict:
+        from infra.gateway import authorizer_invoke_role
+
         cfn = self.client("cloudformation")
         name = self.stage.stack_name
-        body = json.dumps(self.stage.data_template())
+        template = self.stage.data_template()
+        template["Resources"]["AuthorizerInvokeRole"] = authorizer_invoke_role(self.stage.authorizer_function)
+        template["Outputs"]["AuthorizerInvokeRole"] = {"Value": {"Fn::GetAtt": ["AuthorizerInvokeRole", "Arn"]},
+                                                       "Description": "role API Gateway invokes the authorizer with"}
+        body = json.dumps(template)
         try:
             stacks = cfn.describe_stacks(StackName=name)["Stacks"]
         except cfn.exceptions.ClientError as error:
@@ -321,6 +401,7 @@ class Deployer:
         expected = {logical_id(m): m.Meta.table_name for m in self.stage.models}
         expected["UploadsBucket"] = self.stage.settings.uploads_bucket
         wrong = {key: (value, outputs.get(key)) for key, value in expected.items() if outputs.get(key) != value}
+        self.authorizer_credentials = outputs.get("AuthorizerInvokeRole")
         if wrong:
             raise click.ClickException(f"stage variables and stack disagree (config, stack): {wrong}")
         say("env", "stage variables name the stack's " + ", ".join(sorted(expected.values())))
@@ -362,11 +443,15 @@ class Deployer:
 
     # 3. chalice deploy
     def chalice_deploy(self, arns) -> dict | None:
-        from chalicelib.gateway import AUTHORIZER_URI_VARIABLE
+        from chalicelib.gateway import AUTHORIZER_CREDENTIALS_VARIABLE, AUTHORIZER_URI_VARIABLE
 
         self.stage.write_policies(arns)
         env = dict(os.environ)
         env[AUTHORIZER_URI_VARIABLE] = arns.authorizer_uri(self.stage.authorizer_function)
+        # API Gateway invokes the authorizer with this role from the API's
+        # first moment: no window before a permission is added.
+        if getattr(self, "authorizer_credentials", None):
+            env[AUTHORIZER_CREDENTIALS_VARIABLE] = self.authorizer_credentials
         say("chalice", f"chalice deploy --stage {self.stage.name}")
         result = self.stage.chalice("deploy", "--stage", self.stage.name, env=env)
         output = result.stdout + result.stderr
@@ -503,6 +588,267 @@ def put_gateway_responses(apigateway, rest_api_id: str) -> None:
         )
 
 
+# -- concurrent deploys ---------------------------------------------------------------
+
+
+class DeployLock:
+    """One deploy of a stage at a time, whichever path: an SSM parameter
+    created only if absent (an atomic test-and-set), deleted when done."""
+
+    def __init__(self, ssm, app: str, stage: str, holder: str | None = None):
+        self.ssm = ssm
+        self.name = f"/{app}/{stage}/deploy-lock"
+        self.holder = holder or f"{os.environ.get('USER', 'someone')}@{os.uname().nodename} pid {os.getpid()}"
+
+    def __enter__(self):
+        import datetime
+
+        since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        try:
+            self.ssm.put_parameter(Name=self.name, Value=json.dumps({"holder": self.holder, "since": since}),
+                                   Type="String", Overwrite=False)
+        except self.ssm.exceptions.ParameterAlreadyExists:
+            current = self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
+            raise click.ClickException(
+                f"another deploy of this stage is running ({current}); wait for it. If it died, remove the lock: "
+                f"python scripts/deploy.py unlock --stage <stage> (SSM parameter {self.name})"
+            ) from None
+        say("lock", f"holding {self.name}")
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self.ssm.delete_parameter(Name=self.name)
+        except self.ssm.exceptions.ParameterNotFound:
+            pass
+        say("lock", f"released {self.name}")
+        return False
+
+
+# -- the default path: one CloudFormation stack --------------------------------------------
+
+
+def translate_sam(template: dict, region: str) -> dict:
+    """SAM -> plain CloudFormation, as CloudFormation's own transform does:
+    the stack gets exactly the template checked here (and rehearsed on moto,
+    which has no transforms)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # every role here is written out in full
+        def load(self):
+            return {}
+
+    return transform(template, {}, NoManagedPolicies())
+
+
+# moto's CloudFormation creates a REST API without its definition (no
+# methods), so its deployment fails: a rehearsal leaves these out, and says so.
+REHEARSAL_SKIPPED_TYPES = ("AWS::ApiGateway::", "AWS::WAFv2::WebACLAssociation")
+
+
+def _references(value) -> set[str]:
+    """Logical ids a template value refers to (Ref, Fn::GetAtt, ${...} in Fn::Sub)."""
+    import re
+
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner.split(".")[0])
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) else str(inner).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                if isinstance(inner, list):
+                    found |= _references(inner[1])
+            else:
+                found |= _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _references(inner)
+    return found
+
+
+def rehearsal_template(template: dict) -> tuple[dict, list[str]]:
+    """`template` without what moto cannot deploy and whatever depends on it."""
+    template = json.loads(json.dumps(template))
+    resources = template["Resources"]
+    dropped = {name for name, r in resources.items() if r["Type"].startswith(REHEARSAL_SKIPPED_TYPES)}
+    while True:
+        more = {name for name, r in resources.items() if name not in dropped
+                and ((_references(r) | set(r.get("DependsOn") or [])) & dropped)}
+        if not more:
+            break
+        dropped |= more
+    for name in dropped:
+        resources.pop(name)
+    template["Outputs"] = {k: v for k, v in template.get("Outputs", {}).items() if not _references(v) & dropped}
+    return template, sorted(dropped)
+
+
+class StackDeployer(Deployer):
+    """`make deploy`: package, upload, one change set, applied atomically."""
+
+    CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+
+    @property
+    def stack(self) -> str:
+        return f"{self.stage.app}-{self.stage.name}"
+
+    def artifacts_bucket(self, account: str) -> str:
+        return f"{self.stage.app}-{self.stage.name}-artifacts-{account}-{self.region}"
+
+    def refuse_two_stack_stage(self) -> None:
+        """A stage deployed by the chalice path keeps its tables in the data
+        stack: a second stack would try to create the same tables."""
+        cfn = self.client("cloudformation")
+        try:
+            stacks = cfn.describe_stacks(StackName=self.stage.stack_name)["Stacks"]
+        except cfn.exceptions.ClientError:
+            return
+        if any(stack["StackStatus"] != "DELETE_COMPLETE" for stack in stacks):
+            raise click.ClickException(
+                f"stage {self.stage.name!r} was deployed with DEPLOY_PATH=chalice (stack {self.stage.stack_name} "
+                "exists): keep deploying it that way, or move it as docs/deployment.md explains"
+            )
+
+    def ensure_bucket(self, bucket: str) -> None:
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except s3.exceptions.ClientError:
+            pass
+        arguments: dict = {"Bucket": bucket}
+        if self.region != "us-east-1":
+            arguments["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        s3.create_bucket(**arguments)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        say("artifacts", f"created bucket {bucket}")
+
+    def upload(self, bucket: str, key: str, body: bytes) -> None:
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        say("artifacts", f"uploaded s3://{bucket}/{key} ({len(body) / 1024 / 1024:.1f} MB)")
+
+    def template(self, sam_path: Path, bucket: str) -> dict:
+        import hashlib
+
+        code = (sam_path.parent / "deployment.zip").read_bytes()
+        key = f"{self.stage.name}/code-{hashlib.sha256(code).hexdigest()}.zip"
+        self.upload(bucket, key, code)
+        sam = json.loads(sam_path.read_text())
+        for resource in sam["Resources"].values():
+            if resource["Type"] == "AWS::Serverless::Function":
+                resource["Properties"]["CodeUri"] = {"Bucket": bucket, "Key": key}
+        return translate_sam(sam, self.region)
+
+    def apply(self, template: dict, bucket: str) -> dict:
+        """One change set: created, shown, executed; CloudFormation rolls it back on failure."""
+        import hashlib
+        import time
+
+        from botocore.exceptions import WaiterError
+
+        cfn = self.client("cloudformation")
+        body = json.dumps(template, sort_keys=True).encode()
+        key = f"{self.stage.name}/template-{hashlib.sha256(body).hexdigest()}.json"
+        self.upload(bucket, key, body)
+        url = f"https://{bucket}.s3.{self.region}.amazonaws.com/{key}"
+        existing = self._stack_status(cfn)
+        if existing == "ROLLBACK_COMPLETE":  # a first create that failed: nothing to keep
+            say("stack", f"{self.stack} failed its first creation; deleting it to start again")
+            cfn.delete_stack(StackName=self.stack)
+            cfn.get_waiter("stack_delete_complete").wait(StackName=self.stack, WaiterConfig={"Delay": 5})
+            existing = None
+        change_type = "UPDATE" if existing else "CREATE"
+        name = f"deploy-{int(time.time())}"
+        cfn.create_change_set(StackName=self.stack, ChangeSetName=name, ChangeSetType=change_type,
+                              TemplateURL=url, Capabilities=list(self.CAPABILITIES),
+                              Tags=[{"Key": "latchkey:stage", "Value": self.stage.name}],
+                              Description="make deploy")
+        try:
+            cfn.get_waiter("change_set_create_complete").wait(StackName=self.stack, ChangeSetName=name,
+                                                              WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+        except WaiterError:
+            described = cfn.describe_change_set(StackName=self.stack, ChangeSetName=name)
+            reason = described.get("StatusReason", "")
+            if "didn't contain changes" in reason or "No updates" in reason:
+                cfn.delete_change_set(StackName=self.stack, ChangeSetName=name)
+                say("stack", f"{self.stack} is up to date")
+                return self._outputs(cfn)
+            raise click.ClickException(f"change set {name} failed: {reason}") from None
+        changes = cfn.describe_change_set(StackName=self.stack, ChangeSetName=name).get("Changes", [])
+        actions: dict[str, int] = {}
+        for change in changes:
+            action = change.get("ResourceChange", {}).get("Action", "?")
+            actions[action] = actions.get(action, 0) + 1
+        say("stack", f"change set {name} ({change_type}): "
+                     + (", ".join(f"{n} {a.lower()}" for a, n in sorted(actions.items())) or "no resource changes"))
+        cfn.execute_change_set(StackName=self.stack, ChangeSetName=name)
+        waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
+        try:
+            cfn.get_waiter(waiter).wait(StackName=self.stack, WaiterConfig={"Delay": 5, "MaxAttempts": 360})
+        except WaiterError:
+            raise click.ClickException(
+                f"{self.stack} failed and CloudFormation rolled it back to the previous version: "
+                + "; ".join(self._failures(cfn))
+            ) from None
+        say("stack", f"{self.stack}: {self._stack_status(cfn)}")
+        return self._outputs(cfn)
+
+    def _stack_status(self, cfn) -> str | None:
+        try:
+            stacks = cfn.describe_stacks(StackName=self.stack)["Stacks"]
+        except cfn.exceptions.ClientError:
+            return None
+        live = [stack for stack in stacks if stack["StackStatus"] != "DELETE_COMPLETE"]
+        return live[0]["StackStatus"] if live else None
+
+    def _outputs(self, cfn) -> dict:
+        stack = cfn.describe_stacks(StackName=self.stack)["Stacks"][0]
+        return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+    def _failures(self, cfn) -> list[str]:
+        events = cfn.describe_stack_events(StackName=self.stack).get("StackEvents", [])
+        return [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+                if e.get("ResourceStatus", "").endswith("FAILED")][:5]
+
+
+def deploy_stack(prepared: Stage, out_dir: Path) -> None:
+    deployer = StackDeployer(prepared)
+    if is_local_endpoint():
+        say("endpoint", f"local rehearsal against {os.environ['AWS_ENDPOINT_URL']}")
+    account = deployer.arns().account
+    with DeployLock(deployer.client("ssm"), prepared.app, prepared.name):
+        deployer.refuse_two_stack_stage()
+        sam_path = package_stage(prepared, out_dir)
+        bucket = deployer.artifacts_bucket(account)
+        deployer.ensure_bucket(bucket)
+        template = deployer.template(sam_path, bucket)
+        if is_local_endpoint():
+            template, skipped = rehearsal_template(template)
+            say("stack", f"SKIPPED (local endpoint): {len(skipped)} resources moto cannot deploy "
+                         f"(the REST API and what needs it): {', '.join(skipped)}")
+        outputs = deployer.apply(template, bucket)
+    if is_local_endpoint():
+        click.echo(f"REHEARSAL: stack {deployer.stack} from one change set (tables, bucket, roles, functions, "
+                   "log groups, alarms); the REST API and what needs it not run against this endpoint")
+        return
+    click.echo(f"API URL: {outputs.get('EndpointURL')}")
+    if outputs.get("CustomDomainBaseUrl"):
+        click.echo(f"Base URL for clients: {outputs['CustomDomainBaseUrl']}")
+    else:
+        click.echo(f"Base URL for clients: {str(outputs.get('EndpointURL', '')).rstrip('/')} "
+                   "(all but the Scala coverage reporter)")
+
+
 # -- CLI ----------------------------------------------------------------------------
 
 
@@ -580,7 +926,10 @@ def package(stage, project_dir, out_dir, domain_name, certificate_arn):
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=PROJECT_DIR)
 @domain_options
-def deploy(stage, project_dir, domain_name, certificate_arn):
+@click.option("--path", "path", type=click.Choice(["stack", "chalice"]), default="stack", show_default=True,
+              help="stack: one CloudFormation stack from `chalice package`; chalice: `chalice deploy` "
+                   "(docs/deployment.md).")
+def deploy(stage, project_dir, domain_name, certificate_arn, path):
     """Create or update everything the stage needs; print its API URL."""
     prepared = with_domain(prepare(stage, project_dir.resolve()), domain_name, certificate_arn)
     deployer = Deployer(prepared)
@@ -592,6 +941,25 @@ def deploy(stage, project_dir, domain_name, certificate_arn):
                 f"CERTIFICATE_ARN is in {certificate_region(prepared.domain[1])}, the stage in {deployer.region}: "
                 "a regional custom domain needs a certificate of its own region")
     domain_note(prepared)
+    if path == "stack":
+        deploy_stack(prepared, (project_dir / "build" / stage).resolve())
+        return
+    with DeployLock(deployer.client("ssm"), prepared.app, prepared.name):
+        chalice_path(deployer)
+
+
+@cli.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=PROJECT_DIR)
+def unlock(stage, project_dir):
+    """Remove a stage's deploy lock left by a deploy that died."""
+    prepared = prepare(stage, project_dir.resolve())
+    lock = DeployLock(Deployer(prepared).client("ssm"), prepared.app, prepared.name)
+    lock.__exit__(None, None, None)
+
+
+def chalice_path(deployer: "Deployer") -> None:
+    """`chalice deploy` and the steps around it (DEPLOY_PATH=chalice)."""
     if is_local_endpoint():
         say("endpoint", f"local rehearsal against {os.environ['AWS_ENDPOINT_URL']}")
     arns = deployer.arns()
@@ -614,6 +982,7 @@ def deploy(stage, project_dir, domain_name, certificate_arn):
     deployer.wire_authorizer(arns, rest_api_id)
     url = deployer.finish_api(rest_api)
     click.echo(f"API URL: {url}")
+    prepared = deployer.stage
     if prepared.domain:
         from infra.domain import ensure_custom_domain
 

@@ -5,12 +5,16 @@ tables; the Chalice API runs beside it with the same authorizer as
 deployed. moto keeps no state across restarts, so the endpoint's content is
 saved to `.local/state.json` (or `$LATCHKEY_STATE_FILE`) every few seconds and on exit, and loaded at
 the next start: tokens survive a restart, revoked ones stay revoked.
+
+While it runs, `.local/run.json` (beside the state file) records its
+endpoints, so that `manage.py` finds this stack whatever its ports.
 """
 import base64
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -21,18 +25,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts import stage_env  # noqa: E402
 
-STATE_FILE = Path(os.environ.get("LATCHKEY_STATE_FILE") or stage_env.PROJECT_DIR / ".local" / "state.json")
+STATE_FILE = stage_env.state_file()
 SAVE_EVERY_SECONDS = float(os.environ.get("LATCHKEY_SAVE_EVERY_SECONDS") or 5)  # tests that discard state: longer
 # The deployed sweeper runs daily; locally it runs at start and then this
 # often, writing its expiry notices to this log (issue 16).
 SWEEP_EVERY_SECONDS = float(os.environ.get("LATCHKEY_SWEEP_EVERY_SECONDS") or 3600)
 DEMO_EMAIL = "demo@example.com"
+DEMO_REPOSITORY = "gh/demo/hello"
+
+
+_CLIENTS: list = []
 
 
 def _clients():
-    import boto3
+    """One DynamoDB and one S3 client for every save (creating them costs ~0.1 s each)."""
+    if not _CLIENTS:
+        import boto3
 
-    return boto3.client("dynamodb"), boto3.client("s3")
+        _CLIENTS.extend([boto3.client("dynamodb"), boto3.client("s3")])
+    return _CLIENTS[0], _CLIENTS[1]
 
 
 def save_state(path: Path = STATE_FILE) -> None:
@@ -115,16 +126,63 @@ def _saver(stop: threading.Event) -> None:
             logging.getLogger(__name__).warning("could not save local state: %s", error)
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether binding `host:port` would fail as the servers bind it (SO_REUSEADDR on)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def busy_port_message(what: str, host: str, port: int, variable: str) -> str:
+    return (f"error: {what} port {host}:{port} is already in use (another `make run`?). "
+            f"Stop that one, or choose another port: make run {variable}={port + 1}")
+
+
+def host_warning(host: str) -> str | None:
+    """A warning when the API would be reachable from beyond this machine."""
+    if host in (LOOPBACK, "localhost"):
+        return None
+    return (f"warning: HOST={host}: the API listens beyond 127.0.0.1, reachable by whoever can reach this "
+            "address, with demo data and tokens printed here. The AWS endpoint stays on 127.0.0.1.")
+
+
+def mint_hint() -> str:
+    """How to get working tokens when the demo's are no longer shown."""
+    return ("Demo data already present; its tokens were shown at first start only. New ones:\n"
+            f"  export API_TOKEN=$(.venv/bin/python manage.py issue-token {DEMO_EMAIL})\n"
+            f"  export PROJECT_TOKEN=$(.venv/bin/python manage.py issue-project-token {DEMO_REPOSITORY})")
+
+
 @click.command()
+@click.option("--host", envvar="HOST", default=LOOPBACK, show_default=True,
+              help="Address the API binds (the AWS endpoint is always 127.0.0.1).")
 @click.option("--port", envvar="PORT", default=8000, show_default=True, help="API port.")
 @click.option("--aws-port", envvar="LOCAL_AWS_PORT", default=stage_env.DEFAULT_LOCAL_PORT, show_default=True,
               help="Embedded AWS endpoint port.")
 @click.option("--stage", default="dev", show_default=True)
-def main(port, aws_port, stage):
+def main(host, port, aws_port, stage):
+    """Serve the whole service on this machine (what `make run` runs)."""
+    for what, where, number, variable in (("API", host, port, "PORT"),
+                                          ("AWS endpoint", LOOPBACK, aws_port, "LOCAL_AWS_PORT")):
+        if port_in_use(where, number):
+            raise SystemExit(busy_port_message(what, where, number, variable))
+    warning = host_warning(host)
+    if warning:
+        click.echo(warning, err=True)
     os.environ["LOCAL_AWS_PORT"] = str(aws_port)
     os.environ["AWS_ENDPOINT_URL"] = stage_env.local_endpoint()
     stage_env.configure(stage, local=True)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    from chalicelib import telemetry
+
+    telemetry.configure_local(sys.stdout)
     for noisy in ("werkzeug", "botocore", "pynamodb", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -133,7 +191,7 @@ def main(port, aws_port, stage):
     from scripts.local_aws import serialise_dynamodb
 
     serialise_dynamodb()  # DynamoDB's conditional semantics under concurrent requests
-    aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    aws = ThreadedMotoServer(ip_address=LOOPBACK, port=aws_port, verbose=False)
     aws.start()
     from chalicelib.store.tables import ensure_tables
 
@@ -143,13 +201,13 @@ def main(port, aws_port, stage):
     tokens = seed_demo()
     if tokens:
         click.echo(
-            "\nDemo data: user demo@example.com, organization gh/demo, repository gh/demo/hello (admin).\n"
+            f"\nDemo data: user {DEMO_EMAIL}, organization gh/demo, repository {DEMO_REPOSITORY} (admin).\n"
             "These tokens are shown once; keep them:\n"
             f"  account token (api-token):     {tokens['account']}\n"
             f"  project token (project-token): {tokens['project']}\n"
         )
     else:
-        click.echo("Demo data already present (its tokens were printed at first start).")
+        click.echo(mint_hint())
     from chalicelib.settings import get_settings
 
     settings = get_settings()
@@ -164,15 +222,21 @@ def main(port, aws_port, stage):
     config = factory.create_config_obj(chalice_stage_name=stage)
     # Python's HTTP server leaves Nagle's algorithm on: a keep-alive client
     # then waits ~40 ms for every response (measured by `make bench`).
-    from chalice.local import ChaliceRequestHandler
+    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer
 
     ChaliceRequestHandler.disable_nagle_algorithm = True
-    server = factory.create_local_server(config.chalice_app, config, "127.0.0.1", port)
+    # A keep-alive client holds its handler thread; as daemons they do not
+    # keep Ctrl-C waiting for the client to hang up.
+    ThreadedHTTPServer.daemon_threads = True
+    server = factory.create_local_server(config.chalice_app, config, host, port)
     # As deployed: repeated headers reach the authorizer, malformed requests
     # get a prompt JSON 4xx.
     from chalicelib.local_gateway import serve_with_parity
 
     serve_with_parity(server, config.chalice_app, config)
+    # A wildcard address is reached on loopback too; compared only, never bound here.
+    shown = LOOPBACK if host in ("0.0.0.0", "::") else host  # nosec B104
+    stage_env.write_run_file(f"http://{shown}:{port}", stage_env.local_endpoint(), stage)
 
     stop = threading.Event()
     threading.Thread(target=_saver, args=(stop,), daemon=True).start()
@@ -187,10 +251,19 @@ def main(port, aws_port, stage):
     except KeyboardInterrupt:
         pass
     finally:
+        # Stop accepting, save once, then stop the endpoint: a second or so.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop.set()
+        server.server.server_close()
+        stage_env.remove_run_file()
         save_state()
         aws.stop()
         click.echo(f"\nstopped; local data saved to {STATE_FILE}")
+    # Everything is saved and stopped: skip the interpreter's teardown of
+    # moto's in-memory backends, which takes seconds of its own.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

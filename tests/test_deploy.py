@@ -55,11 +55,12 @@ def clean_env(**extra) -> dict:
     return env
 
 
-def make(project: Path, target: str, stage: str, **env) -> subprocess.CompletedProcess:
+def make(project: Path, target: str, stage: str, path: str = "stack", **env) -> subprocess.CompletedProcess:
     # The running venv is the project's: never let make (re)install it from the copy.
     venv = BIN.parent
-    result = subprocess.run(["make", "--no-print-directory", "-o", str(venv / ".installed"), target,
-                             f"STAGE={stage}", f"VENV={venv}"],
+    result = subprocess.run(["make", "--no-print-directory", "-o", str(venv / ".installed-dev"),
+                             "-o", str(venv / ".installed-run"), target,
+                             f"STAGE={stage}", f"VENV={venv}", f"DEPLOY_PATH={path}"],
                             cwd=project, env=clean_env(**env), capture_output=True, text=True, timeout=300)
     return result
 
@@ -289,13 +290,21 @@ def _resource_text(resource) -> str:
 
 def test_package_policies_name_no_wildcard_resource(packaged):
     roles = resources_of(packaged[1], "AWS::IAM::Role")
-    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole", "SweeperRole"}  # one role per function
+    # One role per function, and API Gateway's own for writing access logs
+    # (AWS's managed AmazonAPIGatewayPushToCloudWatchLogs, nothing else).
+    gateway = roles.pop("ApiGatewayCloudWatchRole")
+    assert gateway["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}]
+    assert set(roles) == {"ApiHandlerRole", "TokenAuthorizerRole", "SweeperRole"}
     for name, role in roles.items():
         for statement in _statements(role):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert statement["Effect"] == "Allow"
             assert not any(a == "*" or a.endswith(":*") for a in actions), (name, actions)
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            if set(actions) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
+                assert resources == ["*"]  # X-Ray has no resource-level permissions
+                continue
             for resource in map(_resource_text, resources):
                 assert resource != "*", (name, statement)
                 if any(a.startswith("dynamodb:") for a in actions):
@@ -447,7 +456,7 @@ def boto(endpoint):
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory, endpoint):
     project = project_copy(tmp_path_factory.mktemp("deploy"))
-    result = make(project, "deploy", "dev", AWS_ENDPOINT_URL=endpoint)
+    result = make(project, "deploy", "dev", "chalice", AWS_ENDPOINT_URL=endpoint)
     return project, result
 
 
@@ -516,12 +525,12 @@ def test_deploy_rerun_changes_nothing_and_second_stage_spares_the_first(deployed
         return outputs, resources, functions, sorted(r["RoleName"] for r in boto("iam").list_roles()["Roles"])
 
     before = dev_state()
-    again = make(project, "deploy", "dev", AWS_ENDPOINT_URL=endpoint)
+    again = make(project, "deploy", "dev", "chalice", AWS_ENDPOINT_URL=endpoint)
     assert again.returncode == 0, again.stdout + again.stderr
     assert dev_state() == before
 
     dev_functions = [function_state(boto, n) for n in ("latchkey-dev", "latchkey-dev-token_authorizer")]
-    prod = make(project, "deploy", "prod", AWS_ENDPOINT_URL=endpoint)
+    prod = make(project, "deploy", "prod", "chalice", AWS_ENDPOINT_URL=endpoint)
     assert prod.returncode == 0, prod.stdout + prod.stderr
     assert [function_state(boto, n) for n in ("latchkey-dev", "latchkey-dev-token_authorizer")] == dev_functions
     assert function_state(boto, "latchkey-prod")["Role"].endswith(":role/latchkey-prod-api_handler")
@@ -618,7 +627,8 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
     monkeypatch.setattr(deploy.Deployer, "chalice_deploy", chalice_deploy)
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
-        result = CliRunner().invoke(deploy.cli, ["deploy", "--stage", "dev", "--project-dir", str(project),
+        result = CliRunner().invoke(deploy.cli, ["deploy", "--stage", "dev", "--path", "chalice",
+                                                 "--project-dir", str(project),
                                                  "--domain-name", DOMAIN, "--certificate-arn", CERTIFICATE])
     finally:
         os.environ.clear()
@@ -676,6 +686,8 @@ def test_deploy_refuses_a_certificate_of_another_region(tmp_path, monkeypatch):
         os.environ.update(saved)
     assert result.exit_code == 1
     assert "CERTIFICATE_ARN is in eu-west-1, the stage in us-east-1" in result.output
+
+
 def test_package_sweeper_runs_daily_with_its_own_role(packaged):
     """Issue 16: the sweeper is a scheduled function in the deployed stack."""
     resources = packaged[1]["Resources"]
@@ -687,3 +699,214 @@ def test_package_sweeper_runs_daily_with_its_own_role(packaged):
     role = resources["SweeperRole"]
     actions = {action for statement in _statements(role) for action in statement["Action"]}
     assert "dynamodb:Scan" not in actions and "dynamodb:Query" in actions
+
+
+# -- operations in the template (infra/operations.py) ---------------------------------------
+
+
+def test_package_every_function_keeps_its_logs_for_the_retention_setting(packaged):
+    template = packaged[1]
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    functions = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    named = {g["Properties"]["LogGroupName"].get("Fn::Sub", "") for g in groups.values()
+             if isinstance(g["Properties"]["LogGroupName"], dict)}
+    assert named == {f"/aws/lambda/${{{function}}}" for function in functions}
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    names = {template["Resources"][f]["Properties"]["FunctionName"] for f in functions}
+    assert names == {"latchkey-prod", f"latchkey-prod-{TOKEN_AUTHORIZER_NAME}"}  # what the policies' log ARNs name
+
+
+def test_package_api_stage_has_json_access_logs_throttling_and_tracing(packaged):
+    resources = packaged[1]["Resources"]
+    api = resources["RestAPI"]["Properties"]
+    assert api["Name"] == "latchkey-prod" and api["TracingEnabled"] is True
+    access = api["AccessLogSetting"]
+    assert "${ApiAccessLogGroup}" in access["DestinationArn"]["Fn::Sub"]
+    line = json.loads(access["Format"])  # one JSON object per request
+    assert line["requestId"] == "$context.requestId" and line["status"] == "$context.status"
+    assert "$context.path" not in access["Format"]  # the route template only: no client text in the logs
+    assert resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    (settings,) = api["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurstLimit"}
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert resources["APIHandler"]["Properties"]["Tracing"] == "Active"
+    assert resources[TOKEN_AUTHORIZER_LOGICAL_ID]["Properties"]["Tracing"] == "PassThrough"
+    assert resources["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+
+
+def test_package_optional_web_acl_limits_each_address(packaged):
+    template = packaged[1]
+    assert template["Parameters"]["WafRateLimit"]["Default"] == 0  # off unless set
+    acl = template["Resources"]["WebAcl"]
+    assert acl["Condition"] == "HasWebAcl" and template["Resources"]["WebAclAssociation"]["Condition"] == "HasWebAcl"
+    (rule,) = acl["Properties"]["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate == {"Limit": {"Ref": "WafRateLimit"}, "AggregateKeyType": "IP", "EvaluationWindowSec": 300}
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    body = acl["Properties"]["CustomResponseBodies"]["too-many-requests"]["Content"]
+    assert "error" in json.loads(body)
+    from infra.operations import CODACY_RATE_PER_5_MINUTES
+
+    assert str(CODACY_RATE_PER_5_MINUTES) in template["Parameters"]["WafRateLimit"]["Description"]
+
+
+def test_package_alarms_cover_5xx_rate_authorizer_errors_and_throttles(packaged):
+    alarms = resources_of(packaged[1], "AWS::CloudWatch::Alarm")
+    by_metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"],
+                  json.dumps(a["Properties"]["Dimensions"])): a["Properties"] for a in alarms.values()}
+    assert len(by_metric) == 4
+    rate = alarms["Api5xxRateAlarm"]["Properties"]
+    assert (rate["Namespace"], rate["MetricName"], rate["Statistic"]) == ("AWS/ApiGateway", "5XXError", "Average")
+    assert {"Name": "ApiName", "Value": "latchkey-prod"} in rate["Dimensions"]
+    errors = alarms["AuthorizerErrorsAlarm"]["Properties"]
+    assert errors["MetricName"] == "Errors"
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": TOKEN_AUTHORIZER_LOGICAL_ID}}]
+    throttled = {json.dumps(alarms[n]["Properties"]["Dimensions"]) for n in ("ApiThrottlesAlarm",
+                                                                              "AuthorizerThrottlesAlarm")}
+    assert throttled == {json.dumps([{"Name": "FunctionName", "Value": {"Ref": f}}])
+                         for f in ("APIHandler", TOKEN_AUTHORIZER_LOGICAL_ID)}
+    operations = (PROJECT / "docs" / "operations.md").read_text()
+    for alarm in alarms.values():
+        description = alarm["Properties"]["AlarmDescription"]
+        anchor = description.split("docs/operations.md#")[1]
+        assert f'<a id="{anchor}"></a>' in operations, anchor  # each says what to do, documented
+        assert alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
+
+
+def test_package_reports_its_size_and_leaves_out_the_runtimes_sdk(packaged):
+    import zipfile
+
+    path, _ = packaged
+    with zipfile.ZipFile(path.parent / "deployment.zip") as package:
+        tops = {name.split("/", 1)[0] for name in package.namelist()}
+    assert not {"botocore", "boto3", "jmespath", "urllib3", "dateutil", "six.py"} & tops
+    assert {"pynamodb", "chalicelib", "aws_lambda_powertools", "jwt", "app.py"} <= tops
+
+
+def test_deep_merge_keeps_both_sides():
+    from scripts.deploy import deep_merge
+
+    merged = deep_merge({"A": {"Properties": {"X": 1, "L": [1]}}}, {"A": {"Properties": {"Y": 2, "L": [2]}}, "B": {}})
+    assert merged == {"A": {"Properties": {"X": 1, "Y": 2, "L": [2]}}, "B": {}}
+
+
+# -- make deploy's default path against moto ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack_deployed(tmp_path_factory, endpoint):
+    project = project_copy(tmp_path_factory.mktemp("stack"))
+    first = make(project, "deploy", "qa", AWS_ENDPOINT_URL=endpoint)
+    again = make(project, "deploy", "qa", AWS_ENDPOINT_URL=endpoint)
+    return project, first, again
+
+
+def test_default_deploy_is_one_stack_from_one_change_set(stack_deployed, boto):
+    _, first, again = stack_deployed
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    for line in ("[lock] holding /latchkey/qa/deploy-lock",
+                 "[package] deployment.zip:",
+                 "[artifacts] created bucket latchkey-qa-artifacts-123456789012-us-east-1",
+                 "[stack] SKIPPED (local endpoint):",
+                 "(CREATE):",
+                 "[stack] latchkey-qa: CREATE_COMPLETE",
+                 "[lock] released /latchkey/qa/deploy-lock"):
+        assert line in output, output
+    assert "chalice deploy" not in output and "REHEARSAL: stack latchkey-qa from one change set" in output
+    assert again.returncode == 0 and "[stack] latchkey-qa is up to date" in again.stdout, again.stdout + again.stderr
+    cfn = boto("cloudformation")
+    names = [s["StackName"] for s in cfn.describe_stacks()["Stacks"] if "qa" in s["StackName"]]
+    assert names == ["latchkey-qa"]  # tables, functions, roles, logs: one stack
+    logical = {r["LogicalResourceId"]: r["ResourceType"]
+               for r in cfn.list_stack_resources(StackName="latchkey-qa")["StackResourceSummaries"]}
+    assert {"TokenTable", "UploadsBucket", "APIHandler", TOKEN_AUTHORIZER_LOGICAL_ID, "ApiHandlerRole",
+            "APIHandlerLogGroup", "TokenAuthorizerLogGroup", "ApiAccessLogGroup"} <= set(logical)
+
+
+def test_default_deploy_creates_named_functions_with_their_roles_and_logs(stack_deployed, boto):
+    functions = {f["FunctionName"]: f for f in boto("lambda").list_functions()["Functions"]}
+    api, authorizer = functions["latchkey-qa"], functions[f"latchkey-qa-{TOKEN_AUTHORIZER_NAME}"]
+    assert authorizer["Handler"] == f"app.{TOKEN_AUTHORIZER_NAME}"
+    assert authorizer["Environment"]["Variables"]["LATCHKEY_FUNCTION"] == "authorizer"
+    assert api["Environment"]["Variables"]["TOKENS_TABLE"] == "latchkey-qa-tokens"
+    assert api["Environment"]["Variables"]["LOG_LEVEL"] == "INFO"
+    groups = {g["logGroupName"]: g for g in boto("logs").describe_log_groups()["logGroups"]}
+    for name in ("/aws/lambda/latchkey-qa", f"/aws/lambda/latchkey-qa-{TOKEN_AUTHORIZER_NAME}"):
+        assert groups[name]["retentionInDays"] == 30
+    assert "latchkey-qa-tokens" in boto("dynamodb").list_tables()["TableNames"]
+
+
+def test_concurrent_deploys_of_a_stage_are_serialised(endpoint, boto):
+    import click
+
+    from scripts.deploy import DeployLock
+
+    ssm = boto("ssm")
+    with (DeployLock(ssm, "latchkey", "locktest", holder="first"),
+          pytest.raises(click.ClickException, match=r"another deploy of this stage is running.*first"),
+          DeployLock(ssm, "latchkey", "locktest", holder="second")):
+        pass
+    with DeployLock(ssm, "latchkey", "locktest", holder="third"):  # released: the next one may go
+        pass
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/latchkey/locktest/deploy-lock")
+
+
+def test_default_deploy_refuses_a_stage_of_the_chalice_path(deployed, endpoint):
+    project, result = deployed
+    assert result.returncode == 0
+    refused = make(project, "deploy", "dev", AWS_ENDPOINT_URL=endpoint)
+    assert refused.returncode != 0
+    assert "was deployed with DEPLOY_PATH=chalice" in refused.stderr
+
+
+# -- the chalice path, with its window closed -----------------------------------------------
+
+
+def test_chalice_cli_publishes_the_gateway_responses_in_the_definition():
+    """`chalice deploy` sends this document in one PutRestApi: the 404s are there from the start."""
+    from chalice.deploy.swagger import SwaggerGenerator
+
+    from app import app
+    from infra.gateway import swagger_gateway_responses
+    from scripts import chalice_cli
+
+    chalice_cli.install()
+    chalice_cli.install()  # once only
+    handler = {"api_handler_arn": "arn:aws:lambda:us-east-1:123456789012:function:latchkey-dev"}
+    document = SwaggerGenerator("us-east-1", handler).generate_swagger(app)
+    assert document["x-amazon-apigateway-gateway-responses"] == swagger_gateway_responses()
+    assert document["x-amazon-apigateway-gateway-responses"]["ACCESS_DENIED"]["statusCode"] == "404"
+
+
+def test_authorizer_credentials_reach_the_definition(monkeypatch):
+    from chalicelib.gateway import AUTHORIZER_CREDENTIALS_VARIABLE, TOKEN_AUTHORIZER
+
+    role = "arn:aws:iam::123456789012:role/latchkey-dev-data-AuthorizerInvokeRole"
+    monkeypatch.setenv(AUTHORIZER_CREDENTIALS_VARIABLE, role)
+    assert TOKEN_AUTHORIZER.to_swagger()["x-amazon-apigateway-authorizer"]["authorizerCredentials"] == role
+    monkeypatch.delenv(AUTHORIZER_CREDENTIALS_VARIABLE)
+    assert "authorizerCredentials" not in TOKEN_AUTHORIZER.to_swagger()["x-amazon-apigateway-authorizer"]
+
+
+def test_chalice_path_creates_the_authorizer_invoke_role_before_the_api(deployed, boto):
+    _, result = deployed
+    assert result.returncode == 0
+    stack = boto("cloudformation").describe_stacks(StackName="latchkey-dev-data")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    role_name = outputs["AuthorizerInvokeRole"].rsplit("/", 1)[1]
+    iam = boto("iam")
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    (policy,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
+    if isinstance(document, str):  # moto keeps CloudFormation's policies as text
+        document = __import__("ast").literal_eval(document)  # moto keeps a Python repr
+    (statement,) = document["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"].endswith(f":function:latchkey-dev-{TOKEN_AUTHORIZER_NAME}")

@@ -105,3 +105,146 @@ def test_personal_account_and_public_repository(cli, admin):
     assert admin.store.organization("gh", "acme").personal is False
     assert admin.store.repository("gh", "alice", "dotfiles").public is True
     assert admin.store.repository("gh", "acme", "widgets").public is False
+# -- the operators' everyday commands ------------------------------------------------
+
+
+def _setup_repo(cli):
+    cli("create-user", "ops@example.com", "--name", "Ops")
+    cli("create-org", "gh", "acme")
+    cli("create-repo", "gh", "acme", "widgets")
+    cli("grant", "ops@example.com", "gh/acme/widgets", "admin")
+
+
+def test_every_command_has_help_text(monkeypatch):
+    import manage
+
+    monkeypatch.setattr("scripts.stage_env.configure", lambda stage, local: None)
+    assert manage.cli.help
+    for name, command in manage.cli.commands.items():
+        assert command.help and command.get_short_help_str(), name
+        result = CliRunner().invoke(manage.cli, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, name
+
+
+def test_list_users_shows_every_user_and_its_state(cli):
+    cli("create-user", "b@example.com", "--name", "Bee")
+    cli("create-user", "a@example.com")
+    cli("disable-user", "b@example.com")
+    result = cli("list-users")
+    assert result.exit_code == 0
+    rows = [line.split("\t") for line in result.output.splitlines()]
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("a@example.com", "a", "enabled"), ("b@example.com", "Bee", "disabled")]
+    assert all(r[0].isdigit() for r in rows)
+
+
+def test_list_tokens_shows_ids_and_hints_never_the_token(cli):
+    cli("create-user", "ops@example.com")
+    first = cli("issue-token", "ops@example.com", "--name", "ci").output.strip()
+    second = cli("issue-token", "ops@example.com", "--expires-in", "7").output.strip()
+    result = cli("list-tokens", "ops@example.com")
+    assert result.exit_code == 0
+    header, *rows = [line.split("\t") for line in result.output.splitlines()]
+    assert header == ["id", "name", "hint", "created", "expires", "last_used", "state"]
+    assert [r[1] for r in rows] == ["ci", "-"] and [r[6] for r in rows] == ["active", "active"]
+    assert rows[0][4] == "-" and rows[1][4] != "-"
+    assert first not in result.output and second not in result.output
+    assert rows[0][2] == token_format.hint(first)
+    assert cli("list-tokens", "nobody@example.com").exit_code == 1
+
+
+def test_revoke_token_by_id_makes_it_unknown(cli, admin):
+    from chalicelib.store.tokens import TokenStore
+
+    cli("create-user", "ops@example.com")
+    token = cli("issue-token", "ops@example.com").output.strip()
+    (row,) = cli("list-tokens", "ops@example.com").output.splitlines()[1:]
+    token_id = row.split("\t")[0]
+    result = cli("revoke-token", token_id)
+    assert result.exit_code == 0 and f"revoked token {token_id}" in result.output, result.output
+    assert TokenStore().find(token_format.digest(token)) is None
+    again = CliRunner().invoke(__import__("manage").cli, ["revoke-token", token_id])
+    assert again.exit_code == 1 and f"no token with id {token_id}" in again.output
+
+
+def test_enable_user_restores_the_user_and_only_on_request_their_tokens(cli, admin):
+    from chalicelib.store.tokens import TokenStore
+
+    cli("create-user", "ops@example.com")
+    token = cli("issue-token", "ops@example.com").output.strip()
+    cli("disable-user", "ops@example.com")
+    result = cli("enable-user", "ops@example.com")
+    assert result.exit_code == 0 and "stay disabled" in result.output
+    assert admin.user("ops@example.com").disabled is False
+    assert TokenStore().find(token_format.digest(token)).disabled is True
+    assert token_format.parse(cli("issue-token", "ops@example.com").output.strip()) is Kind.ACCOUNT
+    cli("disable-user", "ops@example.com")
+    result = cli("enable-user", "ops@example.com", "--with-tokens")
+    assert result.exit_code == 0 and "2 account token(s)" in result.output
+    assert TokenStore().find(token_format.digest(token)).disabled is False
+
+
+def test_issue_project_token_for_a_repository(cli):
+    _setup_repo(cli)
+    result = cli("issue-project-token", "gh/acme/widgets", "--name", "ci", "--expires-in", "30")
+    assert result.exit_code == 0
+    token = result.output.strip()
+    assert token_format.parse(token) is Kind.PROJECT and result.output == token + "\n"
+    from chalicelib.store.tokens import TokenStore
+
+    stored = TokenStore().find(token_format.digest(token))
+    assert stored.owner == "repo#gh/acme/widgets" and stored.name == "ci" and stored.expires_at is not None
+
+
+def test_delete_org_deletes_its_repositories_grants_and_project_tokens(cli, admin):
+    from chalicelib.store.tokens import TokenStore
+
+    _setup_repo(cli)
+    cli("create-repo", "gh", "acme", "gadgets")
+    cli("grant", "ops@example.com", "gh/acme", "member")
+    token = cli("issue-project-token", "gh/acme/widgets").output.strip()
+    cli("create-org", "gh", "other")
+    result = cli("delete-org", "gh", "acme")
+    assert result.exit_code == 0 and "2 repositories and 1 project token(s)" in result.output, result.output
+    assert admin.store.organization("gh", "acme") is None
+    assert admin.store.repository("gh", "acme", "widgets") is None
+    assert TokenStore().find(token_format.digest(token)) is None
+    user = admin.user("ops@example.com")
+    assert admin.store.grants_of(int(user.user_id)) == []
+    assert admin.store.organization("gh", "other") is not None
+    again = CliRunner().invoke(__import__("manage").cli, ["delete-org", "gh", "acme"])
+    assert again.exit_code == 1 and "no organization gh/acme" in again.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("issue-project-token", "gh/acme"), "PROVIDER/ORG/REPO"),
+        (("issue-project-token", "gh/acme/nope"), "no repository gh/acme/nope"),
+        (("delete-org", "xx", "acme"), "provider"),
+        (("enable-user", "nobody@example.com"), "no user"),
+        (("revoke-token", "0"), "ID"),
+        (("revoke-token", "abc"), "ID"),
+    ],
+)
+def test_new_commands_refuse_bad_input_clearly(cli, args, message):
+    result = CliRunner().invoke(__import__("manage").cli, list(args))
+    assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_an_unreachable_endpoint_is_named_in_the_error(monkeypatch, tmp_path):
+    """No moto in this process: the CLI's own configuration, aimed at a closed port."""
+    import manage
+    from tests.localserver import free_port
+
+    port = free_port()
+    for name in ("AWS_ENDPOINT_URL", "LOCAL_AWS_PORT"):  # set, then removed: restored afterwards
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LOCAL_AWS_PORT", str(port))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setattr("chalicelib.services.admin.AdminService.users",
+                        lambda self: (_ for _ in ()).throw(__import__("chalicelib.errors").errors.Unavailable()))
+    result = CliRunner().invoke(manage.cli, ["list-users"])
+    assert result.exit_code == 1
+    assert f"http://127.0.0.1:{port} (LOCAL_AWS_PORT)" in result.output and "make run" in result.output

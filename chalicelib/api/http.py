@@ -87,8 +87,11 @@ def current_principal(request) -> Principal:
 
 
 def request_id(blueprint) -> str:
+    """API Gateway's id of the request (what its logs and ours carry), else Lambda's."""
+    request = getattr(blueprint, "current_request", None)
+    gateway_id = ((getattr(request, "context", None) or {}).get("requestId")) if request is not None else None
     context = getattr(blueprint, "lambda_context", None)
-    return getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    return gateway_id or getattr(context, "aws_request_id", None) or str(uuid.uuid4())
 
 
 def revoke_reused(request, context: dict) -> None:

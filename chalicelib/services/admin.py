@@ -56,6 +56,53 @@ class AdminService:
         self.store.disable_user(user)
         return self.tokens.disable_tokens_of_user(int(user.user_id))
 
+    def enable_user(self, email: str, *, with_tokens: bool = False) -> int:
+        """Enable a disabled user; with `with_tokens`, their unexpired account
+        tokens too. The count of tokens enabled."""
+        user = self.user(email)
+        self.store.enable_user(user)
+        return self.tokens.enable_tokens_of_user(int(user.user_id)) if with_tokens else 0
+
+    def users(self) -> list[User]:
+        return self.store.all_users()
+
+    def user_tokens(self, email: str):
+        return self.tokens.tokens_of_user(int(self.user(email).user_id))
+
+    def revoke_token(self, token_id: int):
+        return self.tokens.revoke_by_id(token_id)
+
+    def issue_project_token(self, target: str, name: str | None = None,
+                            expires_in_days: int | None = None) -> NewToken:
+        provider, org, repo = parse_target(target)
+        if repo is None:
+            raise BadRequest(f"target: expected PROVIDER/ORG/REPO, got {target!r}")
+        repository = self.store.repository(provider, org, repo)
+        if repository is None:
+            raise NotFound(f"no repository {target}")
+        return self.tokens.issue_project_token(repository, name=name, expires_at=self._expiry(expires_in_days))
+
+    def delete_organization(self, provider: str, org: str) -> tuple[int, int]:
+        """Delete an organization, its grants and every repository of it (with
+        their grants and project tokens); (repositories, project tokens) deleted."""
+        check_provider(provider)
+        organization = self.store.organization(provider, org)
+        names = self.store.repository_names(provider, org)
+        if organization is None and not names:
+            raise NotFound(f"no organization {provider}/{org}")
+        if organization is not None:
+            # The organization goes first: no repository can be created in it from then on.
+            self.store.delete_organization(organization)
+        tokens = sum(self.delete_repository(provider, org, name) for name in names)
+        return len(names), tokens
+
+    def _expiry(self, expires_in_days: int | None) -> str | None:
+        if expires_in_days is None:
+            return None
+        if expires_in_days < 1:
+            raise BadRequest("expires-in: at least 1 day")
+        return (self.clock() + timedelta(days=expires_in_days)).isoformat()
+
     def create_organization(self, provider: str, org: str, personal: bool = False):
         """`personal`: a user's own account on the provider (`type: Account` in the API)."""
         check_provider(provider)
@@ -142,12 +189,7 @@ class AdminService:
         return account, project
 
     def issue_token(self, email: str, name: str | None = None, expires_in_days: int | None = None) -> NewToken:
-        expires_at = None
-        if expires_in_days is not None:
-            if expires_in_days < 1:
-                raise BadRequest("expires-in: at least 1 day")
-            expires_at = (self.clock() + timedelta(days=expires_in_days)).isoformat()
-        return self.tokens.issue_account_token(self.user(email), name=name, expires_at=expires_at)
+        return self.tokens.issue_account_token(self.user(email), name=name, expires_at=self._expiry(expires_in_days))
 
     def set_analysis_configuration(self, provider: str, org: str, repo: str, body) -> dict:
         """Replace a repository's analysis configuration (what the analysis

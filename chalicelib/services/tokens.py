@@ -176,6 +176,45 @@ class TokenService:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         self._delete(repository_owner(access.repository.repository_id), token_id, principal=principal, meta=meta)
 
+    # -- operators ---------------------------------------------------------
+
+    def issue_project_token(self, repository, *, name=None, expires_at=None) -> NewToken:
+        """A project token for `repository`, made by an operator (no principal)."""
+        now = self.clock()
+        owner_check = ((org_key(repository.provider, repository.owner), repo_sort_key(repository.name)),
+                       DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
+        return self._create(
+            Kind.PROJECT, repository_owner(repository.repository_id), created_by=None,
+            repository=repository.full_name, name=validate_name(name),
+            expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
+            limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
+            principal=None, meta=OPERATOR,
+        )
+
+    def tokens_of_user(self, user_id: int) -> list[Token]:
+        return sorted(self.tokens.all_of(user_owner(user_id)), key=lambda token: token.created_at)
+
+    def revoke_by_id(self, token_id: int) -> Token:
+        """Delete any token by its id (an operator's revocation)."""
+        token = self.tokens.find_by_id(token_id)
+        if token is None:
+            raise NotFound(f"no token with id {token_id}")
+        items = self._audit_items(audit_events.DELETED, token, principal=None, meta=OPERATOR,
+                                  reason="revoked by an operator")
+        if not self.tokens.delete(token, audit_items=items):
+            raise NotFound(f"no token with id {token_id}")
+        return token
+
+    def enable_tokens_of_user(self, user_id: int) -> int:
+        """Re-enable a user's disabled account tokens that have not expired; the count."""
+        now = self.clock()
+        enabled = 0
+        for token in self.tokens.all_of(user_owner(user_id)):
+            if token.disabled and (token.expires_at is None or token.expires_at > now):
+                self.tokens.enable(token)
+                enabled += 1
+        return enabled
+
     # -- fan-out (operators) ----------------------------------------------
 
     def disable_tokens_of_user(self, user_id: int) -> int:

@@ -117,6 +117,12 @@ class DirectoryStore:
         with dependency_errors():
             return list(Repository.batch_get([(org_key(provider, org), repo_sort_key(n)) for n in names]))
 
+    def all_users(self) -> list[User]:
+        """Every user, by email: a Scan of the directory table, for the
+        operators' CLI only (never on a request path)."""
+        with dependency_errors():
+            return sorted(User.scan(), key=lambda user: user.email)
+
     # -- writes (operators' CLI) ---------------------------------------
 
     def create_user(self, email: str, name: str, now: datetime) -> User:
@@ -142,6 +148,22 @@ class DirectoryStore:
     def disable_user(self, user: User) -> None:
         with dependency_errors():
             user.update(actions=[User.disabled.set(True)])
+
+    def enable_user(self, user: User) -> None:
+        with dependency_errors():
+            user.update(actions=[User.disabled.set(False)])
+
+    def delete_organization(self, org: Organization) -> None:
+        """Delete an organization item and every grant on it (its
+        repositories are the caller's to delete first)."""
+        with dependency_errors():
+            org.delete()
+        self.delete_grants_on(f"{org.provider}/{org.name}")
+
+    def repository_names(self, provider: str, org: str) -> list[str]:
+        """Every repository name of an organization (one Query per page)."""
+        with dependency_errors():
+            return [repo.name for repo in Repository.query(org_key(provider, org), Repository.sk.startswith("repo#"))]
 
     def create_organization(self, provider: str, name: str, now: datetime, personal: bool = False) -> Organization:
         org = Organization(

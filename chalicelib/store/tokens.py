@@ -311,9 +311,16 @@ class TokenStore:
             return list(Token.owner_index.query(owner))
 
     def disable(self, token: Token) -> None:
+        self._set_disabled(token, True)
+
+    def enable(self, token: Token) -> None:
+        """Undo `disable` (an operator re-enabling a user and their tokens)."""
+        self._set_disabled(token, False)
+
+    def _set_disabled(self, token: Token, value: bool) -> None:
         with dependency_errors():
             try:
-                token.update(actions=[Token.disabled.set(True)], condition=Token.pk.exists())
+                token.update(actions=[Token.disabled.set(value)], condition=Token.pk.exists())
             except UpdateError as error:
                 if not is_condition_failure(error):
                     raise
