@@ -19,7 +19,7 @@ interval. Nothing else is imported here: every Lambda cold start pays for
 what this module imports.
 """
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib import token_format
 from chalicelib.access import Principal
@@ -42,6 +42,8 @@ HEADER_KINDS = {
 DENIAL_EXPIRED = "expired"
 DENIAL_AMBIGUOUS = "ambiguous"
 DENIAL_MISPLACED = "misplaced"
+# A console page without a live session: the console sends the browser to sign in.
+DENIAL_SIGN_IN = "sign-in"
 
 
 class Decision(dict):
@@ -97,10 +99,17 @@ def principal_of(token, kind: Kind) -> Principal:
     )
 
 
+def is_console(event: dict) -> bool:
+    """A request for a console page (`/console...`), by its route."""
+    resource = event.get("resource") or event.get("path") or ""
+    return resource == "/console" or resource.startswith("/console/")
+
+
 class TokenAuthorizer:
-    def __init__(self, store=None, clock=utcnow, settings=None, audit=None):
+    def __init__(self, store=None, clock=utcnow, settings=None, audit=None, sessions=None):
         self._store = store
         self._audit_service = audit
+        self._sessions = sessions
         self.clock = clock
         self.settings = settings or get_settings()
 
@@ -114,6 +123,8 @@ class TokenAuthorizer:
 
     def __call__(self, event: dict) -> Decision:
         method_arn = event.get("methodArn", "")
+        if is_console(event):
+            return self._console(event, method_arn)
         presented = presented_tokens(event)
         if not presented:
             raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
@@ -177,6 +188,36 @@ class TokenAuthorizer:
             reason, meta.source_ip, meta.user_agent, event.get("httpMethod"),
             token_format.redact(event.get("path") or ""),
         )
+
+    # -- the web console: the session cookie, and nothing else -----------------
+
+    @property
+    def sessions(self):
+        if self._sessions is None:
+            from chalicelib.store.sessions import SessionStore
+
+            self._sessions = SessionStore()
+        return self._sessions
+
+    def _console(self, event: dict, method_arn: str) -> Decision:
+        """A console request: its session cookie, one read. API tokens are not
+        looked at (a console page is never driven by a token), and a missing,
+        unknown or dead session is sent to sign in."""
+        from chalicelib import session_cookie
+
+        secret = session_cookie.cookie_values(event.get("headers") or {}, event.get("multiValueHeaders")).get(
+            session_cookie.SESSION_COOKIE)
+        if not session_cookie.well_formed(secret):
+            return self._denial(method_arn, DENIAL_SIGN_IN)
+        session = self.sessions.find(session_cookie.digest(str(secret)))
+        now = self.clock()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        if session is None or session.expires_at <= now or session.last_seen_at + idle <= now:
+            return self._denial(method_arn, DENIAL_SIGN_IN)
+        self.sessions.touch(session, now)
+        principal = Principal(kind=Kind.ACCOUNT, token_id=0, user_id=int(session.user_id), hint="console session")
+        context = {**principal.to_context(), "session": session.pk, "csrf": session.csrf}
+        return Decision.build("Allow", f"session:{int(session.user_id)}", method_arn, context)
 
     def _deny(self, method_arn: str) -> Decision:
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})

@@ -43,6 +43,17 @@ class Settings:
     # All coverage reports of one commit together: merging them (coverageFinal,
     # the read-back) must fit the API Lambda's memory and time.
     max_coverage_bytes_per_commit: int = 64 * 1024 * 1024
+    # The web console (chalicelib.api.console): its OpenID Connect issuer
+    # and client, and the limits of a signed-in session.
+    stage: str = "dev"
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    # The console's public URL (https://host[/stage]); derived from each
+    # request's Host header when unset.
+    console_url: str | None = None
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -65,6 +76,29 @@ def _float(environ, name, default):
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _issuer(environ, stage: str) -> str | None:
+    """OIDC_ISSUER: an https URL; plain http only for a provider on this very
+    machine (`make run`'s development provider), and never for `prod`."""
+    from urllib.parse import urlsplit
+
+    raw = (environ.get("OIDC_ISSUER") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    host = (parts.hostname or "").lower()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
+        raise SettingsError(f"OIDC_ISSUER must be an https URL, got {raw!r}")
+    if stage == "prod" and loopback:
+        raise SettingsError(
+            f"OIDC_ISSUER {raw!r} is a provider on this machine (the development provider); "
+            "the prod stage needs the real issuer (Cognito or your company's)"
+        )
+    if parts.scheme == "http" and not loopback:
+        raise SettingsError(f"OIDC_ISSUER must be an https URL, got {raw!r}")
+    return raw.rstrip("/")
 
 
 def from_environ(environ) -> Settings:
@@ -90,6 +124,13 @@ def from_environ(environ) -> Settings:
         max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
         max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
         max_coverage_bytes_per_commit=_int(environ, "MAX_COVERAGE_BYTES_PER_COMMIT", 64 * 1024 * 1024, 1),
+        stage=environ.get("LATCHKEY_STAGE", "dev"),
+        oidc_issuer=_issuer(environ, environ.get("LATCHKEY_STAGE", "dev")),
+        oidc_client_id=environ.get("OIDC_CLIENT_ID") or None,
+        oidc_client_secret=environ.get("OIDC_CLIENT_SECRET") or None,
+        session_idle_minutes=_int(environ, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
+        session_max_hours=_int(environ, "SESSION_MAX_HOURS", 12, 1, 24 * 30),
+        console_url=(environ.get("CONSOLE_URL") or "").rstrip("/") or None,
     )
 
 

@@ -104,11 +104,29 @@ def _saver(stop: threading.Event) -> None:
 @click.option("--port", envvar="PORT", default=8000, show_default=True, help="API port.")
 @click.option("--aws-port", envvar="LOCAL_AWS_PORT", default=stage_env.DEFAULT_LOCAL_PORT, show_default=True,
               help="Embedded AWS endpoint port.")
+@click.option("--idp-port", envvar="LOCAL_IDP_PORT", default=8001, show_default=True,
+              help="Development OpenID Connect provider port (the console signs in there).")
 @click.option("--stage", default="dev", show_default=True)
-def main(port, aws_port, stage):
+def main(port, aws_port, idp_port, stage):
     os.environ["LOCAL_AWS_PORT"] = str(aws_port)
     os.environ["AWS_ENDPOINT_URL"] = stage_env.local_endpoint()
     stage_env.configure(stage, local=True)
+    # The console signs in at the development provider unless the stage
+    # names another issuer; the settings refuse it for prod.
+    os.environ.setdefault("OIDC_ISSUER", f"http://127.0.0.1:{idp_port}")
+    os.environ.setdefault("OIDC_CLIENT_ID", "latchkey-console")
+    from chalicelib.settings import SettingsError, get_settings
+
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        raise SystemExit(f"error: {error}") from None
+    idp = None
+    if settings.oidc_issuer == f"http://127.0.0.1:{idp_port}":
+        from scripts.local_idp import LocalIdP
+
+        idp = LocalIdP(STATE_FILE.parent / "idp-key.pem", idp_port, client_id=str(settings.oidc_client_id),
+                       redirect_prefix=f"http://127.0.0.1:{port}/console/callback").start()
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     for noisy in ("werkzeug", "botocore", "pynamodb", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -144,6 +162,9 @@ def main(port, aws_port, stage):
 
     ChaliceRequestHandler.disable_nagle_algorithm = True
     server = factory.create_local_server(config.chalice_app, config, "127.0.0.1", port)
+    click.echo(f"Console: http://127.0.0.1:{port}/console (sign in as {DEMO_EMAIL}"
+               + (f" at the development provider {idp.issuer})" if idp else f" at {settings.oidc_issuer})"))
+    click.echo(f"API documentation: http://127.0.0.1:{port}/docs")
 
     stop = threading.Event()
     threading.Thread(target=_saver, args=(stop,), daemon=True).start()
@@ -160,6 +181,8 @@ def main(port, aws_port, stage):
         stop.set()
         save_state()
         aws.stop()
+        if idp:
+            idp.stop()
         click.echo(f"\nstopped; local data saved to {STATE_FILE}")
 
 

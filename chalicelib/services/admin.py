@@ -55,7 +55,13 @@ class AdminService:
         """Disable a user and every account token of theirs; the count disabled."""
         user = self.user(email)
         self.store.disable_user(user)
-        return self.tokens.disable_tokens_of_user(int(user.user_id))
+        disabled = self.tokens.disable_tokens_of_user(int(user.user_id))
+        # Console sessions end too: the next console request signs in again
+        # and is refused (the authorizer reads the session only).
+        from chalicelib.services.sessions import SessionService
+
+        SessionService(directory=self.store).end_all(int(user.user_id))
+        return disabled
 
     def create_organization(self, provider: str, org: str):
         check_provider(provider)
