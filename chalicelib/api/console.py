@@ -206,7 +206,7 @@ def _create(here: Page, create, render_form, render_created) -> Response:
     try:
         if not name:
             raise BadRequest("name: give the token a name", field="name")
-        created = create(name=name, expires_at=expiry(values, here.ctx.now))
+        created = create(name=name, expires_at=expiry(values, here.ctx.now or datetime.now(timezone.utc)))
     except (BadRequest, Conflict) as problem:
         message = problem.message.split(": ", 1)[-1] if problem.field else problem.message
         return html(render_form(error=message[:1].upper() + message[1:], field_name=problem.field or "name",

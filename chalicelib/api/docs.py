@@ -34,6 +34,7 @@ ASSETS = {
     "console.css": (lambda: STATIC / "console.css", "text/css; charset=utf-8"),
     "console.js": (lambda: STATIC / "console.js", "text/javascript; charset=utf-8"),
     "docs.js": (lambda: STATIC / "docs.js", "text/javascript; charset=utf-8"),
+    "docs.css": (lambda: STATIC / "docs.css", "text/css; charset=utf-8"),
     "swagger-ui.css": (lambda: _swagger() / "swagger-ui.css", "text/css; charset=utf-8"),
     "swagger-ui-bundle.js": (lambda: _swagger() / "swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
 }

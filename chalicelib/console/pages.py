@@ -362,7 +362,7 @@ def docs(base: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<title>API documentation - latchkey</title>'
         f'<link rel="stylesheet" href="{e(base)}/static/swagger-ui.css">'
-        f'<link rel="stylesheet" href="{e(base)}/static/console.css">'
+        f'<link rel="stylesheet" href="{e(base)}/static/docs.css">'
         f'<script src="{e(base)}/static/swagger-ui-bundle.js" defer></script>'
         f'<script src="{e(base)}/static/docs.js" defer></script></head>'
         f'<body><a class="skip" href="#main">Skip to content</a><main id="main">'
