@@ -17,6 +17,12 @@ from chalicelib.settings import SettingsError, from_environ, get_settings
 REPO = "/console/gh/acme/widgets"
 
 
+def is_web_console(path: str) -> bool:
+    """Routes of the web console (HTML for people), not of the API: the OpenAPI
+    contract and the token isolation matrix leave them to this module."""
+    return path == "/docs" or path.startswith(("/console", "/static/"))
+
+
 class Console:
     """A browser's view of the console: one cookie jar, HTML answers."""
 
@@ -93,6 +99,25 @@ def test_a_page_without_a_session_sends_the_browser_to_sign_in(client):
 def test_a_garbage_or_unknown_session_cookie_is_sent_to_sign_in(client, make):
     assert Console(client, "garbage").get("/console/account").status_code == 303
     assert Console(client, session_cookie.new_secret()).get("/console/account").status_code == 303
+
+
+def test_no_token_of_any_kind_opens_any_console_page(client, callers):
+    """The console's row of the isolation matrix: every protected console route
+    x every token caller: sent to sign in, never served."""
+    from app import app
+
+    from tests.conftest import CALLER_KINDS
+
+    routes = [(method, path) for path, methods in app.routes.items() for method, entry in methods.items()
+              if is_web_console(path) and entry.authorizer is not None]
+    assert len(routes) >= 15
+    for method, route in routes:
+        target = re.sub(r"\{[^}]+\}", "1", route.replace("{provider}", "gh").replace("{org}", "acme")
+                        .replace("{repo}", "widgets"))
+        for kind in CALLER_KINDS:
+            answer = client.http.request(method, target, headers=callers.headers(kind), body=b"")
+            assert answer.status_code == 303, (method, route, kind, answer.status_code)
+            assert "/console/signin" in answer.headers["Location"]
 
 
 def test_an_api_token_does_not_open_the_console_nor_a_session_the_api(client, make, people):
