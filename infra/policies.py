@@ -48,8 +48,11 @@ def _logs_statement(arns, function_name: str):
 
 
 def authorizer_policy(
-    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str
+    arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str,
+    session_seen_attribute: str | None = None,
 ) -> dict:
+    # A console session's "last seen" (its idle limit) is moved on like a token's "last used".
+    touched = [token_key, last_used_attribute] + ([session_seen_attribute] if session_seen_attribute else [])
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -65,7 +68,7 @@ def authorizer_policy(
                 "Action": ["dynamodb:UpdateItem"],
                 "Resource": [arns.dynamodb_table(tokens_table)],
                 "Condition": {
-                    "ForAllValues:StringEquals": {"dynamodb:Attributes": [token_key, last_used_attribute]},
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": touched},
                     "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
                 },
             },

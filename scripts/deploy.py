@@ -154,6 +154,7 @@ class Stage:
     def policies(self, arns) -> dict[str, dict]:
         """Function name (as in config.json's lambda_functions) -> policy document."""
         from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+        from chalicelib.models.sessions import Session
         from chalicelib.models.tokens import Token
         from infra import policies
         from infra.data import index_names
@@ -176,6 +177,7 @@ class Stage:
                 audit_table=self.settings.audit_table,
                 token_key=Token.pk.attr_name,
                 last_used_attribute=Token.last_used_at.attr_name,
+                session_seen_attribute=Session.last_seen_at.attr_name,
             ),
         }
 
@@ -210,7 +212,23 @@ def merge_template(stage: Stage) -> dict:
     resources["RestAPI"] = {
         "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": swagger_gateway_responses()}}
     }
+    add_console_identity(stage, template)
     return template
+
+
+def add_console_identity(stage: "Stage", template: dict) -> None:
+    """Cognito for the console's sign-in, unless the stage names its own issuer."""
+    from infra.data import RETAINED_STAGES
+    from infra.identity import console_identity, needs_user_pool
+
+    if not needs_user_pool(dict(os.environ)):
+        return
+    identity = console_identity(stage.name, api_stage=stage.api_gateway_stage,
+                                console_url=stage.settings.console_url, retained=stage.name in RETAINED_STAGES)
+    template["Resources"].update(identity["resources"])
+    # Merged into the API function chalice generates (APIHandler): its settings.
+    template["Resources"]["APIHandler"] = {"Properties": {"Environment": {"Variables": identity["environment"]}}}
+    template.setdefault("Outputs", {}).update(identity["outputs"])
 
 
 def package_stage(stage: Stage, out_dir: Path) -> Path:

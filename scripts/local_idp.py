@@ -153,7 +153,8 @@ class LocalIdP:
         if grant["nonce"]:
             claims["nonce"] = grant["nonce"]
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
-        return 200, {"id_token": id_token, "access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
+        kind = "Bearer"  # the OAuth token type, not a secret  # nosec B105
+        return 200, {"id_token": id_token, "access_token": secrets.token_urlsafe(32), "token_type": kind,
                      "expires_in": ID_TOKEN_SECONDS}
 
     # -- HTTP ---------------------------------------------------------------

@@ -434,3 +434,19 @@ def test_sessions_expire_when_idle_and_at_their_absolute_limit(people):
             assert not alive
         else:
             assert alive, moment
+
+
+def test_an_active_session_moves_its_idle_limit_on(people):
+    """The authorizer's touch really writes (a failed touch would end sessions early)."""
+    from chalicelib.authorizer import TokenAuthorizer
+    from chalicelib.clock import utcnow
+    from chalicelib.models.sessions import Session
+
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    start = utcnow()
+    for step in range(1, 4):  # three idle periods, a request just before each ends
+        moment = start + step * (idle - timedelta(minutes=1))
+        decision = TokenAuthorizer(clock=lambda moment=moment: moment)(console_event(people["admin"]))
+        assert "denial" not in decision["context"], step
+    stored = Session.get(Session.key(session_cookie.digest(people["admin"])))
+    assert stored.last_seen_at > start + 2 * idle - timedelta(minutes=3)

@@ -24,7 +24,10 @@ class SessionStore:
     def touch(self, session: Session, now: datetime) -> None:
         """Move the idle limit on, at most once a minute; never raises."""
         try:
-            session.update(
+            # Like a token's "last used": no return values (the authorizer's
+            # IAM policy allows this one attribute and ReturnValues NONE).
+            Session._get_connection().update_item(
+                session.pk,
                 actions=[Session.last_seen_at.set(now)],
                 condition=Session.pk.exists() & (Session.last_seen_at <= now - TOUCH_INTERVAL),
             )
