@@ -13,6 +13,10 @@ STAGE ?= dev
 NODE_STAMP := .node/.installed
 NODE_REPORTER := codacy-coverage@3.4.0
 
+# Debian's Chromium for the console's browser tests (Playwright drives it by
+# its path; `playwright install` downloads browsers and cannot work here).
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: install run test test-fast lint audit bench deploy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -24,12 +28,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 $(NODE_STAMP):
 	-npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error $(NODE_REPORTER) && touch $(NODE_STAMP)
 
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python scripts/run_local.py --stage $(STAGE)
 
-test: lint $(NODE_STAMP)
+test: lint $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 # The quick loop: everything but the tests marked slow, e2e or browser.
