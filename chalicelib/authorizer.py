@@ -13,6 +13,11 @@ so it sees every header spelling Codacy's clients use (`api-token`,
   answers it with its own status (401 / 400) before any route runs;
 - otherwise an Allow whose context is the `Principal`.
 
+Console pages (`/console...`) are authenticated by the session cookie
+instead (`_console`): no token is looked at there, and a page without a live
+session is an Allow carrying the `sign-in` denial, answered by the console
+with a redirect to sign in. The cookie costs one read, like a token.
+
 A malformed token costs no DynamoDB call; a well-formed one costs exactly
 one strongly consistent GetItem, plus a "last used" write at most once per
 interval. Nothing else is imported here: every Lambda cold start pays for

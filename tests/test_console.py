@@ -450,3 +450,17 @@ def test_an_active_session_moves_its_idle_limit_on(people):
         assert "denial" not in decision["context"], step
     stored = Session.get(Session.key(session_cookie.digest(people["admin"])))
     assert stored.last_seen_at > start + 2 * idle - timedelta(minutes=3)
+
+
+def test_lists_mark_expired_tokens(client, make, people):
+    from chalicelib.clock import utcnow
+    from chalicelib.models.tokens import Token
+    from chalicelib.token_format import digest
+
+    value = make.project_token("gh/acme/widgets", name="stale")
+    Token.get(digest(value)).update(actions=[Token.expires_at.set(utcnow() - timedelta(days=1))])
+    make.project_token("gh/acme/widgets", name="fresh", expires_at=(utcnow() + timedelta(days=3)).isoformat())
+    page = text(Console(client, people["read"]).get(REPO + "/settings/integrations"))
+    stale_row = re.search(r"<tr><th scope=\"row\">stale</th>.*?</tr>", page).group(0)
+    fresh_row = re.search(r"<tr><th scope=\"row\">fresh</th>.*?</tr>", page).group(0)
+    assert "Expired" in stale_row and "Expired" not in fresh_row
