@@ -464,3 +464,13 @@ def test_lists_mark_expired_tokens(client, make, people):
     stale_row = re.search(r"<tr><th scope=\"row\">stale</th>.*?</tr>", page).group(0)
     fresh_row = re.search(r"<tr><th scope=\"row\">fresh</th>.*?</tr>", page).group(0)
     assert "Expired" in stale_row and "Expired" not in fresh_row
+
+
+def test_names_with_url_characters_are_linked_as_one_segment(client, make, sessions):
+    make.repo("gh/acme/odd name?x")
+    make.user("odd@example.com").grant("gh/acme/odd name?x", "read")
+    console = Console(client, sessions.start(make.admin.user("odd@example.com")).secret)
+    org = text(console.get("/console/gh/acme"))
+    # (API Gateway decodes the segment for the route; Chalice's local gateway
+    # does not, which is a gap of the local gateway for every route.)
+    assert 'href="/console/gh/acme/odd%20name%3Fx"' in org

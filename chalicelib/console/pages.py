@@ -5,6 +5,7 @@ Every value is escaped by `e()`. A token's value appears in exactly one
 page, `token_created`, the answer to the POST that created it.
 """
 import html
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +19,11 @@ TRASH_ICON = ('<svg aria-hidden="true" focusable="false" width="16" height="16" 
 
 def e(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def seg(value) -> str:
+    """One path segment (an organization or repository name may hold `?` or `%`)."""
+    return urllib.parse.quote(str(value), safe="")
 
 
 @dataclass
@@ -121,7 +127,7 @@ def account_header(ctx: Ctx, user, current: str) -> str:
 def account_organizations(ctx: Ctx, user, memberships) -> str:
     if memberships:
         items = "".join(
-            f'<li><a href="{e(ctx.url(f"/console/{m.organization.provider}/{m.organization.name}"))}">'
+            f'<li><a href="{e(ctx.url(f"/console/{seg(m.organization.provider)}/{seg(m.organization.name)}"))}">'
             f'{e(m.organization.provider)}/{e(m.organization.name)}</a>'
             f'{" (" + e(m.role) + ")" if m.role else ""}</li>'
             for m in memberships)
@@ -214,7 +220,8 @@ def confirm(ctx: Ctx, *, title: str, question: str, action: str, button: str, ca
 def organization(ctx: Ctx, provider: str, org: str, accesses) -> str:
     if accesses:
         items = "".join(
-            f'<li><a href="{e(ctx.url(f"/console/{provider}/{org}/{a.repository.name}"))}">{e(a.repository.name)}</a>'
+            f'<li><a href="{e(ctx.url(f"/console/{seg(provider)}/{seg(org)}/{seg(a.repository.name)}"))}">'
+            f'{e(a.repository.name)}</a>'
             f'{" (" + e(a.role.name.lower()) + ")" if a.role else ""}</li>' for a in accesses)
         listing = f'<ul class="list">{items}</ul>'
     else:
@@ -232,13 +239,13 @@ def breadcrumbs(ctx: Ctx, trail: list[tuple[str | None, str]]) -> str:
 
 
 def repo_path(repository) -> str:
-    return f"/console/{repository.provider}/{repository.owner}/{repository.name}"
+    return f"/console/{seg(repository.provider)}/{seg(repository.owner)}/{seg(repository.name)}"
 
 
 def repo_header(ctx: Ctx, access, here: str) -> str:
     repo = access.repository
     crumbs = breadcrumbs(ctx, [("/console/account", "Account"),
-                               (f"/console/{repo.provider}/{repo.owner}", f"{repo.provider}/{repo.owner}"),
+                               (f"/console/{seg(repo.provider)}/{seg(repo.owner)}", f"{repo.provider}/{repo.owner}"),
                                (None if here == "repo" else repo_path(repo), repo.name)])
     return crumbs + f'<h1>{e(repo.provider)}/{e(repo.owner)}/{e(repo.name)}</h1>'
 
