@@ -18,10 +18,12 @@ AUTHORIZER_ONLY = os.environ.get("LATCHKEY_FUNCTION") == "authorizer"
 
 app = Chalice(app_name="latchkey")
 if not AUTHORIZER_ONLY:
-    from chalicelib.api import console, docs, headers, http, v2, v3, v3_commits
+    from chalicelib.api import console, docs, headers, http, keyless, leaks, v2, v3, v3_commits
 
     app.register_blueprint(v3.api, url_prefix="/api/v3")
     app.register_blueprint(v3_commits.api, url_prefix="/api/v3")
+    app.register_blueprint(keyless.api, url_prefix="/api/v3")
+    app.register_blueprint(leaks.api, url_prefix="/api/v3")
     app.register_blueprint(v2.api, url_prefix="/2.0")
     app.register_blueprint(docs.api)
     app.register_blueprint(console.api)

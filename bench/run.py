@@ -21,8 +21,10 @@ from bench.report import render
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-FULL = {"sizes": [1_000, 100_000], "rounds": 1000, "listing_rounds": 20, "imports": 9, "clients": 4, "seconds": 8.0}
-QUICK = {"sizes": [200, 400], "rounds": 30, "listing_rounds": 2, "imports": 1, "clients": 2, "seconds": 0.5}
+FULL = {"sizes": [1_000, 100_000], "rounds": 1000, "listing_rounds": 20, "imports": 9, "clients": 4, "seconds": 8.0,
+        "exchanges": 200}
+QUICK = {"sizes": [200, 400], "rounds": 30, "listing_rounds": 2, "imports": 1, "clients": 2, "seconds": 0.5,
+         "exchanges": 3}
 
 
 def machine() -> dict:
@@ -47,6 +49,14 @@ def authorizer(backend: str, plan: dict) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def keyless(plan: dict) -> dict:
+    command = [sys.executable, "-m", "bench.keyless_bench", str(plan["exchanges"])]
+    result = subprocess.run(command, cwd=PROJECT_DIR, env=bench_environ(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -62,6 +72,7 @@ def main(argv=None):
         ("moto", lambda: authorizer("moto", plan)),
         ("server", lambda: authorizer("server", plan)),
         ("end_to_end", lambda: load.measure(plan["clients"], plan["seconds"])),
+        ("keyless", lambda: keyless(plan)),
     ]
     for name, step in steps:
         start = time.monotonic()

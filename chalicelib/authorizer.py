@@ -49,6 +49,15 @@ DENIAL_AMBIGUOUS = "ambiguous"
 DENIAL_MISPLACED = "misplaced"
 # A console page without a live session: the console sends the browser to sign in.
 DENIAL_SIGN_IN = "sign-in"
+# The token's expiry, in GitHub's format, for the API's Latchkey-Token-Expiration.
+CONTEXT_EXPIRATION = "tokenExpiration"
+
+
+def expiration_context(token) -> dict:
+    """`{CONTEXT_EXPIRATION: "YYYY-MM-DD HH:MM:SS UTC"}` for a token with an expiry, else {}."""
+    if token.expires_at is None:
+        return {}
+    return {CONTEXT_EXPIRATION: token.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")}
 
 
 class Decision(dict):
@@ -153,11 +162,12 @@ class TokenAuthorizer:
         now = self.clock()
         if token.expires_at is not None and token.expires_at <= now:
             self._audit(token, principal, "token.expired", "expired", event)
-            return self._denial(method_arn, DENIAL_EXPIRED)
+            return self._denial(method_arn, DENIAL_EXPIRED, expiration_context(token))
         if self._stale(token.last_used_at, now):
             self.store.touch(token, now)
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
-        return Decision.build("Allow", f"token:{principal.token_id}", resource, principal.to_context())
+        context = {**principal.to_context(), **expiration_context(token)}
+        return Decision.build("Allow", f"token:{principal.token_id}", resource, context)
 
     def _stale(self, last_used_at: datetime | None, now: datetime) -> bool:
         interval = self.settings.last_used_interval_seconds
@@ -227,9 +237,9 @@ class TokenAuthorizer:
     def _deny(self, method_arn: str) -> Decision:
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found"})
 
-    def _denial(self, method_arn: str, denial: str) -> Decision:
+    def _denial(self, method_arn: str, denial: str, extra: dict | None = None) -> Decision:
         # An Allow for this one method only: the API answers the denial.
-        return Decision.build("Allow", "anonymous", method_arn, {"denial": denial})
+        return Decision.build("Allow", "anonymous", method_arn, {"denial": denial, **(extra or {})})
 
 
 _authorizer: TokenAuthorizer | None = None

@@ -53,6 +53,16 @@ class Unavailable(LatchkeyError):
     retry_after_seconds = 1
 
 
+class TooManyRequests(LatchkeyError):
+    """A per-source limit was reached; retry after `retry_after_seconds`."""
+
+    default_message = "too many requests, retry later"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 60):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 _STATUS = {
     BadRequest: 400,
     Unauthenticated: 401,
@@ -61,6 +71,7 @@ _STATUS = {
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
+    TooManyRequests: 429,
     Unavailable: 503,
 }
 

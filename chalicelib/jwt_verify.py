@@ -66,12 +66,23 @@ class KeysUnavailable(JWTVerificationError):
     the failure is on the way to the issuer (a caller may answer 503)."""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Key documents are fetched from where the issuer says, not where a
+    redirect points (which could also downgrade https to http)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def http_get(url: str, timeout: float) -> bytes:
-    """GET `url` (http or https only), at most `MAX_DOCUMENT_BYTES`, within `timeout` seconds."""
+    """GET `url` (http or https only, no redirects), at most `MAX_DOCUMENT_BYTES`, within `timeout` seconds."""
     if not url.startswith(("https://", "http://")):
         raise KeysUnavailable("unsupported key URL scheme")
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "latchkey"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # scheme checked above  # nosec B310
+    with _OPENER.open(request, timeout=timeout) as response:  # scheme checked above  # nosec B310
         body = response.read(MAX_DOCUMENT_BYTES + 1)
     if len(body) > MAX_DOCUMENT_BYTES:
         raise KeysUnavailable("key document too large")

@@ -6,6 +6,7 @@ A bad value fails at import with a message naming the variable, not later
 inside a request.
 """
 import functools
+import json
 import os
 from dataclasses import dataclass
 
@@ -43,9 +44,18 @@ class Settings:
     # All coverage reports of one commit together: merging them (coverageFinal,
     # the read-back) must fit the API Lambda's memory and time.
     max_coverage_bytes_per_commit: int = 64 * 1024 * 1024
+    # The stage's name (LATCHKEY_STAGE): only `dev` may trust plain-HTTP issuers.
+    stage: str = ""
+    # Keyless CI (docs/keyless-ci.md): trusted OIDC issuers by name, and how
+    # long a token minted from an identity token lives.
+    ci_oidc_issuers: tuple["CiIssuer", ...] = ()
+    oidc_token_lifetime_seconds: int = 900
+    max_trusted_publishers: int = 20
+    # Leaked tokens (docs/secret-scanning.md).
+    github_secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    revoke_requests_per_minute: int = 10
     # The web console (chalicelib.api.console): its OpenID Connect issuer
     # and client, and the limits of a signed-in session.
-    stage: str = "dev"
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
@@ -54,6 +64,60 @@ class Settings:
     # The console's public URL (https://host[/stage]); derived from each
     # request's Host header when unset.
     console_url: str | None = None
+
+    def ci_issuer(self, name: str) -> "CiIssuer | None":
+        return next((issuer for issuer in self.ci_oidc_issuers if issuer.name == name), None)
+
+
+@dataclass(frozen=True)
+class CiIssuer:
+    """A CI system whose OIDC identity tokens may be exchanged for project tokens."""
+
+    name: str  # what trusted publishers name ("github", "gitlab", ...)
+    kind: str  # "github" or "gitlab": which claims identify the repository
+    issuer: str  # the exact `iss`
+    audience: str  # the exact `aud`
+
+
+CI_KINDS = ("github", "gitlab")
+DEFAULT_CI_OIDC_ISSUERS = {
+    "github": {"issuer": "https://token.actions.githubusercontent.com", "audience": "latchkey"},
+    "gitlab": {"issuer": "https://gitlab.com", "audience": "latchkey"},
+}
+
+
+def _ci_issuers(environ, stage: str) -> tuple[CiIssuer, ...]:
+    """The defaults, overridden or extended by CI_OIDC_ISSUERS (a JSON object
+    of name -> {"issuer", "audience"?, "kind"?}; `null` removes a default)."""
+    name = "CI_OIDC_ISSUERS"
+    raw = environ.get(name) or "{}"
+    try:
+        configured = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a JSON object, got {raw!r}") from None
+    if not isinstance(configured, dict):
+        raise SettingsError(f"{name} must be a JSON object of name -> {{issuer, audience}}")
+    merged = {**DEFAULT_CI_OIDC_ISSUERS, **configured}
+    issuers = []
+    for issuer_name, entry in merged.items():
+        if entry is None:
+            continue
+        where = f"{name}: {issuer_name!r}"
+        if not isinstance(entry, dict) or set(entry) - {"issuer", "audience", "kind"}:
+            raise SettingsError(f"{where} must be an object with issuer, audience and optionally kind")
+        kind = entry.get("kind", issuer_name if issuer_name in CI_KINDS else None)
+        if kind not in CI_KINDS:
+            raise SettingsError(f"{where}: kind must be one of {', '.join(CI_KINDS)}")
+        url = entry.get("issuer")
+        audience = entry.get("audience", "latchkey")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 512:
+            raise SettingsError(f"{where}: issuer must be an https:// URL")
+        if url.startswith("http://") and stage != "dev":
+            raise SettingsError(f"{where}: issuer must be https:// outside the dev stage")
+        if not isinstance(audience, str) or not audience:
+            raise SettingsError(f"{where}: audience must be a non-empty string")
+        issuers.append(CiIssuer(issuer_name, kind, url, audience))
+    return tuple(issuers)
 
 
 def _int(environ, name, default, minimum=0, maximum=None):
@@ -80,7 +144,8 @@ def _float(environ, name, default):
 
 def _issuer(environ, stage: str) -> str | None:
     """OIDC_ISSUER: an https URL; plain http only for a provider on this very
-    machine (`make run`'s development provider), and never for `prod`."""
+    machine in the dev stage (`make run`'s development provider); never a
+    provider on this machine for `prod`."""
     from urllib.parse import urlsplit
 
     raw = (environ.get("OIDC_ISSUER") or "").strip()
@@ -96,9 +161,18 @@ def _issuer(environ, stage: str) -> str | None:
             f"OIDC_ISSUER {raw!r} is a provider on this machine (the development provider); "
             "the prod stage needs the real issuer (Cognito or your company's)"
         )
-    if parts.scheme == "http" and not loopback:
-        raise SettingsError(f"OIDC_ISSUER must be an https URL, got {raw!r}")
+    if parts.scheme == "http" and not (loopback and stage == "dev"):
+        raise SettingsError(f"OIDC_ISSUER must be an https URL (http only on 127.0.0.1 in dev), got {raw!r}")
     return raw.rstrip("/")
+
+
+def _url(environ, name, default):
+    value = environ.get(name) or default
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    if value.startswith("http://") and environ.get("LATCHKEY_STAGE", "") != "dev":
+        raise SettingsError(f"{name} must be https:// outside the dev stage")
+    return value
 
 
 def from_environ(environ) -> Settings:
@@ -124,8 +198,14 @@ def from_environ(environ) -> Settings:
         max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1),
         max_analysis_results=_int(environ, "MAX_ANALYSIS_RESULTS", 50_000, 1),
         max_coverage_bytes_per_commit=_int(environ, "MAX_COVERAGE_BYTES_PER_COMMIT", 64 * 1024 * 1024, 1),
-        stage=environ.get("LATCHKEY_STAGE", "dev"),
-        oidc_issuer=_issuer(environ, environ.get("LATCHKEY_STAGE", "dev")),
+        stage=environ.get("LATCHKEY_STAGE", ""),
+        ci_oidc_issuers=_ci_issuers(environ, environ.get("LATCHKEY_STAGE", "")),
+        oidc_token_lifetime_seconds=_int(environ, "OIDC_TOKEN_LIFETIME_SECONDS", 900, 60, 3600),
+        max_trusted_publishers=_int(environ, "MAX_TRUSTED_PUBLISHERS", 20, 1, 1000),
+        github_secret_scanning_keys_url=_url(environ, "GITHUB_SECRET_SCANNING_KEYS_URL",
+                                             "https://api.github.com/meta/public_keys/secret_scanning"),
+        revoke_requests_per_minute=_int(environ, "REVOKE_REQUESTS_PER_MINUTE", 10, 1, 100_000),
+        oidc_issuer=_issuer(environ, environ.get("LATCHKEY_STAGE", "")),
         oidc_client_id=environ.get("OIDC_CLIENT_ID") or None,
         oidc_client_secret=environ.get("OIDC_CLIENT_SECRET") or None,
         session_idle_minutes=_int(environ, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),

@@ -150,6 +150,12 @@ def main(port, aws_port, idp_port, stage):
         )
     else:
         click.echo("Demo data already present (its tokens were printed at first start).")
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    click.echo("Keyless CI issuers (CI_OIDC_ISSUERS): "
+               + ", ".join(f"{i.name}={i.issuer}" for i in settings.ci_oidc_issuers))
+    click.echo(f"Secret-scanning keys (GITHUB_SECRET_SCANNING_KEYS_URL): {settings.github_secret_scanning_keys_url}")
     save_state()
 
     from chalice.cli.factory import CLIFactory

@@ -104,10 +104,15 @@ def test_authorizer_token_under_other_kinds_header_is_misplaced(authorizer, make
 
 
 def test_authorizer_expired_token(authorizer, make, clock):
-    token = make.user().token(expires_at=(clock.now + timedelta(days=1)).isoformat())
-    assert effect(authorizer(event(**{"api-token": token}))) == "Allow"
+    expires = clock.now + timedelta(days=1)
+    token = make.user().token(expires_at=expires.isoformat())
+    allowed = authorizer(event(**{"api-token": token}))
+    assert effect(allowed) == "Allow"
+    # the expiry rides in the context (for Latchkey-Token-Expiration), read by the same one read
+    assert allowed["context"]["tokenExpiration"] == expires.strftime("%Y-%m-%d %H:%M:%S UTC")
     clock.now += timedelta(days=1, seconds=1)
-    assert authorizer(event(**{"api-token": token}))["context"] == {"denial": "expired"}
+    assert authorizer(event(**{"api-token": token}))["context"] == {
+        "denial": "expired", "tokenExpiration": expires.strftime("%Y-%m-%d %H:%M:%S UTC")}
 
 
 def test_authorizer_disabled_user_denied(authorizer, make, admin):

@@ -15,7 +15,7 @@ def test_bench_quick_run_writes_the_report(tmp_path):
                    cwd=PROJECT_DIR, check=True, capture_output=True, text=True, timeout=600)
     text = report.read_text()
     for heading in ("## Summary", "## 1. Storage calls", "## 2. Authorizer decision", "## 3. Flat with scale",
-                    "## 4. Cold start", "## 5. End to end"):
+                    "## 4. Cold start", "## 5. End to end", "## 6. Keyless CI"):
         assert heading in text
     figures = json.loads(raw.read_text())
     for backend in ("moto", "server"):
@@ -27,3 +27,9 @@ def test_bench_quick_run_writes_the_report(tmp_path):
     assert set(e2e["get_user"]["statuses"]) == {"200"} and set(e2e["ping"]["statuses"]) == {"200"}
     upload = e2e["coverage_upload"]
     assert upload.get("absent") == "route not present" or set(upload["statuses"]) <= {"200", "201", "204"}
+    # the exchange: a Query (publishers trusting the identity), a consistent
+    # BatchGetItem (publisher and repository now), the jti claim, the token
+    cases = figures["keyless"]["cases"]
+    assert cases["minted"]["outcome"] == "201" and sum(cases["minted"]["calls"].values()) == 4
+    assert cases["malformed"]["calls"] == {} and cases["invalid-token"]["calls"] == {}
+    assert cases["replayed-token"]["outcome"] == "replayed-token"

@@ -104,10 +104,14 @@ def test_package_every_protected_route_uses_the_authorizer(swagger):
                 assert operation["security"] == [{TOKEN_AUTHORIZER_NAME: []}], (method, path)
     public = {(method, path) for path, methods in app.routes.items()
               for method, entry in methods.items() if entry.authorizer is None}
-    # The API's own description, its rendering and assets, and the two steps
-    # of signing in to the console (before any session exists).
-    assert operations > 1 and public == {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/static/{name}"),
-                                         ("GET", "/console/signin"), ("GET", "/console/callback")}
+    # The API's own description, its rendering and assets, the routes whose
+    # own checks are the authorization (a CI identity token, GitHub's
+    # signature, a token's value), and the two steps of signing in to the
+    # console (before any session exists).
+    assert operations > 1 and public == {
+        ("GET", "/openapi.json"), ("POST", "/api/v3/oidc/token"), ("POST", "/api/v3/secret-scanning/github"),
+        ("POST", "/api/v3/credentials/revoke"), ("GET", "/docs"), ("GET", "/static/{name}"),
+        ("GET", "/console/signin"), ("GET", "/console/callback")}
 
 
 def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swagger):

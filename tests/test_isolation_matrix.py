@@ -21,6 +21,36 @@ W = "/api/v3/organizations/gh/acme/repositories/widgets"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COVERAGE = {"fileReports": [{"filename": "src/a.py", "coverage": {"1": 1, "2": 0}}]}
 
+PUBLISHER = {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001}
+
+
+def no_publishers(callers) -> str:
+    """The publishers route of widgets, with none registered (each cell
+    registers the same publisher afresh)."""
+    from chalicelib.store.publishers import PublisherStore
+
+    PublisherStore().delete_all_of("gh", "acme", "widgets")
+    return W + "/trusted-publishers"
+
+
+def a_publisher(callers) -> str:
+    """The path of a fresh trusted publisher of widgets (a target for deletes)."""
+    import os
+
+    from chalicelib.access import Principal
+    from chalicelib.services.keyless import PublisherService
+    from chalicelib.token_format import Kind
+
+    boss = callers.make.admin.user("org-admin@example.com")
+    principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
+    created = PublisherService().create(principal, "gh", "acme", "widgets",
+                                        {**PUBLISHER, "environment": os.urandom(4).hex()})
+    return f"{W}/trusted-publishers/{int(created.publisher_id)}"
+
+
+# Rows whose cells end the caller's own token: run after every other row.
+CONSUMES_CALLER = {("DELETE", "/api/v3/tokens/self")}
+
 # Token state, identical on every protected route.
 #  none garbage wrong_checksum revoked expired disabled_owner deleted_repo ... two_tokens
 GATE = (401, 404, 404, 404, 401, 404, 404)
@@ -89,6 +119,25 @@ ROWS = {
         "/2.0/gh/acme/widgets/analysis/configuration", None, (403, 403, 404, 200, 200, 200, 200)),
     ("POST", "/2.0/{username}/{project}/commit/{commit}/coverage/{language}"): (
         f"/2.0/acme/widgets/commit/{COMMIT}/coverage/python", COVERAGE, (403, 403, 404, 403, 200, 200, 200)),
+    # -- issue 15: trusted publishers (repository or org admins), self-revocation --
+    ("GET", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/trusted-publishers"): (
+        W + "/trusted-publishers", None, (404, 403, 404, 403, 403, 200, 200)),
+    ("POST", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/trusted-publishers"): (
+        no_publishers, PUBLISHER, (404, 403, 404, 403, 403, 201, 201)),
+    ("DELETE", "/api/v3/organizations/{provider}/{org}/repositories/{repo}/trusted-publishers/{publisherId}"): (
+        a_publisher, None, (404, 403, 404, 403, 403, 204, 204)),
+    # any valid token may end itself, whatever it may otherwise do
+    ("DELETE", "/api/v3/tokens/self"): ("/api/v3/tokens/self", None, (204, 204, 204, 204, 204, 204, 204)),
+}
+
+# Public routes: their own checks are the authorization, so every kind of
+# caller, whatever token it sends, gets the same answer. (method, path) ->
+# (body, status).
+PUBLIC_ROWS = {
+    ("GET", "/openapi.json"): (None, 200),
+    ("POST", "/api/v3/oidc/token"): ({"token": "not-a-jwt"}, 401),
+    ("POST", "/api/v3/secret-scanning/github"): ([], 401),  # unsigned
+    ("POST", "/api/v3/credentials/revoke"): ({"credentials": ["lka_unknown"]}, 202),
 }
 
 
@@ -126,7 +175,7 @@ def test_isolation_matrix_has_a_row_for_every_route():
 def test_isolation_matrix(client, callers):
     implemented = {(m, normalized(p)) for m, p in protected_routes()}
     failures, cells, skipped = [], 0, []
-    for (method, route), (path, body, columns) in ROWS.items():
+    for (method, route), (path, body, columns) in sorted(ROWS.items(), key=lambda row: row[0] in CONSUMES_CALLER):
         if (method, normalized(route)) not in implemented:
             skipped.append(f"{method} {route}")
             continue
@@ -155,3 +204,36 @@ def test_isolation_matrix(client, callers):
           f"{len(skipped)} rows pending (not implemented on this branch)")
     assert not failures, "\n".join(failures)
     assert cells > 0
+
+
+def public_routes():
+    from app import app
+
+    return {
+        (method, path)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+        if entry.authorizer is None
+    }
+
+
+def test_isolation_matrix_has_a_row_for_every_public_route():
+    assert public_routes() == set(PUBLIC_ROWS)
+
+
+def test_public_routes_answer_every_caller_alike(client, callers, monkeypatch):
+    from chalicelib.api import leaks
+
+    monkeypatch.setattr(leaks, "revoke_limit", lambda: 10_000)
+    failures = []
+    for (method, route), (body, expected) in PUBLIC_ROWS.items():
+        for kind in CALLER_KINDS:
+            headers = callers.headers(kind)
+            raw = b""
+            if body is not None:
+                raw = json.dumps(body).encode()
+                headers["content-type"] = "application/json"
+            response = client.http.request(method, route, headers=headers, body=raw)
+            if response.status_code != expected:
+                failures.append(f"{method} {route} as {kind}: expected {expected}, got {response.status_code}")
+    assert not failures, "\n".join(failures)

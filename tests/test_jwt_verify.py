@@ -225,3 +225,39 @@ def test_peek_issuer(idp):
         peek_issuer("nope")
     with pytest.raises(JWTVerificationError):
         peek_issuer(idp.mint(drop=("iss",)))
+
+
+def test_http_get_follows_no_redirects_and_bounds_the_size():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/big")
+                self.end_headers()
+                return
+            body = b"x" * (600 * 1024)
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(Exception) as redirected:
+            http_get(base + "/moved", 2)
+        assert "302" in str(redirected.value)
+        with pytest.raises(KeysUnavailable, match="too large"):
+            http_get(base + "/big", 2)
+        with pytest.raises(KeysUnavailable, match="scheme"):
+            http_get("file:///etc/passwd", 2)
+    finally:
+        server.shutdown()
+        server.server_close()

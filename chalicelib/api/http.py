@@ -22,6 +22,7 @@ from chalicelib.errors import (
     NotFound,
     PayloadTooLarge,
     TokenExpired,
+    TooManyRequests,
     Unavailable,
     status_of,
 )
@@ -61,7 +62,7 @@ def no_content() -> Response:
 
 def error_response(error: LatchkeyError) -> Response:
     headers = {}
-    if isinstance(error, Unavailable):
+    if isinstance(error, (Unavailable, TooManyRequests)):
         headers["Retry-After"] = str(error.retry_after_seconds)
     return json_response({"error": error.message}, status_of(error), headers)
 
@@ -101,11 +102,11 @@ class ApiBlueprint(Blueprint):
                         principal = current_principal(self.current_request)
                         if wants_principal:
                             params["principal"] = principal
-                    return view(**params)
+                    return with_token_expiration(self.current_request, view(**params))
                 except LatchkeyError as error:
                     if not public and status_of(error) in DENIED_USE_STATUSES:
                         record_denied_use(self.current_request, path, error)
-                    return error_response(error)
+                    return with_token_expiration(self.current_request, error_response(error))
                 except Exception:
                     rid = request_id(self)
                     log.exception("unhandled error in %s %s (request %s)", self.current_request.method, path, rid)
@@ -115,6 +116,20 @@ class ApiBlueprint(Blueprint):
             return view
 
         return decorator
+
+
+TOKEN_EXPIRATION_HEADER = "Latchkey-Token-Expiration"  # a header name, not a secret  # nosec B105
+
+
+def with_token_expiration(request, response):
+    """`response` with `Latchkey-Token-Expiration` when the token that
+    authorized it has an expiry (the authorizer put it in its context, so it
+    costs no read): CI can warn before its token dies."""
+    context = (getattr(request, "context", None) or {}).get("authorizer") or {}
+    expiration = context.get(authorizer.CONTEXT_EXPIRATION)
+    if expiration and isinstance(response, Response):
+        response.headers[TOKEN_EXPIRATION_HEADER] = str(expiration)
+    return response
 
 
 def json_body(request, *, max_bytes: int, default=None):

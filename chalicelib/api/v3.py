@@ -45,6 +45,9 @@ def api_token(token, value: str | None = None) -> dict:
         "expiresAt": iso(token.expires_at),
         "lastUsedAt": iso(token.last_used_at),
     }
+    if getattr(token, "publisher_id", None) is not None:
+        # Minted by a trusted publisher from a CI identity token (keyless CI).
+        body["mintedBy"] = {"publisherId": int(token.publisher_id), "issuer": token.publisher_issuer}
     if value is not None:
         body["token"] = value
     return body

@@ -47,3 +47,19 @@ class AuditEvent(Model):
     status = NumberAttribute(null=True)  # the HTTP status a denied use got
     reason = UnicodeAttribute(null=True)
     expires = TTLAttribute()
+
+
+class Claim(Model):
+    """A short-lived record in the audit table, gone through the same TTL:
+
+    - `jti#<issuer>#<sha256 of jti>` / `jti`: a CI identity token already
+      exchanged (written once, conditionally; expires with the token);
+    - `rate#<what>#<source ip>` / `<minute>`: requests counted per minute.
+    """
+
+    Meta = table_meta(get_settings().audit_table)
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    hits = NumberAttribute(null=True)  # rate counters
+    expires = TTLAttribute()

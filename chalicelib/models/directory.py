@@ -101,3 +101,34 @@ class Repository(DirectoryItem, discriminator="repo"):
 class Grant(DirectoryItem, discriminator="grant"):
     user_id = NumberAttribute()
     role = UnicodeAttribute()
+
+
+def publisher_sort_key(repo: str, publisher_id: float | None = None) -> str:
+    """`publisher#<repo>#<id>`: a repository's trusted publishers share a prefix
+    (repository names cannot contain `#`)."""
+    return f"publisher#{repo}#" + ("" if publisher_id is None else str(int(publisher_id)))
+
+
+def trust_target(issuer: str, subject: str) -> str:
+    """What a publisher is found by when a CI identity token is exchanged
+    (target-index): `trust#<issuer name>#<repository or project id>`."""
+    return f"trust#{issuer}#{subject}"
+
+
+class TrustedPublisher(DirectoryItem, discriminator="publisher"):
+    """A CI identity a repository trusts to mint its short-lived project tokens
+    (pk: the repository's organization, sk: `publisher_sort_key`, target:
+    `trust_target`). GitHub: `subject` is the repositoryId, `owner_id` the
+    repositoryOwnerId; GitLab: projectId and namespaceId. Ids, not names."""
+
+    publisher_id = NumberAttribute()
+    repository = UnicodeAttribute()  # "<provider>/<org>/<repo>" of latchkey
+    repository_id = NumberAttribute()  # latchkey's id of it: a re-created name inherits nothing
+    issuer = UnicodeAttribute()  # a name of CI_OIDC_ISSUERS
+    kind = UnicodeAttribute()  # "github" | "gitlab"
+    subject = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    workflow = UnicodeAttribute(null=True)  # GitHub: ".github/workflows/ci.yml"
+    environment = UnicodeAttribute(null=True)  # GitHub
+    ref = UnicodeAttribute(null=True)  # GitLab
+    created_by = NumberAttribute(null=True)

@@ -60,6 +60,10 @@ class Token(Model):
     # Set by write-time fan-out when the owning user is disabled, so the
     # authorizer never needs a second read to know it.
     disabled = BooleanAttribute(default=False)
+    # Minted by a trusted publisher from a CI identity token (keyless CI):
+    # which publisher, of which configured issuer.
+    publisher_id = NumberAttribute(null=True)
+    publisher_issuer = UnicodeAttribute(null=True)
 
     owner_index = OwnerIndex()
 

@@ -84,14 +84,23 @@ class AdminService:
             # The repository goes first: from then on no project token can
             # be created for it (its creation checks the repository).
             self.store.delete_repository(repository)
+            self._delete_publishers(provider, org, repo)
             return self.tokens.delete_tokens_of_repository(full_name)
         # Gone already: finish a deletion that failed half-way (its grants
         # and tokens would otherwise come back with a same-named repository).
-        leftovers = self.store.delete_grants_on(full_name)
+        leftovers = self.store.delete_grants_on(full_name) + self._delete_publishers(provider, org, repo)
         deleted = self.tokens.delete_tokens_of_repository(full_name)
         if not leftovers and not deleted:
             raise NotFound(f"no repository {full_name}")
         return deleted
+
+    @staticmethod
+    def _delete_publishers(provider: str, org: str, repo: str) -> int:
+        """A deleted repository's trusted publishers go with it (a same-named
+        repository created later trusts no one: the exchange also checks ids)."""
+        from chalicelib.store.publishers import PublisherStore
+
+        return PublisherStore().delete_all_of(provider, org, repo)
 
     def grant(self, email: str, target: str, role: str):
         provider, org, repo = parse_target(target)

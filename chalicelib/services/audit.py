@@ -31,6 +31,9 @@ DELETED = "token.deleted"
 DISABLED = "token.disabled"
 EXPIRED = "token.expired"
 DENIED = "token.denied"
+REVOKED = "token.revoked"  # ended by value: a leak report, revoke-by-value, itself
+PUBLISHER_CREATED = "publisher.created"
+PUBLISHER_DELETED = "publisher.deleted"
 
 
 def actor_of(principal: Principal | None) -> tuple[str, int | None]:
@@ -47,6 +50,21 @@ def owner_stream(owner: str) -> str:
     return user_stream(int(rest)) if kind == "user" else repository_stream(rest)
 
 
+def publisher_summary(publisher) -> str:
+    """A trusted publisher in one line (ids, never secrets)."""
+    if publisher.kind == "github":
+        parts = [f"{publisher.issuer} repository {publisher.subject} of owner {publisher.owner_id}"]
+        if publisher.workflow:
+            parts.append(f"workflow {publisher.workflow}")
+        if publisher.environment:
+            parts.append(f"environment {publisher.environment}")
+    else:
+        parts = [f"{publisher.issuer} project {publisher.subject} of namespace {publisher.owner_id}"]
+        if publisher.ref:
+            parts.append(f"ref {publisher.ref}")
+    return ", ".join(parts)
+
+
 class AuditService:
     def __init__(self, store: AuditStore | None = None, clock=utcnow):
         self.store = store or AuditStore()
@@ -55,10 +73,14 @@ class AuditService:
     # -- building events ---------------------------------------------------
 
     def token_items(self, action: str, token, *, principal: Principal | None,
-                    meta: RequestMeta | None, reason: str | None = None) -> list[AuditEvent]:
+                    meta: RequestMeta | None, reason: str | None = None,
+                    actor: str | None = None) -> list[AuditEvent]:
         """The items recording `action` on `token`: in its owner's stream and,
-        when a user acted on a repository's token, in that user's too."""
-        actor, actor_user_id = actor_of(principal)
+        when a user acted on a repository's token, in that user's too.
+        `actor` names an actor that is no principal ("publisher:<id>",
+        "github-secret-scanning", "anonymous")."""
+        actor_name, actor_user_id = actor_of(principal)
+        actor = actor or actor_name
         streams = [owner_stream(token.owner)]
         if actor_user_id is not None:
             streams.append(user_stream(actor_user_id))
@@ -69,7 +91,22 @@ class AuditService:
             outcome="denied" if action in (EXPIRED, DENIED) else "success",
             actor=actor, actor_user_id=actor_user_id, token_id=int(token.token_id), token_hint=token.hint,
             token_kind=token.kind, repository=repository, source_ip=meta.source_ip,
-            user_agent=meta.user_agent, reason=reason,
+            user_agent=meta.user_agent, reason=reason[:512] if reason else None,
+        )
+
+    def publisher_items(self, action: str, publisher, *, principal: Principal | None,
+                        meta: RequestMeta | None) -> list[AuditEvent]:
+        """A trusted publisher registered or removed: in the repository's stream
+        and the acting user's."""
+        actor, actor_user_id = actor_of(principal)
+        streams = [repository_stream(publisher.repository)]
+        if actor_user_id is not None:
+            streams.append(user_stream(actor_user_id))
+        meta = meta or RequestMeta()
+        return self.store.items(
+            streams, self.clock(), action=action, outcome="success", actor=actor, actor_user_id=actor_user_id,
+            repository=publisher.repository, source_ip=meta.source_ip, user_agent=meta.user_agent,
+            reason=f"trusted publisher {int(publisher.publisher_id)}: {publisher_summary(publisher)}"[:512],
         )
 
     # -- best-effort recording ---------------------------------------------

@@ -7,7 +7,7 @@ from chalicelib import token_format
 from chalicelib.access import Action, Principal, require_account
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
-from chalicelib.models.directory import DirectoryItem, User, org_key, repo_sort_key, user_key
+from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, repository_owner, user_owner
 from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
@@ -15,7 +15,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
 from chalicelib.store.pagination import Page
-from chalicelib.store.tokens import TokenStore
+from chalicelib.store.tokens import LimitReached, TokenStore
 from chalicelib.token_format import Kind
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9-]{1,100}")
@@ -175,21 +175,66 @@ class TokenService:
         return self.audit.token_items(action, token, principal=principal, meta=meta, reason=reason)
 
     def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now,
-                principal=None, meta=None) -> NewToken:
+                principal=None, meta=None, attributes=None, actor=None, reason=None) -> NewToken:
         value = token_format.generate(kind)
         token = Token(
             token_format.digest(value),
             kind=kind.value, owner=owner, token_id=0, name=name,
             hint=token_format.hint(value), created_at=now, created_by=created_by,
-            expires_at=expires_at, disabled=False,
+            expires_at=expires_at, disabled=False, **(attributes or {}),
         )
         # The creation is recorded in the token's own transaction (see
         # chalicelib.services.audit): the items are built once the id is drawn.
         stored = self.tokens.create(
             token, limit=limit, owner_check=owner_check,
-            audit=lambda t: self._audit_items(audit_events.CREATED, t, principal=principal, meta=meta),
+            audit=lambda t: self.audit.token_items(audit_events.CREATED, t, principal=principal, meta=meta,
+                                                   reason=reason, actor=actor),
         )
         return NewToken(value, stored)
+
+    # -- keyless CI ----------------------------------------------------------
+
+    def mint_project_token(self, repository, publisher, *, lifetime_seconds: int, reason: str,
+                           meta: RequestMeta | None = None) -> NewToken:
+        """A project token of `repository` that dies `lifetime_seconds` from
+        now, minted by trusted `publisher` (no person acts: the CI identity
+        token was the authorization). Counted like any project token; when the
+        limit is reached, the repository's expired minted tokens are swept
+        and the creation tried once more."""
+        now = self.clock()
+        provider, org, repo = repository.full_name.split("/", 2)
+        # The repository must still be the one the publisher was registered
+        # on when the token is written (deleted meanwhile: NotFound).
+        owner_check = ((org_key(provider, org), repo_sort_key(repo)),
+                       DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
+        owner = repository_owner(repository.full_name)
+
+        def create():
+            return self._create(
+                Kind.PROJECT, owner, created_by=None, name=None,
+                expires_at=now + timedelta(seconds=lifetime_seconds),
+                limit=self.settings.max_project_tokens, owner_check=owner_check, now=now, meta=meta,
+                attributes={"publisher_id": int(publisher.publisher_id), "publisher_issuer": publisher.issuer},
+                actor=f"publisher:{int(publisher.publisher_id)}", reason=reason,
+            )
+
+        try:
+            return create()
+        except LimitReached:
+            if not self.sweep_expired_minted(owner):
+                raise
+            return create()
+
+    def sweep_expired_minted(self, owner: str) -> int:
+        """Delete an owner's minted tokens that have expired; how many."""
+        now = self.clock()
+        swept = 0
+        for token in self.tokens.all_of(owner):
+            if token.publisher_id is not None and token.expires_at is not None and token.expires_at <= now:
+                items = self._audit_items(audit_events.DELETED, token, principal=None, meta=OPERATOR,
+                                          reason="expired minted token swept")
+                swept += self.tokens.delete(token, audit_items=items)
+        return swept
 
     def _delete(self, owner: str, token_id: int, *, principal=None, meta=None) -> None:
         token = self.tokens.find_by_id(token_id)

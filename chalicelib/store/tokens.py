@@ -200,6 +200,15 @@ class TokenStore:
                 raise
         return True
 
+    def find_many(self, digests: list[str]) -> dict[str, Token]:
+        """The stored tokens among `digests`: one consistent BatchGetItem per 100."""
+        found: dict[str, Token] = {}
+        with dependency_errors():
+            for start in range(0, len(digests), 100):
+                for token in Token.batch_get(digests[start:start + 100], consistent_read=True):
+                    found[token.pk] = token
+        return found
+
     def count(self, owner: str) -> int:
         with dependency_errors():
             try:
