@@ -474,3 +474,13 @@ def test_names_with_url_characters_are_linked_as_one_segment(client, make, sessi
     # (API Gateway decodes the segment for the route; Chalice's local gateway
     # does not, which is a gap of the local gateway for every route.)
     assert 'href="/console/gh/acme/odd%20name%3Fx"' in org
+
+
+def test_the_public_console_routes_answer_every_token_caller_alike(client, callers):
+    """The web console's public routes (sign-in, callback, /docs, assets) ignore
+    tokens: the same answer whoever calls."""
+    for path, expected in (("/console/signin", (302, 503)), ("/console/callback", (400,)), ("/docs", (200,)),
+                           ("/static/console.js", (200,))):
+        statuses = {client.http.get(path, headers=callers.headers(kind)).status_code for kind in ("none", "garbage",
+                    "read", "org_admin", "own_project", "two_tokens")}
+        assert len(statuses) == 1 and statuses <= set(expected), (path, statuses)
