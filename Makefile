@@ -26,6 +26,10 @@ DEPLOY_PATH ?= stack
 NODE_STAMP := .node/.installed
 NODE_REPORTER := codacy-coverage@3.4.0
 
+# Debian's Chromium for the console's browser tests (Playwright drives it by
+# its path; `playwright install` downloads browsers and cannot work here).
+CHROMIUM := /usr/bin/chromium
+
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev run test test-fast lint audit bench deploy package clean
 
@@ -53,13 +57,17 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 $(NODE_STAMP):
 	-npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error $(NODE_REPORTER) && touch $(NODE_STAMP)
 
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
 install: $(RUN_STAMP) ## Install what make run needs into .venv
 install-dev: $(DEV_STAMP) ## Install the development tools too
 
 run: $(RUN_STAMP) ## The whole service on HOST:PORT with its AWS endpoint on LOCAL_AWS_PORT
 	$(BIN)/python scripts/run_local.py --stage $(STAGE) --host $(HOST) --port $(PORT) --aws-port $(LOCAL_AWS_PORT)
 
-test: lint $(NODE_STAMP) ## Static checks, then every test
+test: lint $(NODE_STAMP) $(CHROMIUM) ## Static checks, then every test (installs Debian's Chromium if missing)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(DEV_STAMP) ## Every test but those marked slow, e2e or browser

@@ -21,7 +21,7 @@ app = Chalice(app_name="latchkey", configure_logs=False)
 if telemetry.in_lambda():
     telemetry.configure(function="authorizer" if AUTHORIZER_ONLY else "api")
 if not AUTHORIZER_ONLY:
-    from chalicelib.api import docs, http, keyless, leaks, v2, v3, v3_commits
+    from chalicelib.api import console, docs, headers, http, keyless, leaks, v2, v3, v3_commits
 
     app.register_blueprint(v3.api, url_prefix="/api/v3")
     app.register_blueprint(v3_commits.api, url_prefix="/api/v3")
@@ -29,8 +29,10 @@ if not AUTHORIZER_ONLY:
     app.register_blueprint(leaks.api, url_prefix="/api/v3")
     app.register_blueprint(v2.api, url_prefix="/2.0")
     app.register_blueprint(docs.api)
+    app.register_blueprint(console.api)
     app.register_middleware(http.json_errors, "http")
     app.register_middleware(telemetry.http_middleware, "http")
+    app.register_middleware(headers.security_headers, "http")
 # Bodies labelled application/octet-stream are JSON too (http.BODY_CONTENT_TYPES);
 # as a binary type it would mix binary and text content types on one route,
 # which `chalice deploy` refuses. As text, API Gateway passes it unencoded.

@@ -13,6 +13,11 @@ so it sees every header spelling Codacy's clients use (`api-token`,
   answers it with its own status (401 / 400) before any route runs;
 - otherwise an Allow whose context is the `Principal`.
 
+Console pages (`/console...`) are authenticated by the session cookie
+instead (`_console`): no token is looked at there, and a page without a live
+session is an Allow carrying the `sign-in` denial, answered by the console
+with a redirect to sign in. The cookie costs one read, like a token.
+
 A malformed token costs no DynamoDB call; a well-formed one costs exactly
 one strongly consistent GetItem, plus a "last used" write at most once per
 interval. Nothing else is imported here: every Lambda cold start pays for
@@ -20,7 +25,7 @@ what this module imports.
 """
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib import telemetry, token_format
 from chalicelib.access import Principal
@@ -48,6 +53,8 @@ DENIAL_MISPLACED = "misplaced"
 DENIAL_PAUSED = "paused"
 DENIAL_SOURCE = "source"
 DENIAL_REUSED = "reused"
+# A console page without a live session: the console sends the browser to sign in.
+DENIAL_SIGN_IN = "sign-in"
 # The token's expiry, in GitHub's format, for the API's Latchkey-Token-Expiration.
 CONTEXT_EXPIRATION = "tokenExpiration"
 
@@ -161,10 +168,17 @@ def principal_of(token, kind: Kind) -> Principal:
     )
 
 
+def is_console(event: dict) -> bool:
+    """A request for a console page (`/console...`), by its route."""
+    resource = event.get("resource") or event.get("path") or ""
+    return resource == "/console" or resource.startswith("/console/")
+
+
 class TokenAuthorizer:
-    def __init__(self, store=None, clock=utcnow, settings=None, audit=None):
+    def __init__(self, store=None, clock=utcnow, settings=None, audit=None, sessions=None):
         self._store = store
         self._audit_service = audit
+        self._sessions = sessions
         self.clock = clock
         self.settings = settings or get_settings()
 
@@ -178,6 +192,8 @@ class TokenAuthorizer:
 
     def __call__(self, event: dict) -> Decision:
         method_arn = event.get("methodArn", "")
+        if is_console(event):
+            return self._console(event, method_arn)
         presented = presented_tokens(event)
         if not presented:
             hint = authorization_hint(event)
@@ -277,6 +293,36 @@ class TokenAuthorizer:
         meta = RequestMeta.from_event(event)  # redacted there, like every stored request field
         log.info("token rejected: reason=%s source_ip=%s user_agent=%r request=%s",
                  reason, meta.source_ip, meta.user_agent, meta.request)
+
+    # -- the web console: the session cookie, and nothing else -----------------
+
+    @property
+    def sessions(self):
+        if self._sessions is None:
+            from chalicelib.store.sessions import SessionStore
+
+            self._sessions = SessionStore()
+        return self._sessions
+
+    def _console(self, event: dict, method_arn: str) -> Decision:
+        """A console request: its session cookie, one read. API tokens are not
+        looked at (a console page is never driven by a token), and a missing,
+        unknown or dead session is sent to sign in."""
+        from chalicelib import session_cookie
+
+        secret = session_cookie.cookie_values(event.get("headers") or {}, event.get("multiValueHeaders")).get(
+            session_cookie.SESSION_COOKIE)
+        if not session_cookie.well_formed(secret):
+            return self._denial(method_arn, DENIAL_SIGN_IN)
+        session = self.sessions.find(session_cookie.digest(str(secret)))
+        now = self.clock()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        if session is None or session.expires_at <= now or session.last_seen_at + idle <= now:
+            return self._denial(method_arn, DENIAL_SIGN_IN)
+        self.sessions.touch(session, now)
+        principal = Principal(kind=Kind.ACCOUNT, token_id=0, user_id=int(session.user_id), hint="console session")
+        context = {**principal.to_context(), "session": session.pk, "csrf": session.csrf}
+        return Decision.build("Allow", f"session:{int(session.user_id)}", method_arn, context)
 
     def _deny(self, method_arn: str, hint: str | None = None) -> Decision:
         # HINT_KEY is always set: the gateway's template puts it in the body as is.

@@ -83,6 +83,16 @@ class Settings:
     # Leaked tokens (docs/secret-scanning.md).
     github_secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
     revoke_requests_per_minute: int = 10
+    # The web console (chalicelib.api.console): its OpenID Connect issuer
+    # and client, and the limits of a signed-in session.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    # The console's public URL (https://host[/stage]); derived from each
+    # request's Host header when unset.
+    console_url: str | None = None
 
     def ci_issuer(self, name: str) -> "CiIssuer | None":
         return next((issuer for issuer in self.ci_oidc_issuers if issuer.name == name), None)
@@ -185,6 +195,28 @@ def _bool(environ, name, default):
     if raw not in ("true", "false", "1", "0", "yes", "no"):
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
     return raw in ("true", "1", "yes")
+def _issuer(environ, stage: str) -> str | None:
+    """OIDC_ISSUER: an https URL; plain http only for a provider on this very
+    machine in the dev stage (`make run`'s development provider); never a
+    provider on this machine for `prod`."""
+    from urllib.parse import urlsplit
+
+    raw = (environ.get("OIDC_ISSUER") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    host = (parts.hostname or "").lower()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
+        raise SettingsError(f"OIDC_ISSUER must be an https URL, got {raw!r}")
+    if stage == "prod" and loopback:
+        raise SettingsError(
+            f"OIDC_ISSUER {raw!r} is a provider on this machine (the development provider); "
+            "the prod stage needs the real issuer (Cognito or your company's)"
+        )
+    if parts.scheme == "http" and not (loopback and stage == "dev"):
+        raise SettingsError(f"OIDC_ISSUER must be an https URL (http only on 127.0.0.1 in dev), got {raw!r}")
+    return raw.rstrip("/")
 
 
 def _url(environ, name, default):
@@ -245,6 +277,12 @@ def from_environ(environ) -> Settings:
         github_secret_scanning_keys_url=_url(environ, "GITHUB_SECRET_SCANNING_KEYS_URL",
                                              "https://api.github.com/meta/public_keys/secret_scanning"),
         revoke_requests_per_minute=_int(environ, "REVOKE_REQUESTS_PER_MINUTE", 10, 1, 100_000),
+        oidc_issuer=_issuer(environ, environ.get("LATCHKEY_STAGE", "")),
+        oidc_client_id=environ.get("OIDC_CLIENT_ID") or None,
+        oidc_client_secret=environ.get("OIDC_CLIENT_SECRET") or None,
+        session_idle_minutes=_int(environ, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
+        session_max_hours=_int(environ, "SESSION_MAX_HOURS", 12, 1, 24 * 30),
+        console_url=(environ.get("CONSOLE_URL") or "").rstrip("/") or None,
     )
 
 

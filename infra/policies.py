@@ -76,10 +76,13 @@ def tracing_statement() -> dict:
 
 def authorizer_policy(
     arns, *, app: str, stage: str, tokens_table: str, audit_table: str, token_key: str, last_used_attribute: str,
-    use_attributes: tuple[str, ...] = (), tracing: bool = False,
+    use_attributes: tuple[str, ...] = (), session_seen_attribute: str | None = None, tracing: bool = False,
 ) -> dict:
     """`use_attributes`: what else the authorizer's UpdateItem writes (issue
     16: the sweeper's activity key, and the use count of maxUses tokens)."""
+    # A console session's "last seen" (its idle limit) is moved on like a token's "last used".
+    touched = [token_key, last_used_attribute, *use_attributes] + ([session_seen_attribute] if session_seen_attribute
+                                                                   else [])
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -95,9 +98,7 @@ def authorizer_policy(
                 "Action": ["dynamodb:UpdateItem"],
                 "Resource": [arns.dynamodb_table(tokens_table)],
                 "Condition": {
-                    "ForAllValues:StringEquals": {
-                        "dynamodb:Attributes": [token_key, last_used_attribute, *use_attributes]
-                    },
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": touched},
                     "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
                 },
             },

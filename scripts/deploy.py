@@ -161,6 +161,7 @@ class Stage:
     def policies(self, arns) -> dict[str, dict]:
         """Function name (as in config.json's lambda_functions) -> policy document."""
         from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+        from chalicelib.models.sessions import Session
         from chalicelib.models.tokens import Token
         from infra import policies
         from infra.data import index_names
@@ -186,6 +187,7 @@ class Stage:
                 token_key=Token.pk.attr_name,
                 last_used_attribute=Token.last_used_at.attr_name,
                 use_attributes=(Token.active_at.attr_name, Token.uses.attr_name),
+                session_seen_attribute=Session.last_seen_at.attr_name,
                 tracing=self.settings.authorizer_tracing,
             ),
             SWEEPER_NAME: policies.sweeper_policy(
@@ -255,7 +257,23 @@ def template_fragments(stage: Stage) -> list[dict]:
         from infra.domain import custom_domain_template
 
         fragments.append(custom_domain_template(*stage.domain))
+    fragments.append(console_identity_fragment(stage))
     return fragments
+
+
+def console_identity_fragment(stage: "Stage") -> dict:
+    """Cognito for the console's sign-in, unless the stage names its own issuer."""
+    from infra.data import RETAINED_STAGES
+    from infra.identity import console_identity, needs_user_pool
+
+    if not needs_user_pool(dict(os.environ)):
+        return {}
+    identity = console_identity(stage.name, api_stage=stage.api_gateway_stage,
+                                console_url=stage.settings.console_url, retained=stage.name in RETAINED_STAGES)
+    # The API function chalice generates (APIHandler) gets its settings.
+    resources = {**identity["resources"],
+                 "APIHandler": {"Properties": {"Environment": {"Variables": identity["environment"]}}}}
+    return {"Resources": resources, "Outputs": identity["outputs"]}
 
 
 def merge_template(stage: Stage) -> dict:

@@ -167,11 +167,15 @@ def mint_hint() -> str:
 @click.option("--port", envvar="PORT", default=8000, show_default=True, help="API port.")
 @click.option("--aws-port", envvar="LOCAL_AWS_PORT", default=stage_env.DEFAULT_LOCAL_PORT, show_default=True,
               help="Embedded AWS endpoint port.")
+@click.option("--idp-port", envvar="LOCAL_IDP_PORT", default=8001, show_default=True,
+              help="Development OpenID Connect provider port (the console signs in there).")
 @click.option("--stage", default="dev", show_default=True)
-def main(host, port, aws_port, stage):
+def main(host, port, aws_port, idp_port, stage):
     """Serve the whole service on this machine (what `make run` runs)."""
     for what, where, number, variable in (("API", host, port, "PORT"),
-                                          ("AWS endpoint", LOOPBACK, aws_port, "LOCAL_AWS_PORT")):
+                                          ("AWS endpoint", LOOPBACK, aws_port, "LOCAL_AWS_PORT"),
+                                          ("development OpenID Connect provider", LOOPBACK, idp_port,
+                                           "LOCAL_IDP_PORT")):
         if port_in_use(where, number):
             raise SystemExit(busy_port_message(what, where, number, variable))
     warning = host_warning(host)
@@ -180,9 +184,26 @@ def main(host, port, aws_port, stage):
     os.environ["LOCAL_AWS_PORT"] = str(aws_port)
     os.environ["AWS_ENDPOINT_URL"] = stage_env.local_endpoint()
     stage_env.configure(stage, local=True)
+    # The console signs in at the development provider unless the stage
+    # names another issuer; the settings refuse it for prod.
+    os.environ.setdefault("OIDC_ISSUER", f"http://127.0.0.1:{idp_port}")
+    os.environ.setdefault("OIDC_CLIENT_ID", "latchkey-console")
+    from chalicelib.settings import SettingsError, get_settings
+
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        raise SystemExit(f"error: {error}") from None
     from chalicelib import telemetry
 
     telemetry.configure_local(sys.stdout)
+    idp = None
+    if settings.oidc_issuer == f"http://127.0.0.1:{idp_port}":
+        from scripts.local_idp import LocalIdP
+
+        idp = LocalIdP(STATE_FILE.parent / "idp-key.pem", idp_port, client_id=str(settings.oidc_client_id),
+                       redirect_prefix=f"http://127.0.0.1:{port}/console/callback").start()
+
     for noisy in ("werkzeug", "botocore", "pynamodb", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -237,6 +258,9 @@ def main(host, port, aws_port, stage):
     # A wildcard address is reached on loopback too; compared only, never bound here.
     shown = LOOPBACK if host in ("0.0.0.0", "::") else host  # nosec B104
     stage_env.write_run_file(f"http://{shown}:{port}", stage_env.local_endpoint(), stage)
+    click.echo(f"Console: http://{shown}:{port}/console (sign in as {DEMO_EMAIL}"
+               + (f" at the development provider {idp.issuer})" if idp else f" at {settings.oidc_issuer})"))
+    click.echo(f"API documentation: http://{shown}:{port}/docs")
 
     stop = threading.Event()
     threading.Thread(target=_saver, args=(stop,), daemon=True).start()
@@ -258,6 +282,8 @@ def main(host, port, aws_port, stage):
         stage_env.remove_run_file()
         save_state()
         aws.stop()
+        if idp:
+            idp.stop()
         click.echo(f"\nstopped; local data saved to {STATE_FILE}")
     # Everything is saved and stopped: skip the interpreter's teardown of
     # moto's in-memory backends, which takes seconds of its own.

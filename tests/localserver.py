@@ -28,6 +28,7 @@ class LocalServer:
         self.extra_env = dict(env or {})  # settings for this server only
         self.port = free_port()
         self.aws_port = free_port()
+        self.idp_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         self.process = None
@@ -40,8 +41,9 @@ class LocalServer:
         # The server's own environment, as a new shell would give it: no test
         # AWS settings leak in (it points itself at its embedded endpoint).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
-        env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), LATCHKEY_STATE_FILE=str(self.state_file),
-                   **self.extra_env)
+        env = {k: v for k, v in env.items() if not k.startswith("OIDC_")}
+        env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), LOCAL_IDP_PORT=str(self.idp_port),
+                   LATCHKEY_STATE_FILE=str(self.state_file), **self.extra_env)
         self.process = subprocess.Popen(
             [sys.executable, "-u", "scripts/run_local.py"], cwd=PROJECT_DIR, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -238,11 +238,14 @@ def test_package_every_protected_route_uses_the_authorizer(swagger):
                 assert operation["security"] == [{TOKEN_AUTHORIZER_NAME: []}], (method, path)
     public = {(method, path) for path, methods in app.routes.items()
               for method, entry in methods.items() if entry.authorizer is None}
-    # The API's own description, and the routes whose own checks are the
-    # authorization (a CI identity token, GitHub's signature, a token's value).
+    # The API's own description, its rendering and assets, the routes whose
+    # own checks are the authorization (a CI identity token, GitHub's
+    # signature, a token's value), and the two steps of signing in to the
+    # console (before any session exists).
     assert operations > 1 and public == {
         ("GET", "/openapi.json"), ("POST", "/api/v3/oidc/token"), ("POST", "/api/v3/secret-scanning/github"),
-        ("POST", "/api/v3/credentials/revoke")}
+        ("POST", "/api/v3/credentials/revoke"), ("GET", "/docs"), ("GET", "/static/{name}"),
+        ("GET", "/console/signin"), ("GET", "/console/callback")}
 
 
 def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swagger):
@@ -327,8 +330,9 @@ def test_package_authorizer_may_only_read_record_last_use_and_append_audit_event
     (append,) = by_action["dynamodb:PutItem"]
     assert [_resource_text(r) for r in append["Resource"]] == [_resource_text(_table_arn("audit"))]
     (update,) = by_action["dynamodb:UpdateItem"]
+    # A token's "last used" (and the lifecycle's activity and use count), a console session's "last seen".
     assert update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == [
-        "pk", "last_used_at", "active_at", "uses"]
+        "pk", "last_used_at", "active_at", "uses", "last_seen_at"]
     assert update["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"] == "NONE"
     assert [_resource_text(r) for r in update["Resource"]] == [_resource_text(_table_arn("tokens"))]
 
@@ -336,6 +340,25 @@ def test_package_authorizer_may_only_read_record_last_use_and_append_audit_event
 def _table_arn(name):
     prefix = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}"
     return {"Fn::Sub": f"{prefix}:table/latchkey-prod-{name}"}
+
+
+def test_package_has_the_console_user_pool_its_domain_and_a_pkce_client(packaged):
+    template = packaged[1]
+    (pool,) = resources_of(template, "AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert pool["DeletionPolicy"] == "Retain"  # prod
+    (domain,) = resources_of(template, "AWS::Cognito::UserPoolDomain").values()
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "ConsoleUserPool"}
+    (client,) = resources_of(template, "AWS::Cognito::UserPoolClient").values()
+    props = client["Properties"]
+    assert props["GenerateSecret"] is False and props["AllowedOAuthFlows"] == ["code"]
+    assert props["AllowedOAuthScopes"] == ["openid", "email"]
+    assert "/console/callback" in json.dumps(props["CallbackURLs"])
+    variables = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["OIDC_CLIENT_ID"] == {"Ref": "ConsoleUserPoolClient"}
+    assert "${ConsoleUserPool}" in variables["OIDC_ISSUER"]["Fn::Sub"]
+    assert variables["TOKENS_TABLE"] == "latchkey-prod-tokens"  # merged into, not replaced
+    assert "OIDC_ISSUER" not in json.dumps(template["Resources"]["TokenAuthorizer"])
 
 
 def test_package_bucket_is_private_encrypted_versioned_and_tls_only(packaged):

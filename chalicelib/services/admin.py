@@ -54,7 +54,13 @@ class AdminService:
         """Disable a user and every account token of theirs; the count disabled."""
         user = self.user(email)
         self.store.disable_user(user)
-        return self.tokens.disable_tokens_of_user(int(user.user_id))
+        disabled = self.tokens.disable_tokens_of_user(int(user.user_id))
+        # Console sessions end too: the next console request signs in again
+        # and is refused (the authorizer reads the session only).
+        from chalicelib.services.sessions import SessionService
+
+        SessionService(directory=self.store).end_all(int(user.user_id))
+        return disabled
 
     def enable_user(self, email: str, *, with_tokens: bool = False) -> int:
         """Enable a disabled user; with `with_tokens`, their unexpired account

@@ -215,6 +215,33 @@ class TokenService:
                 enabled += 1
         return enabled
 
+    # -- what the console shows ------------------------------------------------
+
+    def account_token(self, principal: Principal, token_id: int) -> Token:
+        """One of the caller's own account tokens (NotFound for anyone else's)."""
+        user = self.directory.user(principal)
+        token = self.tokens.find_by_id(token_id)
+        if token is None or token.owner != user_owner(user.user_id):
+            raise NotFound()
+        return token
+
+    def project_token_listing(self, principal: Principal, provider: str, org: str, repo: str,
+                              *, limit: int, cursor: str | None):
+        """(access, page) of a repository's project tokens for anyone who may
+        read the repository: names, hints and dates, never a value. Only
+        `access.role` ADMIN may manage them."""
+        access = self.directory.repository(principal, provider, org, repo, Action.READ)
+        return access, self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
+                                                     cursor=cursor, now=self.clock()))
+
+    def project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int):
+        """(access, token): one project token of a repository the caller may read."""
+        access = self.directory.repository(principal, provider, org, repo, Action.READ)
+        token = self.tokens.find_by_id(token_id)
+        if token is None or token.owner != repository_owner(access.repository.repository_id):
+            raise NotFound()
+        return access, token
+
     # -- fan-out (operators) ----------------------------------------------
 
     def disable_tokens_of_user(self, user_id: int) -> int:
