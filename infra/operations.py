@@ -19,7 +19,8 @@ from chalicelib.settings import RETENTION_DAYS
 
 API_LOGICAL_ID = "APIHandler"  # `chalice package`'s name for the API function
 REST_API_LOGICAL_ID = "RestAPI"
-FUNCTIONS = (API_LOGICAL_ID, TOKEN_AUTHORIZER_LOGICAL_ID)
+SWEEPER_LOGICAL_ID = "Sweeper"  # the scheduled sweeper (issue 16)
+FUNCTIONS = (API_LOGICAL_ID, TOKEN_AUTHORIZER_LOGICAL_ID, SWEEPER_LOGICAL_ID)
 
 # Codacy's published limit for its API: 2,500 requests per 5 minutes per source address.
 CODACY_RATE_PER_5_MINUTES = 2500
@@ -108,14 +109,16 @@ def log_groups() -> dict:
 
 def function_names(app: str, stage: str) -> dict[str, str]:
     """The names `chalice deploy` gives (the IAM policies' log groups name them)."""
-    from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+    from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
-    return {API_LOGICAL_ID: f"{app}-{stage}", TOKEN_AUTHORIZER_LOGICAL_ID: f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"}
+    return {API_LOGICAL_ID: f"{app}-{stage}", TOKEN_AUTHORIZER_LOGICAL_ID: f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}",
+            SWEEPER_LOGICAL_ID: f"{app}-{stage}-{SWEEPER_NAME}"}
 
 
 def function_properties(app: str, stage: str, settings) -> dict:
     """Merged into the functions Chalice generates: their names, X-Ray active tracing."""
-    tracing = {API_LOGICAL_ID: settings.api_tracing, TOKEN_AUTHORIZER_LOGICAL_ID: settings.authorizer_tracing}
+    tracing = {API_LOGICAL_ID: settings.api_tracing, TOKEN_AUTHORIZER_LOGICAL_ID: settings.authorizer_tracing,
+               SWEEPER_LOGICAL_ID: False}
     names = function_names(app, stage)
     return {
         function: {"Properties": {"FunctionName": names[function], "Tracing": "Active" if on else "PassThrough"}}

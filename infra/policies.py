@@ -38,6 +38,7 @@ S3_CALL_ACTIONS = {
     "put_object": "s3:PutObject",  # an upload stored, always in one part (UploadStore.put_object)
     "delete_object": "s3:DeleteObject",  # a repository's uploads deleted
     "delete_objects": "s3:DeleteObject",
+    "list_objects_v2": "s3:ListBucket",  # a deleted repository's uploads found (UploadStore.purge_step)
 }
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 # The audit table is append-only for the stage's roles: items are put (each
@@ -146,6 +147,14 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
             "Effect": "Allow",
             "Action": OBJECT_ACTIONS,
             "Resource": [arns.s3_bucket(bucket, f"{prefix}*")],
+        },
+        {
+            # Listing is a bucket action: only under the uploads prefix.
+            "Sid": "ListOwnUploads",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [arns.s3_bucket(bucket)],
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         },
         _logs_statement(arns, f"{app}-{stage}"),
     ]

@@ -738,7 +738,8 @@ def test_package_every_function_keeps_its_logs_for_the_retention_setting(package
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     names = {template["Resources"][f]["Properties"]["FunctionName"] for f in functions}
-    assert names == {"latchkey-prod", f"latchkey-prod-{TOKEN_AUTHORIZER_NAME}"}  # what the policies' log ARNs name
+    # What the policies' log ARNs name.
+    assert names == {"latchkey-prod", f"latchkey-prod-{TOKEN_AUTHORIZER_NAME}", "latchkey-prod-sweeper"}
 
 
 def test_package_api_stage_has_json_access_logs_throttling_and_tracing(packaged):
@@ -803,7 +804,7 @@ def test_package_alarms_cover_5xx_rate_authorizer_errors_and_throttles(packaged)
 def test_package_reports_its_size_and_leaves_out_the_runtimes_sdk(packaged):
     import zipfile
 
-    path, _ = packaged
+    path = packaged[0]
     with zipfile.ZipFile(path.parent / "deployment.zip") as package:
         tops = {name.split("/", 1)[0] for name in package.namelist()}
     assert not {"botocore", "boto3", "jmespath", "urllib3", "dateutil", "six.py"} & tops

@@ -184,7 +184,7 @@ def test_enable_user_restores_the_user_and_only_on_request_their_tokens(cli, adm
     assert TokenStore().find(token_format.digest(token)).disabled is False
 
 
-def test_issue_project_token_for_a_repository(cli):
+def test_issue_project_token_for_a_repository(cli, admin):
     _setup_repo(cli)
     result = cli("issue-project-token", "gh/acme/widgets", "--name", "ci", "--expires-in", "30")
     assert result.exit_code == 0
@@ -193,7 +193,8 @@ def test_issue_project_token_for_a_repository(cli):
     from chalicelib.store.tokens import TokenStore
 
     stored = TokenStore().find(token_format.digest(token))
-    assert stored.owner == "repo#gh/acme/widgets" and stored.name == "ci" and stored.expires_at is not None
+    repository_id = int(admin.store.repository("gh", "acme", "widgets").repository_id)
+    assert stored.owner == f"repo#{repository_id}" and stored.name == "ci" and stored.expires_at is not None
 
 
 def test_delete_org_deletes_its_repositories_grants_and_project_tokens(cli, admin):
