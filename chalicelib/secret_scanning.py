@@ -81,6 +81,10 @@ class GithubKeys:
                     if not self._keys:
                         raise
             key = self._keys.get(key_id)
+            if key is None and not self._keys and self._fetched_at is not None:
+                # No key was ever fetched and the next try waits for the refresh
+                # interval: still unavailable (a retry may succeed), not "unknown".
+                raise KeysUnavailable("GitHub's keys have not been fetched yet")
         if key is None:
             raise SignatureError("unknown key identifier")
         return key

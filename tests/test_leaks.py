@@ -331,3 +331,20 @@ def test_the_keys_url_is_https_outside_dev():
             from_environ({"LATCHKEY_STAGE": stage, "GITHUB_SECRET_SCANNING_KEYS_URL": local})
     with pytest.raises(SettingsError, match="REVOKE_REQUESTS_PER_MINUTE"):
         from_environ({"REVOKE_REQUESTS_PER_MINUTE": "0"})
+
+
+def test_keys_never_fetched_stay_unavailable_until_the_next_try(github_keys):
+    """A second report within the refresh interval, with no key ever fetched,
+    is 503 again (retry), not 'unknown key': the answer must not depend on
+    whether an earlier request already tried (the contract fuzzing saw it flip)."""
+    from chalicelib.jwt_verify import KeysUnavailable
+    from chalicelib.secret_scanning import GithubKeys
+
+    keys = GithubKeys(github_keys.url)
+    github_keys.fail = True
+    try:
+        for _ in range(2):
+            with pytest.raises(KeysUnavailable):
+                keys.verify(b"[]", "any-key", "c2lnbmF0dXJl")
+    finally:
+        github_keys.fail = False
