@@ -150,7 +150,7 @@ def test_sweep_uses_index_queries_never_a_scan(make, clock, outbox):
         sweeper(clock, outbox, stale_token_days=30).sweep()
     operations = calls.operations()
     assert "Scan" not in operations
-    assert operations["Query"] == 2 * 16  # two indexes, 16 shards
+    assert operations["Query"] == 3 * 16  # expired, expiring, stale: two indexes, 16 shards
     assert operations["TransactWriteItems"] == 1  # the one new notice
 
 
@@ -191,3 +191,25 @@ def test_manage_sweep_runs_the_same_code(make, monkeypatch):
     result = CliRunner().invoke(manage.cli, ["sweep"])
     assert result.exit_code == 0, result.output
     assert "sweep: 1 expiry notice(s), 0 stale token(s) revoked" in result.output
+
+
+def test_sweep_retires_expired_tokens_nobody_lists(make, clock, outbox):
+    """Issue 12's retirement (out of the count, TTL 30 days on) for tokens
+    whose owner never lists them: the daily sweep finds them by index."""
+    from chalicelib.services.tokens import REMOVE_AFTER_EXPIRY_DAYS
+    from chalicelib.store.tokens import TokenStore
+
+    alice = make.user()
+    owner = f"user#{alice.user_id}"
+    expiring = alice.token(expires_at=in_days(2))
+    alice.token()  # no expiry: never retired
+    before = TokenStore().count(owner)
+    clock.now += timedelta(days=3)
+    report = sweeper(clock, outbox).sweep()
+    assert report.retired == 1
+    stored = Token.get(digest(expiring))
+    removal = stored.expires_at + timedelta(days=REMOVE_AFTER_EXPIRY_DAYS)
+    assert stored.retired and abs((stored.removal_at - removal).total_seconds()) < 1  # TTL keeps whole seconds
+    assert TokenStore().count(owner) == before - 1
+    assert sweeper(clock, outbox).sweep().retired == 0  # once
+    assert len(events(owner, "token.retired")) == 1

@@ -14,11 +14,14 @@ again (the next day's, or Lambda's retry of the scheduled invocation):
   once, whatever runs twice. The notice itself is sent after the mark (at
   most once: a lost notice beats a notice every run);
 - revoking a stale token is the ordinary delete, which a second run finds
-  already done.
+  already done;
+- retiring an expired token (out of its owner's count, removed by DynamoDB
+  TTL 30 days later: `TokenService.retire_expired`) is conditional on it
+  not being retired yet, so tokens nobody lists are cleaned up too.
 """
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from chalicelib.clock import utcnow
 from chalicelib.models.tokens import SWEEP_SHARDS, Token
@@ -35,6 +38,7 @@ log = logging.getLogger("latchkey.sweeper")
 log.setLevel(logging.INFO)
 
 NOTICE_DAYS = 7
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SWEEPER = RequestMeta(source_ip=None, user_agent="latchkey-sweeper")
 
 
@@ -42,9 +46,11 @@ SWEEPER = RequestMeta(source_ip=None, user_agent="latchkey-sweeper")
 class SweepReport:
     notified: list[int] = field(default_factory=list)  # token ids
     revoked: list[int] = field(default_factory=list)
+    retired: int = 0  # expired tokens taken out of their owner's count
 
     def summary(self) -> str:
-        return f"{len(self.notified)} expiry notice(s), {len(self.revoked)} stale token(s) revoked"
+        return (f"{len(self.notified)} expiry notice(s), {len(self.revoked)} stale token(s) revoked, "
+                f"{self.retired} expired token(s) retired")
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,22 @@ class Sweeper:
         now = self.clock()
         report = SweepReport()
         for shard in range(SWEEP_SHARDS):
+            self._retire_expired(str(shard), now, report)
             self._notify_expiring(str(shard), now, report)
             if self.settings.stale_token_days:
                 self._revoke_stale(str(shard), now, report)
         log.info("sweep done: %s", report.summary())
         return report
+
+    # -- expired tokens ----------------------------------------------------
+
+    def _retire_expired(self, shard: str, now: datetime, report: SweepReport) -> None:
+        expired = [token for token in self.lifecycle.expiring(shard, EPOCH, now) if not token.retired]
+        if expired:
+            from chalicelib.services.tokens import TokenService
+
+            service = TokenService(tokens=self.tokens, settings=self.settings, clock=self.clock, audit=self.audit)
+            report.retired += service.retire_expired(expired)
 
     # -- expiry notices ----------------------------------------------------
 
