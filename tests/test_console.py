@@ -484,3 +484,21 @@ def test_the_public_console_routes_answer_every_token_caller_alike(client, calle
         statuses = {client.http.get(path, headers=callers.headers(kind)).status_code for kind in ("none", "garbage",
                     "read", "org_admin", "own_project", "two_tokens")}
         assert len(statuses) == 1 and statuses <= set(expected), (path, statuses)
+
+
+def test_integration_settings_show_the_tokens_lifecycle(client, make, people):
+    """Issue 16's settings appear in the token's details: scopes, networks, uses, state."""
+    make.project_token("gh/acme/widgets", name="scoped", scopes=["coverage:write"],
+                       allowed_cidrs=["10.0.0.0/8"], max_uses=5)
+    make.project_token("gh/acme/widgets", name="plain")
+    console = Console(client, people["read"])
+    page = text(console.get(REPO + "/settings/integrations"))
+    ids = dict(re.findall(r'/settings/integrations/(\d+)"[^>]*>\s*<button[^>]*aria-label="Settings of (\w+)"', page))
+    found = {name: token_id for token_id, name in ids.items()}
+    scoped = text(console.get(f"{REPO}/settings/integrations/{found['scoped']}"))
+    assert "<dt>Scopes</dt><dd>coverage:write</dd>" in scoped
+    assert "<dt>Allowed networks</dt><dd>10.0.0.0/8</dd>" in scoped
+    assert "<dt>Uses</dt><dd>0 of 5</dd>" in scoped and "<dt>State</dt><dd>active</dd>" in scoped
+    plain = text(console.get(f"{REPO}/settings/integrations/{found['plain']}"))
+    assert "<dt>Scopes</dt><dd>coverage:write, analysis:write, repository:read</dd>" in plain
+    assert "<dt>Allowed networks</dt><dd>any</dd>" in plain and "<dt>Uses</dt><dd>unlimited</dd>" in plain

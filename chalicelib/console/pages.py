@@ -317,6 +317,19 @@ def add_integration(ctx: Ctx, access) -> str:
     return layout(ctx, "Add integration", body)
 
 
+def lifecycle_rows(token) -> str:
+    """The token's lifecycle settings (issue 16) as definition-list rows."""
+    from chalicelib.scopes import SCOPES
+
+    scopes = sorted(token.scope_set, key=SCOPES.index) if token.scope_set else list(SCOPES)
+    networks = ", ".join(token.allowed_cidrs) if token.allowed_cidrs else "any"
+    uses = f"{int(token.uses or 0)} of {int(token.max_uses)}" if token.max_uses is not None else "unlimited"
+    state = "paused" if token.paused else ("rotated (in its grace period)" if token.rotated_at else "active")
+    return (f'<dt>Scopes</dt><dd>{e(", ".join(scopes))}</dd><dt>Allowed networks</dt><dd>{e(networks)}</dd>'
+            f'<dt>Uses</dt><dd>{e(uses)}</dd><dt>State</dt><dd>{e(state)}</dd>'
+            f'<dt>Family</dt><dd>{int(token.family)}</dd>')
+
+
 def integration_settings(ctx: Ctx, access, token, *, can_manage: bool) -> str:
     repo = access.repository
     base = repo_path(repo) + "/settings/integrations"
@@ -329,7 +342,7 @@ def integration_settings(ctx: Ctx, access, token, *, can_manage: bool) -> str:
         repo_header(ctx, access, "settings") + f'<h2>Project API: {e(token_label(token))}</h2>'
         f'<dl><dt>Name</dt><dd>{e(token.name)}</dd><dt>Hint</dt><dd><code>{e(token.hint)}</code></dd>'
         f'<dt>Created</dt><dd>{when(token.created_at)}</dd><dt>Last used</dt><dd>{when(token.last_used_at)}</dd>'
-        f'<dt>Expires</dt><dd>{expires_cell(ctx, token)}</dd><dt>Use it as</dt>'
+        f'<dt>Expires</dt><dd>{expires_cell(ctx, token)}</dd>{lifecycle_rows(token)}<dt>Use it as</dt>'
         '<dd><code>project-token</code> header, or <code>CODACY_PROJECT_TOKEN</code> for Codacy\'s reporters</dd></dl>'
         f'{delete}<p><a href="{e(ctx.url(base))}">Back to integrations</a></p>'
     )
