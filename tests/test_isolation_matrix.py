@@ -237,6 +237,18 @@ def test_isolation_matrix_has_a_row_for_every_route():
     assert not missing, f"protected routes without a row in the isolation matrix: {missing}"
 
 
+def call(client, callers, kind, method, path, body):
+    """One cell: `kind`'s request to a row's path; (response, its JSON or None)."""
+    target = path(callers) if callable(path) else path
+    headers = callers.headers(kind)
+    raw = b""
+    if body is not None:
+        raw = json.dumps(body).encode()
+        headers["content-type"] = "application/json"
+    response = client.http.request(method, target, headers=headers, body=raw)
+    return response, (json.loads(response.body) if response.body else None)
+
+
 def test_isolation_matrix(client, callers):
     implemented = {(m, normalized(p)) for m, p in protected_routes()}
     failures, cells, skipped = [], 0, []
@@ -245,15 +257,8 @@ def test_isolation_matrix(client, callers):
             skipped.append(f"{method} {route}")
             continue
         for kind, expected in expected_row(columns).items():
-            target = path(callers) if callable(path) else path
-            headers = callers.headers(kind)
-            raw = b""
-            if body is not None:
-                raw = json.dumps(body).encode()
-                headers["content-type"] = "application/json"
-            response = client.http.request(method, target, headers=headers, body=raw)
+            response, answer = call(client, callers, kind, method, path, body)
             cells += 1
-            answer = json.loads(response.body) if response.body else None
             problem = None
             if response.status_code != expected:
                 problem = f"status {response.status_code}"
@@ -315,15 +320,8 @@ def test_isolation_matrix_scoped_project_tokens(client, callers):
         for kind in SCOPED_CALLERS:
             held = kind.removeprefix("scope:")
             expected = unlimited if needed in (held, "*") else 403
-            target = path(callers) if callable(path) else path
-            headers = callers.headers(kind)
-            raw = b""
-            if body is not None:
-                raw = json.dumps(body).encode()
-                headers["content-type"] = "application/json"
-            response = client.http.request(method, target, headers=headers, body=raw)
+            response, answer = call(client, callers, kind, method, path, body)
             cells += 1
-            answer = json.loads(response.body) if response.body else None
             problem = None
             if response.status_code != expected:
                 problem = f"status {response.status_code}"
