@@ -49,3 +49,10 @@ def is_condition_failure(error: PynamoDBException) -> bool:
 def cancellation_codes(error) -> list[str | None]:
     """The per-item reasons of a cancelled transaction, in item order."""
     return [reason.code if reason else None for reason in error.cancellation_reasons]
+
+
+def save_audit_items(transaction, items) -> None:
+    """Add audit items to a write transaction, each only if absent: through
+    the API the trail is append-only (no role may overwrite an event)."""
+    for item in items:
+        transaction.save(item, condition=type(item).pk.does_not_exist())

@@ -9,7 +9,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import BadRequest
 from chalicelib.models.audit import AuditEvent, RefusalMark
 from chalicelib.settings import get_settings
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
 from chalicelib.store.pagination import BAD_CURSOR, Page, decode_cursor, query_page
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -58,8 +58,7 @@ class AuditStore:
                     items[0].save(condition=NEW_ITEM)
                     return True
                 with TransactWrite(connection=self.connection()) as transaction:
-                    for item in items:
-                        transaction.save(item, condition=type(item).pk.does_not_exist())
+                    save_audit_items(transaction, items)
             except (PutError, TransactWriteError) as error:
                 if isinstance(error, TransactWriteError):
                     if "ConditionalCheckFailed" in cancellation_codes(error):

@@ -20,7 +20,7 @@ from chalicelib.models.directory import (
     repo_sort_key,
     trust_target,
 )
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
 
 MAX_ID = 2**53 - 1
 
@@ -75,8 +75,7 @@ class PublisherStore:
                             & (Repository.repository_id == publisher.repository_id),
                         )
                         transaction.save(publisher, condition=DirectoryItem.pk.does_not_exist())
-                        for item in audit(publisher) if audit else ():
-                            transaction.save(item)
+                        save_audit_items(transaction, audit(publisher) if audit else ())
                     return publisher
                 except TransactWriteError as error:
                     # Condition checks come first in DynamoDB's reasons, then puts.
@@ -95,8 +94,7 @@ class PublisherStore:
                 with TransactWrite(connection=DirectoryItem._get_connection().connection,
                                    client_request_token=uuid.uuid4().hex) as transaction:
                     transaction.delete(publisher, condition=DirectoryItem.pk.exists())
-                    for item in audit_items:
-                        transaction.save(item)
+                    save_audit_items(transaction, audit_items)
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False

@@ -16,7 +16,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.directory import DirectoryItem
 from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName, sweep_shard
 from chalicelib.settings import get_settings
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
 from chalicelib.store.pagination import Page, query_page
 
 # JavaScript clients read ids as doubles: stay below 2**53.
@@ -176,8 +176,7 @@ class TokenStore:
                 if owner_check:
                     (hash_key, range_key), condition = owner_check
                     transaction.condition_check(DirectoryItem, hash_key, range_key, condition=condition)
-                for item in extra_items:  # audit items: only ever added
-                    transaction.save(item, condition=type(item).pk.does_not_exist())
+                save_audit_items(transaction, extra_items)
         except TransactWriteError as error:
             # PynamoDB sends condition checks, then deletes, puts and updates,
             # whatever order they were added in; reasons follow that order.
@@ -237,8 +236,7 @@ class TokenStore:
                             TokenCounter(TokenCounter.key(token.owner)),
                             actions=[TokenCounter.count.add(-1)],
                         )
-                    for item in audit_items:  # only ever added
-                        transaction.save(item, condition=type(item).pk.does_not_exist())
+                    save_audit_items(transaction, audit_items)
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
@@ -265,8 +263,7 @@ class TokenStore:
                                            condition=TokenName.pk.exists())
                     transaction.update(TokenCounter(TokenCounter.key(token.owner)),
                                        actions=[TokenCounter.count.add(-1)])
-                    for item in audit_items:  # only ever added
-                        transaction.save(item, condition=type(item).pk.does_not_exist())
+                    save_audit_items(transaction, audit_items)
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False
@@ -371,8 +368,7 @@ class TokenLifecycleStore:
                     condition=TokenId.pk.does_not_exist(),
                 )
                 transaction.save(successor, condition=Token.pk.does_not_exist())
-                for item in items:
-                    transaction.save(item)
+                save_audit_items(transaction, items)
                 transaction.update(
                     old,
                     actions=[
@@ -437,8 +433,7 @@ class TokenLifecycleStore:
                         actions=[Token.expiry_notified_at.set(now)],
                         condition=Token.pk.exists() & Token.expiry_notified_at.does_not_exist(),
                     )
-                    for item in audit_items:
-                        transaction.save(item)
+                    save_audit_items(transaction, audit_items)
             except TransactWriteError as error:
                 if "ConditionalCheckFailed" in cancellation_codes(error):
                     return False

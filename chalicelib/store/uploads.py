@@ -25,7 +25,7 @@ from chalicelib.errors import BadRequest, Unavailable
 from chalicelib.models.uploads import CONFIGURATION, UploadItem, repository_key
 from chalicelib.names import is_dot_segment
 from chalicelib.settings import get_settings
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
+from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +189,7 @@ class UploadStore:
             connection = UploadItem._get_connection().connection
             with TransactWrite(connection=connection) as transaction:
                 transaction.save(item)
-                for event in events:
-                    transaction.save(event)
+                save_audit_items(transaction, events)
 
     # -- deleting a repository's uploads ----------------------------------
 
