@@ -690,12 +690,25 @@ def _references(value) -> set[str]:
     return found
 
 
+def _placeholder_settings(resource: dict, dropped: set[str]) -> None:
+    """A function whose settings name a skipped resource (the console's
+    Cognito client, whose callback URLs name the REST API) is still
+    rehearsed: those settings become a placeholder, not a reason to drop it."""
+    variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    for key, value in variables.items():
+        if _references(value) & dropped:
+            variables[key] = "not-deployed-in-rehearsal"
+
+
 def rehearsal_template(template: dict) -> tuple[dict, list[str]]:
     """`template` without what moto cannot deploy and whatever depends on it."""
     template = json.loads(json.dumps(template))
     resources = template["Resources"]
     dropped = {name for name, r in resources.items() if r["Type"].startswith(REHEARSAL_SKIPPED_TYPES)}
     while True:
+        for name, resource in resources.items():
+            if name not in dropped:
+                _placeholder_settings(resource, dropped)
         more = {name for name, r in resources.items() if name not in dropped
                 and ((_references(r) | set(r.get("DependsOn") or [])) & dropped)}
         if not more:
