@@ -69,15 +69,17 @@ def test_names_dot_segment_languages_are_refused(api, make, language):
     assert (status, body["error"]) == (400, "language: must not be '.' or '..'")
 
 
-@pytest.mark.parametrize("repository", ["gh/acme/..", "gh/../widgets", "gh/acme/.", "../acme/widgets"])
-def test_names_no_dot_segment_reaches_an_s3_key(repository):
+@pytest.mark.parametrize("parts", [("..", "coverage", "python"), (".", "coverage", "python"),
+                                   ("0" * 40, "coverage", ".."), ("0" * 40, ".", "python"), ("0" * 40, "", "x")])
+def test_names_no_dot_segment_reaches_an_s3_key(parts):
+    """Keys hold the repository's id (issue 11), never its name; no other
+    part may be a dot segment or empty, whatever a caller sent."""
     from chalicelib.errors import BadRequest
     from chalicelib.store.uploads import object_key
 
+    assert object_key(7, "0" * 40, "coverage", "python", "x.json").endswith("7/" + "0" * 40 + "/coverage/python/x.json")
     with pytest.raises(BadRequest):
-        object_key(repository, "0" * 40, "coverage", "python", "x.json")
-    with pytest.raises(BadRequest):
-        object_key("gh/acme/widgets", "0" * 40, "coverage", "..", "x.json")
+        object_key(7, *parts, "x.json")
 
 
 def test_names_admin_refuses_dot_segments(admin):
