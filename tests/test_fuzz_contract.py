@@ -47,9 +47,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    """The local stack on free ports; yields (base URL, demo tokens)."""
+    """The local stack on free ports; yields (base URL, demo tokens). GitHub's
+    secret-scanning keys are served on 127.0.0.1 (no network here): a report
+    is then judged by its signature, as deployed, not by an unreachable host."""
+    from tests.github_keys import LocalGithubKeys
+
+    keys = LocalGithubKeys().__enter__()
     port, aws_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "LOCAL_AWS_PORT": str(aws_port),
+    env = {**os.environ, "PORT": str(port), "LOCAL_AWS_PORT": str(aws_port), "LOCAL_IDP_PORT": str(free_port()),
+           "GITHUB_SECRET_SCANNING_KEYS_URL": keys.url,
            "LATCHKEY_STATE_FILE": str(tmp_path_factory.mktemp("state") / "state.json"),
            # the state is thrown away: no saving every 5 s (a full scan under the GIL)
            "LATCHKEY_SAVE_EVERY_SECONDS": "3600"}
@@ -81,6 +87,7 @@ def local_server(tmp_path_factory):
         }
         yield base, tokens
     finally:
+        keys.__exit__(None, None, None)
         server.terminate()
         try:
             server.wait(timeout=15)
