@@ -9,7 +9,7 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib import authorizer, telemetry
-from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
 # The authorizer's own Lambda (LATCHKEY_FUNCTION=authorizer, set for it in
 # .chalice/config.json) serves no route: it skips importing the routes, so

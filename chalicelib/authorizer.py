@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from chalicelib import telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
+from chalicelib.refusals import HINT_KEY
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
@@ -97,8 +98,6 @@ def presented_tokens(event: dict) -> list[tuple[str, Kind | None]]:
     return sorted((value, next(iter(kinds)) if len(kinds) == 1 else None) for value, kinds in found.items())
 
 
-# The context key of a Deny's hint (`chalicelib.gateway.GATEWAY_TEMPLATES`).
-HINT_KEY = "hintJson"
 # Newcomers' mistakes recognisable without any lookup: the answer stays 404
 # `{"error":"not found"}` (the contract), with a `hint` that never repeats
 # the value sent.

@@ -1,74 +1,22 @@
-"""What API Gateway itself does in front of the API: the token authorizer
-and the gateway's own answers.
+"""The token authorizer in the API definition.
 
 Chalice's built-in authorizer is a TOKEN authorizer: one header, no path.
 Latchkey's must see all four header spellings, so routes use
 `RequestAuthorizer`, which Chalice renders into the API definition through
-`to_swagger()`. The same definitions drive the deployed stack (the deploy
-tooling writes `GATEWAY_RESPONSES` into the REST API) and the local gateway
-(`chalicelib.local_gateway` answers with them), so both answer alike.
+`to_swagger()`. The gateway's own answers are `chalicelib.refusals`'s; the
+names the deploy tooling shares are `chalicelib.functions`'.
 """
 import os
-import re
 
 from chalice.app import Authorizer
 
-from chalicelib.authorizer import HINT_KEY
-from chalicelib.errors import NotFound, Unauthenticated, Unavailable
+from chalicelib.functions import (
+    AUTHORIZER_CREDENTIALS_VARIABLE,
+    AUTHORIZER_URI_VARIABLE,
+    TOKEN_AUTHORIZER_LOGICAL_ID,
+    TOKEN_AUTHORIZER_NAME,
+)
 from chalicelib.settings import get_settings
-
-TOKEN_AUTHORIZER_NAME = "token_authorizer"  # a Lambda function name, not a secret  # nosec B105
-# The daily sweeper (issue 16), a scheduled Lambda function.
-SWEEPER_NAME = "sweeper"
-# `chalice package` names that function's CloudFormation resource this.
-TOKEN_AUTHORIZER_LOGICAL_ID = "TokenAuthorizer"  # a resource name, not a secret  # nosec B105
-# `make deploy` sets this for `chalice deploy`, which sends the API
-# definition to API Gateway as it is (no CloudFormation to resolve Fn::Sub).
-AUTHORIZER_URI_VARIABLE = "LATCHKEY_AUTHORIZER_URI"
-# ...and this, the role API Gateway invokes the authorizer with (its ARN).
-AUTHORIZER_CREDENTIALS_VARIABLE = "LATCHKEY_AUTHORIZER_CREDENTIALS"
-
-# API Gateway response type -> (status, JSON body, extra headers).
-GATEWAY_RESPONSES = {
-    # The authorizer returned a Deny policy: unknown, revoked, malformed.
-    "ACCESS_DENIED": (404, {"error": NotFound.default_message}, {}),
-    # The authorizer raised Exception("Unauthorized"): no token was sent.
-    "UNAUTHORIZED": (401, {"error": Unauthenticated.default_message}, {}),
-    # The authorizer failed (DynamoDB unreachable or throttled).
-    "AUTHORIZER_FAILURE": (503, {"error": Unavailable.default_message}, {"Retry-After": "1"}),
-    "AUTHORIZER_CONFIGURATION_ERROR": (500, {"error": "internal error"}, {}),
-    # No route matches (API Gateway's default is a 403 "Missing
-    # Authentication Token", which clients would misread as a token problem).
-    "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "no such route"}, {}),
-}
-
-# Answers whose body carries a value of the authorizer's context. API
-# Gateway substitutes `$context.authorizer.<key>` in a gateway response's
-# template (plain substitution, not VTL); the local gateway renders the
-# same template with `render_template`. The authorizer sets `hintJson` on
-# every Deny: "" (the body is exactly `{"error":"not found"}`, the
-# contract), or `,"hint":"..."` for a recognisable newcomer's mistake (its
-# text is ours, never the caller's value).
-GATEWAY_TEMPLATES = {
-    "ACCESS_DENIED": '{"error":"not found"$context.authorizer.' + HINT_KEY + "}",
-}
-
-
-def render_template(template: str, context: dict) -> str:
-    """A gateway response template with the authorizer's context put in, as
-    API Gateway renders it (a key it lacks becomes "")."""
-    return re.sub(r"\$context\.authorizer\.([A-Za-z0-9_]+)", lambda m: str(context.get(m.group(1), "")), template)
-
-
-# Every other answer API Gateway makes itself (throttling 429, a body over
-# Lambda's 6 MB, a Lambda crash or timeout 502/504...) keeps its status but
-# gets an `{"error": ...}` body: Codacy's clients look for that string.
-# Deployed only (the local server has no such failures); a template, as
-# API Gateway renders it.
-GATEWAY_DEFAULT_TEMPLATES = {
-    "DEFAULT_4XX": '{"error":$context.error.messageString}',
-    "DEFAULT_5XX": '{"error":$context.error.messageString}',
-}
 
 
 class RequestAuthorizer(Authorizer):

@@ -9,7 +9,7 @@ Chalice reads when each gateway is built, with one that, like API Gateway:
 
 - sends the authorizer Lambda a REQUEST event (all headers, path, query);
 - answers its Deny, its `Unauthorized` and its failures with the gateway
-  responses of `chalicelib.gateway.GATEWAY_RESPONSES`;
+  responses of `chalicelib.refusals.GATEWAY_RESPONSES`;
 - hands the route the authorizer context, every value a string;
 - hands the authorizer and the route every value of a repeated header
   (`multiValueHeaders`; `headers` holds the last one), as API Gateway does;
@@ -26,7 +26,8 @@ import logging
 
 from chalice import local
 
-from chalicelib.gateway import GATEWAY_RESPONSES, GATEWAY_TEMPLATES, RequestAuthorizer, render_template
+from chalicelib.gateway import RequestAuthorizer
+from chalicelib.refusals import GATEWAY_RESPONSES, GATEWAY_TEMPLATES, render_template
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)

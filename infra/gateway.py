@@ -1,9 +1,9 @@
 """API Gateway's own answers and the authorizer's wiring, from
-`chalicelib.gateway` (the same definitions the local gateway answers with).
+`chalicelib.refusals` (the same definitions the local gateway answers with).
 """
 import json
 
-from chalicelib.gateway import GATEWAY_DEFAULT_TEMPLATES, GATEWAY_RESPONSES, GATEWAY_TEMPLATES
+from chalicelib.refusals import GATEWAY_DEFAULT_TEMPLATES, GATEWAY_RESPONSES, GATEWAY_TEMPLATES
 
 JSON = "application/json"
 

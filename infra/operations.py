@@ -14,7 +14,7 @@ alarm fires: docs/operations.md.
 """
 import json
 
-from chalicelib.gateway import TOKEN_AUTHORIZER_LOGICAL_ID
+from chalicelib.functions import TOKEN_AUTHORIZER_LOGICAL_ID
 from chalicelib.settings import RETENTION_DAYS
 
 API_LOGICAL_ID = "APIHandler"  # `chalice package`'s name for the API function
@@ -109,7 +109,7 @@ def log_groups() -> dict:
 
 def function_names(app: str, stage: str) -> dict[str, str]:
     """The names `chalice deploy` gives (the IAM policies' log groups name them)."""
-    from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+    from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
     return {API_LOGICAL_ID: f"{app}-{stage}", TOKEN_AUTHORIZER_LOGICAL_ID: f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}",
             SWEEPER_LOGICAL_ID: f"{app}-{stage}-{SWEEPER_NAME}"}

@@ -18,7 +18,7 @@ prefix: no `*` resource.
 Both may write their own CloudWatch log group.
 """
 
-from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
 API_FUNCTION = "api_handler"
 

@@ -13,7 +13,7 @@ REQUEST authorizer. `deploy` therefore runs, each step idempotent:
             stage is restored from, and saved to, SSM Parameter Store);
 4. authorizer  every REST API authorizer pointed at that function, with the
             stage's cache TTL, and API Gateway allowed to invoke it;
-5. responses   the gateway responses of `chalicelib.gateway`;
+5. responses   the gateway responses of `chalicelib.refusals`;
 6. deployment  a new deployment of the API stage, then its URL.
 
 `package` writes one SAM template (`chalice package --merge-template`) with
@@ -132,7 +132,7 @@ class Stage:
 
     @property
     def authorizer_function(self) -> str:
-        from chalicelib.gateway import TOKEN_AUTHORIZER_NAME
+        from chalicelib.functions import TOKEN_AUTHORIZER_NAME
 
         return f"{self.app}-{self.name}-{TOKEN_AUTHORIZER_NAME}"
 
@@ -160,7 +160,7 @@ class Stage:
 
     def policies(self, arns) -> dict[str, dict]:
         """Function name (as in config.json's lambda_functions) -> policy document."""
-        from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+        from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
         from chalicelib.models.sessions import Session
         from chalicelib.models.tokens import Token
         from infra import policies
@@ -236,7 +236,7 @@ def deep_merge(target: dict, extra: dict) -> dict:
 def template_fragments(stage: Stage) -> list[dict]:
     """Every template fragment merged into Chalice's, in order. A concern with
     resources of its own (infra/<concern>.py) adds its function here."""
-    from chalicelib.gateway import TOKEN_AUTHORIZER_LOGICAL_ID
+    from chalicelib.functions import TOKEN_AUTHORIZER_LOGICAL_ID
     from infra import operations
     from infra.gateway import authorizer_permission, swagger_gateway_responses
 
@@ -324,7 +324,7 @@ def report_size(sizes: dict) -> None:
 
 
 def package_stage(stage: Stage, out_dir: Path) -> Path:
-    from chalicelib.gateway import AUTHORIZER_URI_VARIABLE, TOKEN_AUTHORIZER_LOGICAL_ID
+    from chalicelib.functions import AUTHORIZER_URI_VARIABLE, TOKEN_AUTHORIZER_LOGICAL_ID
     from infra.arns import TemplateArns
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -461,7 +461,7 @@ class Deployer:
 
     # 3. chalice deploy
     def chalice_deploy(self, arns) -> dict | None:
-        from chalicelib.gateway import AUTHORIZER_CREDENTIALS_VARIABLE, AUTHORIZER_URI_VARIABLE
+        from chalicelib.functions import AUTHORIZER_CREDENTIALS_VARIABLE, AUTHORIZER_URI_VARIABLE
 
         self.stage.write_policies(arns)
         env = dict(os.environ)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.gateway import GATEWAY_RESPONSES, TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME, render_template
+from chalicelib.functions import TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME
+from chalicelib.refusals import GATEWAY_RESPONSES, render_template
 
 # moto's CloudFormation skips the TLS-only bucket policy (checked on the template instead).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
@@ -909,7 +910,8 @@ def test_chalice_cli_publishes_the_gateway_responses_in_the_definition():
 
 
 def test_authorizer_credentials_reach_the_definition(monkeypatch):
-    from chalicelib.gateway import AUTHORIZER_CREDENTIALS_VARIABLE, TOKEN_AUTHORIZER
+    from chalicelib.functions import AUTHORIZER_CREDENTIALS_VARIABLE
+    from chalicelib.gateway import TOKEN_AUTHORIZER
 
     role = "arn:aws:iam::123456789012:role/latchkey-dev-data-AuthorizerInvokeRole"
     monkeypatch.setenv(AUTHORIZER_CREDENTIALS_VARIABLE, role)

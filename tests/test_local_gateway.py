@@ -2,7 +2,7 @@
 import json
 
 from chalicelib.access import Principal
-from chalicelib.gateway import GATEWAY_RESPONSES
+from chalicelib.refusals import GATEWAY_RESPONSES
 
 
 def gateway_body(response_type):
@@ -136,7 +136,7 @@ def test_deployed_template_renders_like_the_local_gateway():
     """The ACCESS_DENIED template API Gateway gets, rendered with an
     authorizer context as API Gateway substitutes it, is the local body."""
     from chalicelib.authorizer import TokenAuthorizer
-    from chalicelib.gateway import render_template
+    from chalicelib.refusals import render_template
     from infra.gateway import swagger_gateway_responses
 
     template = swagger_gateway_responses()["ACCESS_DENIED"]["responseTemplates"]["application/json"]
