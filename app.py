@@ -55,6 +55,6 @@ def sweeper(event):
 if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
     # `chalice local`, `make run` and chalice.test.Client: run the authorizer
     # above on every protected request, as API Gateway does.
-    from chalicelib import local_gateway
+    from chalicelib.api import local_gateway
 
     local_gateway.install()

@@ -252,7 +252,7 @@ def main(host, port, aws_port, idp_port, stage):
     server = factory.create_local_server(config.chalice_app, config, host, port)
     # As deployed: repeated headers reach the authorizer, malformed requests
     # get a prompt JSON 4xx.
-    from chalicelib.local_gateway import serve_with_parity
+    from chalicelib.api.local_gateway import serve_with_parity
 
     serve_with_parity(server, config.chalice_app, config)
     # A wildcard address is reached on loopback too; compared only, never bound here.

@@ -74,7 +74,7 @@ def forbidden(modules) -> list[str]:
         name
         for name in modules
         if name.split(".")[0] in ("boto3", "s3transfer", "moto")
-        or name.startswith(("chalicelib.api", "chalicelib.services", "chalicelib.local_gateway"))
+        or name.startswith(("chalicelib.api", "chalicelib.services"))
         or (name.startswith("chalicelib") and ("s3" in name or "upload" in name))
     ]
 

@@ -80,7 +80,7 @@ def test_authorizer_gets_a_request_event_and_route_gets_strings(client, monkeypa
 def test_repeated_header_reaches_the_authorizer_with_every_value(client, make):
     """chalice.test.Client and `make run` keep repeated headers
     (multiValueHeaders), as API Gateway does: two tokens in one header are 400."""
-    from chalicelib.local_gateway import MultiHeaders
+    from chalicelib.api.local_gateway import MultiHeaders
 
     bob, alice = make.user("bob@example.com").token(), make.user("alice@example.com").token()
     for pair in ((bob, alice), (alice, bob)):
@@ -93,7 +93,7 @@ def test_repeated_header_reaches_the_authorizer_with_every_value(client, make):
 
 
 def test_request_event_carries_multi_value_headers():
-    from chalicelib.local_gateway import request_event
+    from chalicelib.api.local_gateway import request_event
 
     lambda_event = {"requestContext": {"httpMethod": "GET", "path": "/x"}, "headers": {"api-token": "b"},
                     "multiValueHeaders": {"api-token": ["a", "b"]}}

@@ -23,7 +23,7 @@ from chalicelib import authorizer, session_cookie
 from chalicelib.api.http import request_id, request_meta
 from chalicelib.console import pages
 from chalicelib.errors import BadRequest, Conflict, Forbidden, LatchkeyError, NotFound, status_of
-from chalicelib.gateway import TOKEN_AUTHORIZER
+from chalicelib.api.gateway import TOKEN_AUTHORIZER
 from chalicelib.settings import get_settings
 
 log = logging.getLogger("latchkey")

@@ -28,7 +28,7 @@ from chalicelib.errors import (
     Unavailable,
     status_of,
 )
-from chalicelib.gateway import TOKEN_AUTHORIZER
+from chalicelib.api.gateway import TOKEN_AUTHORIZER
 
 log = logging.getLogger("latchkey")
 

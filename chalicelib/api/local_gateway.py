@@ -26,7 +26,7 @@ import logging
 
 from chalice import local
 
-from chalicelib.gateway import RequestAuthorizer
+from chalicelib.api.gateway import RequestAuthorizer
 from chalicelib.refusals import GATEWAY_RESPONSES, GATEWAY_TEMPLATES, render_template
 from chalicelib.settings import get_settings
 
