@@ -22,15 +22,17 @@ A malformed token costs no DynamoDB call; a well-formed one costs exactly
 one strongly consistent GetItem, plus a "last used" write at most once per
 interval. Nothing else is imported here: every Lambda cold start pays for
 what this module imports.
+
+What each refusal answers, logs and audits is `chalicelib.refusals`' table.
 """
 import json
 import logging
 from datetime import datetime, timedelta
 
-from chalicelib import telemetry, token_format
+from chalicelib import refusals, telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
-from chalicelib.refusals import HINT_KEY
+from chalicelib.refusals import HINT_KEY, Refusal
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
@@ -44,18 +46,6 @@ HEADER_KINDS = {
     "project_token": Kind.PROJECT,
 }
 
-# Denials the API answers itself (the gateway can only give one status to
-# all Deny answers). `chalicelib.api.http` maps each to its error.
-DENIAL_EXPIRED = "expired"
-DENIAL_AMBIGUOUS = "ambiguous"
-DENIAL_MISPLACED = "misplaced"
-# The lifecycle (issue 16): paused (401), outside allowedCidrs (403), a
-# rotated-away token used after its grace period (the API revokes its family).
-DENIAL_PAUSED = "paused"
-DENIAL_SOURCE = "source"
-DENIAL_REUSED = "reused"
-# A console page without a live session: the console sends the browser to sign in.
-DENIAL_SIGN_IN = "sign-in"
 # The token's expiry, in GitHub's format, for the API's Latchkey-Token-Expiration.
 CONTEXT_EXPIRATION = "tokenExpiration"
 
@@ -193,72 +183,93 @@ class TokenAuthorizer:
         method_arn = event.get("methodArn", "")
         if is_console(event):
             return self._console(event, method_arn)
+        presented = self._presented(event, method_arn)
+        if isinstance(presented, Decision):
+            return presented
+        raw, kind = presented
+        token = self.store.find(token_format.digest(raw))
+        if token is None or token.kind != kind.value:
+            return self._refuse(refusals.UNKNOWN, event, method_arn)
+        return self._decide(token, principal_of(token, kind), event, method_arn)
+
+    def _presented(self, event: dict, method_arn: str) -> tuple[str, Kind] | Decision:
+        """The one well-formed token the request carries, in its kind's
+        header; else the refusal (no read: the headers say it)."""
         presented = presented_tokens(event)
         if not presented:
             hint = authorization_hint(event)
-            if hint:  # a latchkey token in Authorization: not found, with a hint
-                self._rejected("authorization-header", event)
-                return self._deny(method_arn, hint)
-            raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
+            if hint is None:
+                raise Exception(refusals.UNAUTHORIZED_MESSAGE)  # the exact message API Gateway maps to 401
+            # a latchkey token in Authorization: not found, with a hint
+            return self._refuse(refusals.IN_AUTHORIZATION, event, method_arn, hint=hint)
         if len(presented) > 1:
-            return self._denial(method_arn, DENIAL_AMBIGUOUS)
+            return self._refuse(refusals.AMBIGUOUS, event, method_arn)
         raw, header_kind = presented[0]
         kind = token_format.parse(raw)
         if kind is None:
-            self._rejected("malformed", event)
-            return self._deny(method_arn, mistake_hint(raw))
+            return self._refuse(refusals.MALFORMED, event, method_arn, hint=mistake_hint(raw))
         if kind is not header_kind:
-            return self._denial(method_arn, DENIAL_MISPLACED)
-        token = self.store.find(token_format.digest(raw))
-        if token is None or token.kind != kind.value:
-            self._rejected("unknown", event)
-            return self._deny(method_arn)
-        principal = principal_of(token, kind)
-        if token.disabled:
-            telemetry.authorizer_outcome("disabled")
-            self._audit(token, principal, "token.denied", "owner disabled", event)
-            return self._deny(method_arn)
+            return self._refuse(refusals.MISPLACED, event, method_arn)
+        return raw, kind
+
+    def _decide(self, token, principal: Principal, event: dict, method_arn: str) -> Decision:
+        """A known token: refused by its own item, or allowed (its use counted)."""
         now = self.clock()
-        if token.rotated_at is not None and token.expires_at is not None and token.expires_at <= now:
-            return self._reused(method_arn, principal)
-        if token.expires_at is not None and token.expires_at <= now:
-            self._audit(token, principal, "token.expired", "expired", event)
-            return self._denial(method_arn, DENIAL_EXPIRED, expiration_context(token))
-        refusal = self._lifecycle_refusal(token, principal, event)
+        refusal = self._token_refusal(token, now, event)
+        if refusal is refusals.REUSED:
+            # The family is revoked by the API Lambda, whose role may delete
+            # tokens (this function's may not): the denial carries the token's id.
+            return self._refuse(refusal, event, method_arn, context={"tokenId": str(principal.token_id)})
         if refusal is not None:
-            return self._denial(method_arn, refusal)
+            context = expiration_context(token) if refusal is refusals.EXPIRED else {}
+            return self._refuse(refusal, event, method_arn, token=token, principal=principal, context=context)
         if token.max_uses is not None:
             if not self.store.use(token, now, touch=self._stale(token.last_used_at, now)):
-                self._rejected("use limit reached", event)
-                return self._deny(method_arn)
+                return self._refuse(refusals.USE_LIMIT, event, method_arn)
         elif self._stale(token.last_used_at, now):
             self.store.touch(token, now)
         resource = policy_resource(method_arn, self.settings.authorizer_ttl_seconds)
         context = {**principal.to_context(), **expiration_context(token)}
         return Decision.build("Allow", f"token:{principal.token_id}", resource, context)
 
-    def _lifecycle_refusal(self, token, principal: Principal, event: dict) -> str | None:
-        """A paused token, or one used from outside its allowedCidrs: the
-        denial, audited as a refused use (no read: the token item says it)."""
+    @staticmethod
+    def _token_refusal(token, now: datetime, event: dict) -> Refusal | None:
+        """What refuses a known token, from its item alone (no read): its
+        owner disabled, rotated away, expired, paused, or used from outside
+        its allowedCidrs."""
+        if token.disabled:
+            return refusals.OWNER_DISABLED
+        if token.expires_at is not None and token.expires_at <= now:
+            return refusals.REUSED if token.rotated_at is not None else refusals.EXPIRED
         if token.paused:
-            self._audit(token, principal, "token.denied", "token disabled", event)
-            return DENIAL_PAUSED
+            return refusals.PAUSED
         if token.allowed_cidrs:
             from chalicelib.scopes import source_allowed
 
             # The address API Gateway saw the connection come from, never a
             # header a client can set (X-Forwarded-For and the like).
             if not source_allowed(RequestMeta.from_event(event).source_ip, list(token.allowed_cidrs)):
-                self._audit(token, principal, "token.denied", "source address not allowed", event)
-                return DENIAL_SOURCE
+                return refusals.SOURCE
         return None
 
-    def _reused(self, method_arn: str, principal: Principal) -> Decision:
-        # The family is revoked by the API Lambda, whose role may delete
-        # tokens (this function's may not): an Allow for this one method
-        # carrying the denial and the token's id.
-        return Decision.build("Allow", "anonymous", method_arn,
-                              {"denial": DENIAL_REUSED, "tokenId": str(principal.token_id)})
+    def _refuse(self, refusal: Refusal, event: dict, method_arn: str, *, token=None,
+                principal: Principal | None = None, hint: str | None = None, context: dict | None = None) -> Decision:
+        """`refusal`'s decision, counted, and audited (a known token) or logged.
+
+        A refusal of `refusals.DENIED` is a Deny, which the gateway answers;
+        any other is an Allow for this one method only, carrying the denial,
+        which the API answers.
+        """
+        if refusal.outcome is not None:
+            telemetry.authorizer_outcome(refusal.outcome)
+        denied = refusal in refusals.DENIED
+        if refusal.audit_action is not None and principal is not None:
+            self._audit(token, principal, refusal, event)
+        elif denied:
+            self._rejected(refusal, event)
+        if denied:
+            return self._deny(method_arn, hint)
+        return Decision.build("Allow", "anonymous", method_arn, {"denial": refusal.code, **(context or {})})
 
     def _stale(self, last_used_at: datetime | None, now: datetime) -> bool:
         interval = self.settings.last_used_interval_seconds
@@ -272,9 +283,10 @@ class TokenAuthorizer:
             self._audit_service = AuditService(clock=self.clock)
         return self._audit_service
 
-    def _audit(self, token, principal: Principal, action: str, reason: str, event: dict) -> None:
+    def _audit(self, token, principal: Principal, refusal: Refusal, event: dict) -> None:
         """A known token refused: on the trail, in its own name, best effort
         (at most one write, at most once per interval and reason; never raises)."""
+        action, reason = str(refusal.audit_action), str(refusal.audit_reason)
         try:
             self.audit.record_refused_token(action, token, principal=principal,
                                             meta=RequestMeta.from_event(event), reason=reason)
@@ -282,16 +294,15 @@ class TokenAuthorizer:
             log.warning("audit write failed: action=%s", action)
 
     @staticmethod
-    def _rejected(reason: str, event: dict) -> None:
+    def _rejected(refusal: Refusal, event: dict) -> None:
         """A token refused before (or by) its one read: a log line, never a write.
 
         Anyone can send garbage; writing it down would let them spend our
         write capacity. The token itself is never logged.
         """
-        telemetry.authorizer_outcome(reason)
         meta = RequestMeta.from_event(event)  # redacted there, like every stored request field
         log.info("token rejected: reason=%s source_ip=%s user_agent=%r request=%s",
-                 reason, meta.source_ip, meta.user_agent, meta.request)
+                 refusal.outcome, meta.source_ip, meta.user_agent, meta.request)
 
     # -- the web console: the session cookie, and nothing else -----------------
 
@@ -312,12 +323,12 @@ class TokenAuthorizer:
         secret = session_cookie.cookie_values(event.get("headers") or {}, event.get("multiValueHeaders")).get(
             session_cookie.SESSION_COOKIE)
         if not session_cookie.well_formed(secret):
-            return self._denial(method_arn, DENIAL_SIGN_IN)
+            return self._refuse(refusals.SIGN_IN, event, method_arn)
         session = self.sessions.find(session_cookie.digest(str(secret)))
         now = self.clock()
         idle = timedelta(minutes=self.settings.session_idle_minutes)
         if session is None or session.expires_at <= now or session.last_seen_at + idle <= now:
-            return self._denial(method_arn, DENIAL_SIGN_IN)
+            return self._refuse(refusals.SIGN_IN, event, method_arn)
         self.sessions.touch(session, now)
         principal = Principal(kind=Kind.ACCOUNT, token_id=0, user_id=int(session.user_id), hint="console session")
         context = {**principal.to_context(), "session": session.pk, "csrf": session.csrf}
@@ -327,11 +338,6 @@ class TokenAuthorizer:
         # HINT_KEY is always set: the gateway's template puts it in the body as is.
         fragment = "," + json.dumps({"hint": hint})[1:-1] if hint else ""
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found", HINT_KEY: fragment})
-
-    def _denial(self, method_arn: str, denial: str, extra: dict | None = None) -> Decision:
-        # An Allow for this one method only: the API answers the denial.
-        telemetry.authorizer_outcome(denial)
-        return Decision.build("Allow", "anonymous", method_arn, {"denial": denial, **(extra or {})})
 
 
 _authorizer: TokenAuthorizer | None = None

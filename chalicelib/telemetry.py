@@ -27,10 +27,11 @@ import logging
 import os
 import sys
 
+from chalicelib import refusals
+
 SERVICE = "latchkey"
 NAMESPACE = "Latchkey"
 LOGGERS = ("chalicelib", "latchkey")
-OUTCOMES = ("allowed", "missing", "malformed", "unknown", "disabled", "expired", "ambiguous", "misplaced")
 
 _state: dict = {"logger": None, "metrics": False}
 
@@ -153,8 +154,8 @@ def authorizer_invocation(handle, event: dict, lambda_context):
         try:
             decision = handle(event)
         except Exception as error:
-            if str(error) == "Unauthorized":
-                authorizer_outcome("missing")
+            if str(error) == refusals.UNAUTHORIZED_MESSAGE:
+                authorizer_outcome(str(refusals.UNAUTHORIZED.outcome))
             raise
         context = decision.get("context") or {}
         if decision.get("principalId", "").startswith("token:") and not context.get("denial"):

@@ -403,7 +403,8 @@ def console_event(secret=None):
 
 
 def test_a_console_request_costs_the_authorizer_one_read(people, make):
-    from chalicelib.authorizer import DENIAL_SIGN_IN, TokenAuthorizer
+    from chalicelib.authorizer import TokenAuthorizer
+    from chalicelib.refusals import SIGN_IN
     from chalicelib.store.sessions import SessionStore
 
     counting = CountingSessions(SessionStore())
@@ -412,19 +413,20 @@ def test_a_console_request_costs_the_authorizer_one_read(people, make):
     assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert allowed["context"]["userId"] == str(make.admin.user("admin@example.com").user_id)
     assert allowed["context"]["csrf"] and counting.reads == 1
-    assert authorizer(console_event("not-a-session"))["context"] == {"denial": DENIAL_SIGN_IN}
+    assert authorizer(console_event("not-a-session"))["context"] == {"denial": SIGN_IN.code}
     assert counting.reads == 1  # malformed: no read
-    assert authorizer(console_event())["context"] == {"denial": DENIAL_SIGN_IN}
+    assert authorizer(console_event())["context"] == {"denial": SIGN_IN.code}
 
 
 def test_sessions_expire_when_idle_and_at_their_absolute_limit(people):
-    from chalicelib.authorizer import DENIAL_SIGN_IN, TokenAuthorizer
+    from chalicelib.authorizer import TokenAuthorizer
+    from chalicelib.refusals import SIGN_IN
     from chalicelib.clock import utcnow
 
     settings = get_settings()
     later = utcnow() + timedelta(minutes=settings.session_idle_minutes, seconds=1)
     idle = TokenAuthorizer(clock=lambda: later)
-    assert idle(console_event(people["admin"]))["context"] == {"denial": DENIAL_SIGN_IN}
+    assert idle(console_event(people["admin"]))["context"] == {"denial": SIGN_IN.code}
     # Active all along (touched every few minutes), it still ends at the absolute limit.
     moments = [utcnow() + timedelta(minutes=m) for m in range(0, settings.session_max_hours * 60 + 5, 30)]
     for moment in moments:

@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from chalice import Blueprint, Response
 
-from chalicelib import authorizer, session_cookie
+from chalicelib import refusals, session_cookie
 from chalicelib.api.http import request_id, request_meta
 from chalicelib.console import pages
 from chalicelib.errors import BadRequest, Conflict, Forbidden, LatchkeyError, NotFound, status_of
@@ -150,7 +150,7 @@ def page(path: str, methods=("GET",)):
             request = api.current_request
             context = context_of(request)
             ctx = pages.Ctx(base=base_path(request))
-            if context.get("denial") == authorizer.DENIAL_SIGN_IN or "kind" not in context:
+            if context.get("denial") == refusals.SIGN_IN.code or "kind" not in context:
                 next_path = request.path if request.method == "GET" else ACCOUNT
                 query = urllib.parse.urlencode({"next": _concrete(next_path, request)})
                 return redirect(ctx.url("/console/signin?" + query))

@@ -14,21 +14,18 @@ import uuid
 
 from chalice import Blueprint, Response
 
-from chalicelib import authorizer
+from chalicelib import authorizer, refusals
 from chalicelib.access import Principal, check_scope
+from chalicelib.api.gateway import TOKEN_AUTHORIZER
 from chalicelib.errors import (
     BadRequest,
-    Forbidden,
     LatchkeyError,
     NotFound,
     PayloadTooLarge,
-    TokenDisabled,
-    TokenExpired,
     TooManyRequests,
     Unavailable,
     status_of,
 )
-from chalicelib.api.gateway import TOKEN_AUTHORIZER
 
 log = logging.getLogger("latchkey")
 
@@ -41,19 +38,6 @@ BODY_CONTENT_TYPES = [
     "application/octet-stream",
 ]
 MAX_LIMIT = 100
-
-_DENIALS = {
-    authorizer.DENIAL_EXPIRED: TokenExpired(),
-    authorizer.DENIAL_AMBIGUOUS: BadRequest(
-        "two different tokens were sent; send exactly one (api-token or project-token)"
-    ),
-    authorizer.DENIAL_MISPLACED: BadRequest(
-        "token sent in the wrong header: account tokens (lka_) go in api-token, "
-        "project tokens (lkp_) in project-token"
-    ),
-    authorizer.DENIAL_PAUSED: TokenDisabled(),
-    authorizer.DENIAL_SOURCE: Forbidden("source address not allowed"),
-}
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -72,13 +56,14 @@ def error_response(error: LatchkeyError) -> Response:
 
 
 def current_principal(request) -> Principal:
-    """The principal the authorizer validated, or the error it decided on."""
+    """The principal the authorizer validated, or the error it decided on
+    (`chalicelib.refusals.DENIALS`; an unknown denial is not found)."""
     context = (request.context or {}).get("authorizer") or {}
     denial = context.get("denial")
-    if denial == authorizer.DENIAL_REUSED:
+    if denial == refusals.REUSED.code:
         revoke_reused(request, context)
     if denial:
-        raise _DENIALS.get(denial, NotFound())
+        raise refusals.DENIALS[denial].exception() if denial in refusals.DENIALS else NotFound()
     if "kind" not in context:
         # Reachable only if a protected route were served without the
         # authorizer: refuse rather than run unauthenticated.

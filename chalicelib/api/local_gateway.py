@@ -9,7 +9,7 @@ Chalice reads when each gateway is built, with one that, like API Gateway:
 
 - sends the authorizer Lambda a REQUEST event (all headers, path, query);
 - answers its Deny, its `Unauthorized` and its failures with the gateway
-  responses of `chalicelib.refusals.GATEWAY_RESPONSES`;
+  responses of `chalicelib.refusals` (`GATEWAY_RESPONSES` deployed);
 - hands the route the authorizer context, every value a string;
 - hands the authorizer and the route every value of a repeated header
   (`multiValueHeaders`; `headers` holds the last one), as API Gateway does;
@@ -27,7 +27,8 @@ import logging
 from chalice import local
 
 from chalicelib.api.gateway import RequestAuthorizer
-from chalicelib.refusals import GATEWAY_RESPONSES, GATEWAY_TEMPLATES, render_template
+from chalicelib import refusals
+from chalicelib.refusals import GATEWAY_TEMPLATES, Refusal, render_template
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,15 @@ log = logging.getLogger(__name__)
 class GatewayResponse(local.LocalGatewayException):
     """One of API Gateway's own answers."""
 
-    def __init__(self, response_type: str, request_id: str, context: dict | None = None):
-        status, body, headers = GATEWAY_RESPONSES[response_type]
-        template = GATEWAY_TEMPLATES.get(response_type)
+    def __init__(self, refusal: Refusal, request_id: str, context: dict | None = None):
+        template = GATEWAY_TEMPLATES.get(refusal.code)
         super().__init__(
             {"Content-Type": "application/json", "x-amzn-RequestId": request_id,
-             "x-amzn-ErrorType": response_type, **headers},
-            (render_template(template, context or {}) if template else json.dumps(body, separators=(",", ":")))
+             "x-amzn-ErrorType": refusal.code, **refusal.headers},
+            (render_template(template, context or {}) if template else json.dumps(refusal.body, separators=(",", ":")))
             .encode(),
         )
-        self.CODE = status
+        self.CODE = refusal.status
 
 
 def request_event(method_arn: str, lambda_event: dict) -> dict:
@@ -85,14 +85,14 @@ class LocalRequestAuthorizer(local.LocalGatewayAuthorizer):
         try:
             result = function(request_event(arn, lambda_event), lambda_context)
         except Exception as error:  # API Gateway maps exactly this message to 401
-            if str(error) == "Unauthorized":
-                raise GatewayResponse("UNAUTHORIZED", request_id) from None
+            if str(error) == refusals.UNAUTHORIZED_MESSAGE:
+                raise GatewayResponse(refusals.UNAUTHORIZED, request_id) from None
             log.exception("authorizer failed (request %s)", request_id)
-            raise GatewayResponse("AUTHORIZER_FAILURE", request_id) from None
+            raise GatewayResponse(refusals.AUTHORIZER_FAILURE, request_id) from None
         if not isinstance(result, dict) or "policyDocument" not in result:
-            raise GatewayResponse("AUTHORIZER_CONFIGURATION_ERROR", request_id)
+            raise GatewayResponse(refusals.AUTHORIZER_CONFIGURATION_ERROR, request_id)
         if not self._check_can_invoke_view_function(arn, result):
-            raise GatewayResponse("ACCESS_DENIED", request_id, result.get("context") or {})
+            raise GatewayResponse(refusals.ACCESS_DENIED, request_id, result.get("context") or {})
         context = {key: str(value) for key, value in (result.get("context") or {}).items()}
         context["principalId"] = str(result.get("principalId", ""))
         lambda_event["requestContext"]["authorizer"] = context
@@ -116,7 +116,8 @@ def _answer_unknown_routes_like_the_gateway(handle_request):
         except local.ForbiddenError as error:
             if error.headers.get("x-amzn-ErrorType") != "UnauthorizedException":
                 raise
-            raise GatewayResponse("MISSING_AUTHENTICATION_TOKEN", error.headers.get("x-amzn-RequestId", "")) from None
+            request_id = error.headers.get("x-amzn-RequestId", "")
+            raise GatewayResponse(refusals.MISSING_AUTHENTICATION_TOKEN, request_id) from None
 
     wrapped.latchkey = True  # type: ignore[attr-defined]  # marks the wrapper as installed
     return wrapped
