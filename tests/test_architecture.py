@@ -1,0 +1,209 @@
+"""The architecture's rules, checked on the tree itself (issue 10).
+
+- Chalice stays in the web layer: only `chalicelib/api/`, `app.py` and the
+  scripts that start a Chalice server import it; `infra/` and the
+  Chalice-free name modules load neither Chalice nor settings at import.
+- One refusal table (`chalicelib.refusals`) drives the authorizer's
+  decisions, the API's answers to them and API Gateway's own answers: a
+  re-spelled refusal anywhere else fails here.
+
+Other lanes append their guard tests at the END of this file.
+"""
+import ast
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from chalicelib import refusals
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def python_files(*roots: str) -> list[Path]:
+    found: list[Path] = []
+    for root in roots:
+        path = PROJECT / root
+        found += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return found
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(PROJECT).as_posix()
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, at its top or inside a function."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+def string_constants(path: Path) -> list[tuple[int, str]]:
+    return [(node.lineno, node.value) for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
+# -- Chalice in one room ---------------------------------------------------------
+
+# Outside chalicelib/api/ and app.py, only what starts a Chalice server or
+# runs Chalice's command line may import it.
+CHALICE_ALLOWED = {"app.py", "scripts/chalice_cli.py", "scripts/run_local.py"}
+
+
+def imports_chalice(path: Path) -> bool:
+    return any(name == "chalice" or name.startswith("chalice.") for name in imported_modules(path))
+
+
+def test_only_the_web_layer_imports_chalice():
+    offenders = [
+        relative(path) for path in python_files("chalicelib", "infra", "scripts", "manage.py", "app.py")
+        if not relative(path).startswith("chalicelib/api/") and relative(path) not in CHALICE_ALLOWED
+        and imports_chalice(path)
+    ]
+    assert offenders == [], "Chalice belongs in chalicelib/api/ (or a server start in CHALICE_ALLOWED)"
+
+
+def test_the_scan_sees_an_import_of_chalice(tmp_path):
+    """The rule above would fail on either spelling of the import."""
+    for source in ("import chalice.app\n", "def f():\n    from chalice import Response\n"):
+        module = tmp_path / "module.py"
+        module.write_text(source)
+        assert imports_chalice(module), source
+
+
+def loaded_by_import(module: str) -> set[str]:
+    """The modules a fresh interpreter holds after `import module`."""
+    probe = f"import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+INFRA_MODULES = sorted(f"infra.{path.stem}" for path in (PROJECT / "infra").glob("*.py") if path.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", INFRA_MODULES)
+def test_infra_loads_no_chalice_at_import(module):
+    assert "chalice" not in loaded_by_import(module)
+
+
+@pytest.mark.parametrize("module", ["chalicelib.functions", "chalicelib.refusals"])
+def test_the_shared_names_load_neither_chalice_nor_settings(module):
+    loaded = loaded_by_import(module)
+    assert "chalice" not in loaded and "chalicelib.settings" not in loaded
+
+
+# -- one refusal table -------------------------------------------------------------
+
+ROWS = [value for value in vars(refusals).values() if isinstance(value, refusals.Refusal)]
+GATEWAY_ROWS = [row for row in ROWS if row.code in refusals.GATEWAY_RESPONSES]
+# What only the table may spell: every name, reason and stated message of a refusal.
+SPELLINGS = {
+    value
+    for row in ROWS
+    for value in (row.code, row.message, row.outcome, row.audit_action, row.audit_reason)
+    if value
+} | {refusals.UNAUTHORIZED_MESSAGE, refusals.HINT_KEY}
+# The modules the table drives.
+DRIVEN = ["chalicelib/authorizer.py", "chalicelib/api/http.py", "chalicelib/api/console.py",
+          "chalicelib/api/local_gateway.py", "chalicelib/telemetry.py", "infra/gateway.py"]
+
+
+def test_the_table_has_every_refusal_once():
+    codes = [row.code for row in ROWS]
+    assert len(codes) == len(set(codes))
+    assert set(refusals.DENIED) | set(refusals.DENIALS.values()) | set(GATEWAY_ROWS) == set(ROWS)
+    assert not set(refusals.DENIED) & set(refusals.DENIALS.values())
+
+
+@pytest.mark.parametrize("path", DRIVEN)
+def test_the_driven_modules_spell_no_refusal(path):
+    respelled = [(line, value) for line, value in string_constants(PROJECT / path) if value in SPELLINGS]
+    assert respelled == [], f"{path} spells a refusal of chalicelib.refusals itself"
+
+
+def test_no_module_repeats_a_refusal_message_or_gateway_answer():
+    """Messages, gateway response types and API Gateway's 401 message are
+    said once, in the table (short codes like "expired" are common words
+    elsewhere; the driven modules are checked for those above)."""
+    distinctive = {row.message for row in ROWS if row.message} | {row.code for row in GATEWAY_ROWS} | {
+        refusals.UNAUTHORIZED_MESSAGE}
+    respelled = [
+        (relative(path), line, value)
+        for path in python_files("chalicelib", "infra", "scripts", "manage.py", "app.py")
+        if path.name != "refusals.py"
+        for line, value in string_constants(path) if value in distinctive
+    ]
+    assert respelled == []
+
+
+def test_the_audit_actions_are_the_trails():
+    from chalicelib.services import audit
+
+    assert (refusals.TOKEN_DENIED, refusals.TOKEN_EXPIRED) == (audit.DENIED, audit.EXPIRED)
+
+
+def test_the_deployed_gateway_responses_are_the_tables():
+    from infra.gateway import swagger_gateway_responses
+
+    deployed = swagger_gateway_responses()
+    for row in GATEWAY_ROWS:
+        answer = deployed[row.code]
+        assert answer["statusCode"] == str(row.status), row.code
+        body = refusals.render_template(answer["responseTemplates"]["application/json"], {})
+        assert json.loads(body) == row.body, row.code
+        assert answer["responseParameters"] == {
+            f"gatewayresponse.header.{name}": f"'{value}'" for name, value in row.headers.items()}
+
+
+def test_the_local_gateway_answers_from_the_table():
+    from chalicelib.api.local_gateway import GatewayResponse
+
+    for row in GATEWAY_ROWS:
+        answer = GatewayResponse(row, "request-1")
+        assert (answer.CODE, json.loads(answer.body)) == (row.status, row.body), row.code
+        assert answer.headers["x-amzn-ErrorType"] == row.code
+        assert {name: answer.headers[name] for name in row.headers} == row.headers
+
+
+def answered(context: dict):
+    """What the API raises for a request the authorizer handed `context`."""
+    from chalicelib.api.http import current_principal
+
+    request = SimpleNamespace(context={"authorizer": context})
+    with pytest.raises(Exception) as raised:
+        current_principal(request)
+    return raised.value
+
+
+@pytest.mark.parametrize("code", sorted(set(refusals.DENIALS) - {refusals.REUSED.code}))
+def test_the_api_answers_a_denial_from_the_table(code):
+    from chalicelib.errors import status_of
+
+    row = refusals.DENIALS[code]
+    error = answered({"denial": code})
+    assert (status_of(error), {"error": error.message}) == (row.status, row.body)
+
+
+def test_a_changed_row_changes_the_authorizer_and_the_api(monkeypatch):
+    """Nothing keeps a copy: a row's new code and message are what the
+    authorizer decides and the API answers."""
+    from chalicelib.authorizer import TokenAuthorizer
+    from chalicelib.token_format import Kind, generate
+
+    changed = dataclasses.replace(refusals.AMBIGUOUS, code="two-tokens", message="send one token")
+    monkeypatch.setattr(refusals, "AMBIGUOUS", changed)
+    monkeypatch.setitem(refusals.DENIALS, changed.code, changed)
+    headers = {"api-token": generate(Kind.ACCOUNT), "api_token": generate(Kind.ACCOUNT)}
+    decision = TokenAuthorizer(store=object())({"methodArn": "arn", "headers": headers})
+    assert decision["context"] == {"denial": "two-tokens"}
+    assert answered(decision["context"]).message == "send one token"
