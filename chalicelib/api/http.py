@@ -183,6 +183,18 @@ def pagination(request) -> tuple[int, str | None]:
     return limit, params.get("cursor") or None
 
 
+def created_response(data) -> Response:
+    """201, the created resource as `data`."""
+    return json_response({"data": data}, status=201)
+
+
+def paged_response(request, find, render) -> Response:
+    """A list route's answer: the page `find(limit=..., cursor=...)` returns
+    for the request's pagination, each item rendered."""
+    limit, cursor = pagination(request)
+    return json_response(page_body(find(limit=limit, cursor=cursor), render))
+
+
 def page_body(page, render) -> dict:
     pagination_info = {"limit": page.limit}
     if page.total is not None:

@@ -6,11 +6,11 @@ import logging
 
 from chalicelib.api.http import (
     ApiBlueprint,
+    created_response,
     json_object,
     json_response,
     no_content,
-    page_body,
-    pagination,
+    paged_response,
     path_id,
     request_meta,
 )
@@ -48,9 +48,8 @@ def trusted_publisher(publisher) -> dict:
 @api.route(REPOSITORY + "/trusted-publishers", methods=["GET"])
 def list_trusted_publishers(principal, provider, org, repo):
     publishers, _ = services()
-    limit, cursor = pagination(api.current_request)
-    page = publishers.page(principal, provider, org, repo, limit=limit, cursor=cursor)
-    return json_response(page_body(page, trusted_publisher))
+    find = functools.partial(publishers.page, principal, provider, org, repo)
+    return paged_response(api.current_request, find, trusted_publisher)
 
 
 @api.route(REPOSITORY + "/trusted-publishers", methods=["POST"])
@@ -58,7 +57,7 @@ def create_trusted_publisher(principal, provider, org, repo):
     publishers, _ = services()
     body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=PUBLISHER_FIELDS)
     created = publishers.create(principal, provider, org, repo, body, meta=request_meta(api.current_request))
-    return json_response({"data": trusted_publisher(created)}, status=201)
+    return created_response(trusted_publisher(created))
 
 
 @api.route(REPOSITORY + "/trusted-publishers/{publisherId}", methods=["DELETE"])

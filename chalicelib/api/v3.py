@@ -12,8 +12,10 @@ from chalicelib.api.http import (
     json_response,
     no_content,
     page_body,
+    paged_response,
     pagination,
     path_id,
+    created_response,
 )
 from chalicelib.clock import utcnow
 from chalicelib.scopes import REPOSITORY_READ, SCOPES
@@ -253,9 +255,8 @@ def get_repository(principal, provider, org, repo):
 @api.route(REPOSITORY + "/tokens", methods=["GET"])
 def list_project_tokens(principal, provider, org, repo):
     tokens, _ = services()
-    limit, cursor = pagination(api.current_request)
-    page = tokens.project_tokens(principal, provider, org, repo, limit=limit, cursor=cursor)
-    return json_response(page_body(page, api_token))
+    find = functools.partial(tokens.project_tokens, principal, provider, org, repo)
+    return paged_response(api.current_request, find, api_token)
 
 
 @api.route(REPOSITORY + "/tokens", methods=["POST"])
@@ -264,7 +265,7 @@ def create_project_token(principal, provider, org, repo):
     created = tokens.create_project_token(
         principal, provider, org, repo, **_token_request(), meta=request_meta(api.current_request)
     )
-    return json_response({"data": api_token(created.token, created.value)}, status=201)
+    return created_response(api_token(created.token, created.value))
 
 
 @api.route(REPOSITORY + "/tokens/{tokenId}", methods=["DELETE"])
