@@ -80,20 +80,36 @@ def test_the_scan_sees_an_import_of_chalice(tmp_path):
         assert imports_chalice(module), source
 
 
+# Run in a fresh interpreter: the modules `import module` loaded, and
+# whether it read the settings (`get_settings()` caches what it read).
+IMPORT_PROBE = """
+import json, sys
+import {module}
+settings = sys.modules.get("chalicelib.settings")
+read = bool(settings and settings.get_settings.cache_info().currsize)
+print(json.dumps({{"modules": sorted(sys.modules), "read_settings": read}}))
+"""
+
+
+def import_probe(module: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", IMPORT_PROBE.format(module=module)], cwd=PROJECT,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def loaded_by_import(module: str) -> set[str]:
     """The modules a fresh interpreter holds after `import module`."""
-    probe = f"import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True,
-                         timeout=120, check=True).stdout
-    return set(json.loads(out.strip().splitlines()[-1]))
+    return set(import_probe(module)["modules"])
 
 
 INFRA_MODULES = sorted(f"infra.{path.stem}" for path in (PROJECT / "infra").glob("*.py") if path.stem != "__init__")
 
 
 @pytest.mark.parametrize("module", INFRA_MODULES)
-def test_infra_loads_no_chalice_at_import(module):
-    assert "chalice" not in loaded_by_import(module)
+def test_infra_loads_no_chalice_and_reads_no_settings_at_import(module):
+    seen = import_probe(module)
+    assert "chalice" not in seen["modules"]
+    assert not seen["read_settings"], f"{module} reads the settings when imported"
 
 
 @pytest.mark.parametrize("module", ["chalicelib.functions", "chalicelib.refusals"])
