@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from chalicelib import telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
+from chalicelib.owner_key import OwnerKey
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
@@ -151,18 +152,18 @@ def policy_resource(method_arn: str, ttl_seconds: int) -> str:
 
 
 def principal_of(token, kind: Kind) -> Principal:
-    """Who a stored token speaks for: its owner is `user#<id>` or
-    `repo#<repository id>`; a project token also carries its repository's name."""
-    owner = token.owner.split("#", 1)[1]
+    """Who a stored token speaks for: its owner is a user or a repository, by
+    id (chalicelib.owner_key); a project token also carries its repository's name."""
     project = kind is Kind.PROJECT
+    # A project token from before ids keyed owners (`repo#<name>`) names no
+    # id: it matches no repository (see DirectoryService.repository).
+    owner = OwnerKey.find(token.owner) if project else OwnerKey.parse(token.owner)
     return Principal(
         kind=kind,
         token_id=int(token.token_id),
-        user_id=int(owner) if not project else None,
+        user_id=owner.id if owner is not None and not project else None,
         repository=getattr(token, "repository", None) if project else None,
-        # A token from before ids keyed owners ("repo#<name>") names no id:
-        # it matches no repository (see DirectoryService.repository).
-        repository_id=int(owner) if project and owner.isdigit() else None,
+        repository_id=owner.id if owner is not None and project else None,
         hint=token.hint,
         scopes=token.scopes or None,
     )

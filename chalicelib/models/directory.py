@@ -32,11 +32,13 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.models import table_meta
+from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 
 
 def user_key(user_id: float) -> str:
-    return f"user#{int(user_id)}"
+    """A user's partition (the user and their grants): their owner key."""
+    return str(OwnerKey.user(user_id))
 
 
 def email_key(email: str) -> str:
@@ -47,8 +49,13 @@ def org_key(provider: str, org: str) -> str:
     return f"org#{provider}/{org}"
 
 
+# A repository item's sort key in its organization's partition, by name: not
+# an owner key (chalicelib.owner_key), which names a repository by its id.
+REPOSITORY_SORT_PREFIX = "repo#"
+
+
 def repo_sort_key(repo: str) -> str:
-    return f"repo#{repo}"
+    return f"{REPOSITORY_SORT_PREFIX}{repo}"
 
 
 def deleted_sort_key(repository_id: float) -> str:

@@ -15,10 +15,11 @@ from pynamodb.models import Model
 
 from chalicelib.models import table_meta
 from chalicelib.models.tokens import TABLE, OwnerIndex
+from chalicelib.owner_key import OwnerKey
 
 
 def session_owner(user_id: float) -> str:
-    return f"session#user#{int(user_id)}"
+    return OwnerKey.user(user_id).sessions
 
 
 class Session(Model):

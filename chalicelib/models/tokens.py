@@ -7,9 +7,9 @@ One table, four kinds of item, all keyed by `pk`:
   and makes ids unique.
 - `TokenName`: pk `name#<owner>#<name>` makes names unique per owner.
 
-An owner is `user#<user id>` or `repo#<repository id>`: the repository's
-immutable id, never its name, so a repository created again under an old
-name owns none of its predecessor's tokens, names or count.
+An owner is a user or a repository, by id (`chalicelib.owner_key`): a
+repository created again under an old name owns none of its predecessor's
+tokens, names or count.
 - `TokenCounter`: pk `count#<owner>` counts an owner's tokens for the limit.
 
 Creating or deleting a token writes all of them in one transaction.
@@ -33,17 +33,18 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.models import table_meta
+from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 
 TABLE = get_settings().tokens_table
 
 
 def user_owner(user_id: float) -> str:
-    return f"user#{int(user_id)}"
+    return str(OwnerKey.user(user_id))
 
 
 def repository_owner(repository_id: float) -> str:
-    return f"repo#{int(repository_id)}"
+    return str(OwnerKey.repository(repository_id))
 
 
 class OwnerIndex(GlobalSecondaryIndex):
