@@ -65,9 +65,18 @@ class RepositoryRef:
 
         Raises ValueError unless `text` is three non-empty parts.
         """
+        found = cls.find(text, id)
+        if found is None:
+            raise ValueError(f"repository: expected PROVIDER/ORG/REPO, got {text!r}")
+        return found
+
+    @classmethod
+    def find(cls, text: str, id: int | None = None) -> "RepositoryRef | None":
+        """The repository `text` names, or None unless it is three non-empty
+        parts (an organization's `provider/org`, say)."""
         parts = text.split(SEPARATOR) if isinstance(text, str) else []
         if len(parts) != 3 or not all(parts):
-            raise ValueError(f"repository: expected PROVIDER/ORG/REPO, got {text!r}")
+            return None
         provider, org, name = parts
         return cls(provider, org, name, id)
 

@@ -41,6 +41,17 @@ class TestParse:
             RepositoryRef.parse(text)
 
 
+class TestFind:
+    @pytest.mark.parametrize(("text", "path"), PARSED)
+    def test_find_is_parse(self, text, path):
+        assert RepositoryRef.find(text) == RepositoryRef.parse(text)
+        assert RepositoryRef.find(text, id=4) == RepositoryRef(*path, 4)
+
+    @pytest.mark.parametrize("text", [*NOT_THREE_PARTS, None, 7])
+    def test_find_answers_none_for_anything_else(self, text):
+        assert RepositoryRef.find(text) is None
+
+
 class TestOf:
     def test_of_takes_a_stored_repositorys_name_and_id(self):
         item = SimpleNamespace(provider="gh", owner="acme", name="widgets", repository_id=Decimal(42))
