@@ -33,6 +33,7 @@ from pynamodb.models import Model
 
 from chalicelib.models import table_meta
 from chalicelib.owner_key import OwnerKey
+from chalicelib.repository_ref import RepositoryItem, RepositoryRef
 from chalicelib.settings import get_settings
 
 
@@ -56,6 +57,11 @@ REPOSITORY_SORT_PREFIX = "repo#"
 
 def repo_sort_key(repo: str) -> str:
     return f"{REPOSITORY_SORT_PREFIX}{repo}"
+
+
+def repository_item_key(repository: RepositoryRef) -> tuple[str, str]:
+    """The (pk, sk) of the directory item of the repository so named."""
+    return org_key(repository.provider, repository.org), repo_sort_key(repository.name)
 
 
 def deleted_sort_key(repository_id: float) -> str:
@@ -106,16 +112,24 @@ class Organization(DirectoryItem, discriminator="org"):
     personal = BooleanAttribute(default=False, null=True)  # a user's own account, not an organization
 
 
-class Repository(DirectoryItem, discriminator="repo"):
+class Named:
+    """A stored repository's name and id, as one value (its `owner` is its organization)."""
+
+    @property
+    def ref(self: RepositoryItem) -> RepositoryRef:
+        return RepositoryRef.of(self)
+
+    @property
+    def full_name(self: RepositoryItem) -> str:
+        return RepositoryRef.of(self).full_name
+
+
+class Repository(Named, DirectoryItem, discriminator="repo"):
     repository_id = NumberAttribute()
     provider = UnicodeAttribute()
     owner = UnicodeAttribute()
     name = UnicodeAttribute()
     public = BooleanAttribute(default=False, null=True)  # visibility on its provider
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.provider}/{self.owner}/{self.name}"
 
 
 class Grant(DirectoryItem, discriminator="grant"):
@@ -123,7 +137,7 @@ class Grant(DirectoryItem, discriminator="grant"):
     role = UnicodeAttribute()
 
 
-class DeletedRepository(DirectoryItem, discriminator="deleted-repo"):
+class DeletedRepository(Named, DirectoryItem, discriminator="deleted-repo"):
     repository_id = NumberAttribute()
     provider = UnicodeAttribute()
     owner = UnicodeAttribute()
@@ -131,10 +145,6 @@ class DeletedRepository(DirectoryItem, discriminator="deleted-repo"):
     deleted_at = UTCDateTimeAttribute()
     # Set once its grants, tokens and uploads are all gone.
     purged_at = UTCDateTimeAttribute(null=True)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.provider}/{self.owner}/{self.name}"
 
 
 def publisher_sort_key(repo: str, publisher_id: float | None = None) -> str:
@@ -166,3 +176,8 @@ class TrustedPublisher(DirectoryItem, discriminator="publisher"):
     environment = UnicodeAttribute(null=True)  # GitHub
     ref = UnicodeAttribute(null=True)  # GitLab
     created_by = NumberAttribute(null=True)
+
+    @property
+    def repository_ref(self) -> RepositoryRef:
+        """The repository it was registered on: its name and id."""
+        return RepositoryRef.parse(self.repository, int(self.repository_id))
