@@ -31,6 +31,7 @@ from chalicelib import telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
 from chalicelib.owner_key import OwnerKey
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
@@ -154,16 +155,17 @@ def policy_resource(method_arn: str, ttl_seconds: int) -> str:
 def principal_of(token, kind: Kind) -> Principal:
     """Who a stored token speaks for: its owner is a user or a repository, by
     id (chalicelib.owner_key); a project token also carries its repository's name."""
-    project = kind is Kind.PROJECT
+    if kind is not Kind.PROJECT:
+        return Principal(kind=kind, token_id=int(token.token_id), user_id=OwnerKey.parse(token.owner).id,
+                         hint=token.hint, scopes=token.scopes or None)
     # A project token from before ids keyed owners (`repo#<name>`) names no
     # id: it matches no repository (see DirectoryService.repository).
-    owner = OwnerKey.find(token.owner) if project else OwnerKey.parse(token.owner)
+    owner = OwnerKey.find(token.owner)
+    name = getattr(token, "repository", None)
     return Principal(
         kind=kind,
         token_id=int(token.token_id),
-        user_id=owner.id if owner is not None and not project else None,
-        repository=getattr(token, "repository", None) if project else None,
-        repository_id=owner.id if owner is not None and project else None,
+        repository=RepositoryRef.parse(name, owner.id if owner is not None else None) if name else None,
         hint=token.hint,
         scopes=token.scopes or None,
     )

@@ -6,11 +6,12 @@ repository deletes its project tokens, grants and uploads.
 """
 from datetime import timedelta
 
-from chalicelib.access import ORG_ROLES, PROVIDERS, REPO_ROLES, Principal
+from chalicelib.access import ORG_ROLES, REPO_ROLES, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
 from chalicelib.names import check_name
+from chalicelib.repository_ref import PROVIDERS
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.uploads import UploadStore

@@ -232,10 +232,11 @@ class AuditService:
             else:
                 raise ValueError("a principal names its repository or its user")
             m = meta or RequestMeta()
+            repository = str(principal.repository) if principal.repository is not None else None
             return self.store.items(
                 [stream], at, action=DENIED, outcome="denied", actor=actor,
                 actor_user_id=actor_user_id, token_id=principal.token_id, token_hint=principal.hint,
-                token_kind=principal.kind.value, repository=principal.repository, source_ip=m.source_ip,
+                token_kind=principal.kind.value, repository=repository, source_ip=m.source_ip,
                 user_agent=m.user_agent, request=m.request, status=status, reason=reason, refused_requests=count,
             )
 
