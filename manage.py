@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from chalicelib.owner_key import OwnerKey
 from chalicelib.repository_ref import RepositoryRef
 from scripts import stage_env
 
@@ -255,7 +256,7 @@ def list_tokens(obj, email):
 def revoke_token(obj, token_id):
     """Revoke any token (account or project) by its id: 404 at its next use."""
     token = run(lambda: obj.admin.revoke_token(token_id))
-    click.echo(f"revoked token {token_id} ({token.hint}, {token.owner.split('#', 1)[0]} token)")
+    click.echo(f"revoked token {token_id} ({token.hint}, {OwnerKey.parse(token.owner).kind.value} token)")
 
 
 @cli.command("delete-org")
