@@ -28,10 +28,10 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models import table_meta
+from chalicelib.models import index_meta, table_meta
 from chalicelib.owner_key import OwnerKey
 from chalicelib.repository_ref import RepositoryItem, RepositoryRef
 from chalicelib.settings import get_settings
@@ -73,9 +73,10 @@ def grant_sort_key(target: str) -> str:
 
 
 class TargetIndex(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "target-index"
-        projection = AllProjection()
+    """Grants by what they grant on, publishers by what trusts them: the
+    deletions' and the exchange's queries without a Scan."""
+
+    Meta = index_meta("target-index")
 
     target = UnicodeAttribute(hash_key=True)
     pk = UnicodeAttribute(range_key=True)

@@ -29,10 +29,10 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models import table_meta
+from chalicelib.models import index_meta, table_meta
 from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 
@@ -50,9 +50,7 @@ def repository_owner(repository_id: float) -> str:
 class OwnerIndex(GlobalSecondaryIndex):
     """An owner's tokens, newest last: listing without a Scan."""
 
-    class Meta:
-        index_name = "owner-index"
-        projection = AllProjection()
+    Meta = index_meta("owner-index")
 
     owner = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
@@ -69,9 +67,7 @@ def sweep_shard(token_id: float) -> str:
 class ExpiryIndex(GlobalSecondaryIndex):
     """Tokens with an expiry, by expiry: the sweeper's "expires soon" query."""
 
-    class Meta:
-        index_name = "expiry-index"
-        projection = AllProjection()
+    Meta = index_meta("expiry-index")
 
     sweep_shard = UnicodeAttribute(hash_key=True)
     expires_at = UTCDateTimeAttribute(range_key=True)
@@ -81,9 +77,7 @@ class ActivityIndex(GlobalSecondaryIndex):
     """Tokens by last activity (their last use, or their creation): the
     sweeper's "unused for N days" query."""
 
-    class Meta:
-        index_name = "activity-index"
-        projection = AllProjection()
+    Meta = index_meta("activity-index")
 
     sweep_shard = UnicodeAttribute(hash_key=True)
     active_at = UTCDateTimeAttribute(range_key=True)
