@@ -36,9 +36,16 @@ class Session(Model):
 
     owner_index = OwnerIndex()
 
+    KEY_PREFIX = "session#"
+
     @staticmethod
     def key(digest: str) -> str:
-        return f"session#{digest}"
+        return f"{Session.KEY_PREFIX}{digest}"
+
+    @staticmethod
+    def digest_of(key: str) -> str | None:
+        """The digest a session's key holds; None for any other string."""
+        return key.removeprefix(Session.KEY_PREFIX) if key.startswith(Session.KEY_PREFIX) else None
 
 
 class PendingSignIn(Model):
