@@ -9,10 +9,13 @@ your AWS credentials.
     python manage.py create-user alice@example.com --name Alice
     python manage.py --aws --stage prod issue-token alice@example.com
 """
+import functools
 import sys
 
 import click
 
+from chalicelib.owner_key import OwnerKey
+from chalicelib.repository_ref import RepositoryRef
 from scripts import stage_env
 
 
@@ -45,6 +48,20 @@ def run(action):
         raise click.ClickException(f"{where} ({type(cause).__name__}: {cause}); {hint}") from None
     except LatchkeyError as error:
         raise click.ClickException(error.message) from None
+
+
+def repository_arguments(command):
+    """The arguments PROVIDER ORG REPO, passed to `command` as one
+    `repository` (a RepositoryRef)."""
+
+    @click.argument("provider")
+    @click.argument("org")
+    @click.argument("repo")
+    @functools.wraps(command)
+    def with_repository(*args, provider, org, repo, **kwargs):
+        return command(*args, repository=RepositoryRef(provider, org, repo), **kwargs)
+
+    return with_repository
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,26 +108,22 @@ def create_org(obj, provider, org, personal):
 
 
 @cli.command("create-repo")
-@click.argument("provider")
-@click.argument("org")
-@click.argument("repo")
+@repository_arguments
 @click.option("--public", is_flag=True, help="Public on its provider (visibility Public; default Private).")
 @click.pass_obj
-def create_repo(obj, provider, org, repo, public):
+def create_repo(obj, repository, public):
     """Create a repository in an existing organization (private unless `--public`)."""
-    run(lambda: obj.admin.create_repository(provider, org, repo, public=public))
-    click.echo(f"created {'public' if public else 'private'} repository {provider}/{org}/{repo}")
+    run(lambda: obj.admin.create_repository(*repository.path, public=public))
+    click.echo(f"created {'public' if public else 'private'} repository {repository}")
 
 
 @cli.command("delete-repo")
-@click.argument("provider")
-@click.argument("org")
-@click.argument("repo")
+@repository_arguments
 @click.pass_obj
-def delete_repo(obj, provider, org, repo):
+def delete_repo(obj, repository):
     """Delete a repository, its grants and its project tokens."""
-    count = run(lambda: obj.admin.delete_repository(provider, org, repo))
-    click.echo(f"deleted repository {provider}/{org}/{repo} and {count} project token(s)")
+    count = run(lambda: obj.admin.delete_repository(*repository.path))
+    click.echo(f"deleted repository {repository} and {count} project token(s)")
 
 
 @cli.command("grant")
@@ -151,12 +164,10 @@ def issue_token(obj, email, name, expires_in):
 
 
 @cli.command("set-analysis-config")
-@click.argument("provider")
-@click.argument("org")
-@click.argument("repo")
+@repository_arguments
 @click.argument("file", metavar="FILE.json", type=click.File("rb"))
 @click.pass_obj
-def set_analysis_config(obj, provider, org, repo, file):
+def set_analysis_config(obj, repository, file):
     """Replace a repository's analysis configuration with FILE.json ("-": stdin).
 
     The shape the analysis CLI reads at /2.0/project/analysis/configuration:
@@ -175,8 +186,8 @@ def set_analysis_config(obj, provider, org, repo, file):
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise click.ClickException(f"{file.name}: not valid JSON ({error})") from None
-    configuration = run(lambda: obj.admin.set_analysis_configuration(provider, org, repo, body))
-    click.echo(f"set the analysis configuration of {provider}/{org}/{repo}: "
+    configuration = run(lambda: obj.admin.set_analysis_configuration(*repository.path, body))
+    click.echo(f"set the analysis configuration of {repository}: "
                f"{len(configuration['ignoredPaths'])} ignored path(s), "
                f"{len(configuration['projectExtensions'])} language extension(s), "
                f"{len(configuration['toolConfiguration'])} tool(s)")
@@ -245,7 +256,7 @@ def list_tokens(obj, email):
 def revoke_token(obj, token_id):
     """Revoke any token (account or project) by its id: 404 at its next use."""
     token = run(lambda: obj.admin.revoke_token(token_id))
-    click.echo(f"revoked token {token_id} ({token.hint}, {token.owner.split('#', 1)[0]} token)")
+    click.echo(f"revoked token {token_id} ({token.hint}, {OwnerKey.parse(token.owner).kind.value} token)")
 
 
 @cli.command("delete-org")

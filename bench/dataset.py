@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from chalicelib import token_format
 from chalicelib.models.directory import Grant, Organization, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, TokenCounter, repository_owner, user_owner
+from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 
@@ -104,7 +105,7 @@ class Dataset:
             name="lister", created_at=self.now).serialize())
         owners = (user_owner(user_id), repository_owner(self.repository_ids["gh/org0/repo0"]))
         for owner in owners:
-            kind = Kind.ACCOUNT if owner.startswith("user#") else Kind.PROJECT
+            kind = Kind.ACCOUNT if OwnerKey.parse(owner).is_user else Kind.PROJECT
             for _ in range(count):
                 tokens_table.put_item(self._token(kind, owner)[1])
             tokens_table.put_item(TokenCounter(TokenCounter.key(owner), count=count).serialize())

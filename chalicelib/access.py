@@ -11,9 +11,9 @@ import enum
 from dataclasses import dataclass
 
 from chalicelib.errors import Forbidden, NotFound
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import Kind
 
-PROVIDERS = ("gh", "gl", "bb", "ghe", "gle", "bbe")
 ORG_ROLES = ("admin", "member")
 
 
@@ -41,12 +41,17 @@ class Principal:
     kind: Kind
     token_id: int
     user_id: int | None = None  # account tokens
-    repository: str | None = None  # project tokens: "<provider>/<org>/<repo>"
-    repository_id: int | None = None  # project tokens: the repository's immutable id
+    # Project tokens: their repository's name and immutable id (no id for a
+    # token from before ids keyed owners: it matches no repository).
+    repository: RepositoryRef | None = None
     hint: str | None = None  # the token's hint (prefix...last 4), for the audit trail
     # A project token limited to some scopes: them, space separated
     # (chalicelib.scopes); None when it has every scope.
     scopes: str | None = None
+
+    @property
+    def repository_id(self) -> int | None:
+        return self.repository.id if self.repository is not None else None
 
     def to_context(self) -> dict[str, str]:
         # API Gateway passes context values as strings: send strings
@@ -55,7 +60,7 @@ class Principal:
         if self.user_id is not None:
             context["userId"] = str(self.user_id)
         if self.repository is not None:
-            context["repository"] = self.repository
+            context["repository"] = str(self.repository)
         if self.repository_id is not None:
             context["repositoryId"] = str(self.repository_id)
         if self.hint is not None:
@@ -67,13 +72,14 @@ class Principal:
     @classmethod
     def from_context(cls, context: dict) -> "Principal":
         user_id = context.get("userId")
+        repository = context.get("repository")
         repository_id = context.get("repositoryId")
         return cls(
             kind=Kind(context["kind"]),
             token_id=int(context["tokenId"]),
             user_id=int(user_id) if user_id else None,
-            repository=context.get("repository") or None,
-            repository_id=int(repository_id) if repository_id else None,
+            repository=RepositoryRef.parse(repository, int(repository_id) if repository_id else None)
+            if repository else None,
             hint=context.get("hint") or None,
             scopes=context.get("scopes") or None,
         )
@@ -109,15 +115,15 @@ def require_account(principal: Principal) -> int:
     return principal.user_id
 
 
-def check_repository(principal: Principal, full_name: str, role: Role | None, action: Action) -> None:
-    """Allow `action` on repository `full_name`, or raise.
+def check_repository(principal: Principal, repository: RepositoryRef, role: Role | None, action: Action) -> None:
+    """Allow `action` on the repository named `repository`, or raise.
 
     `role` is the account's live role on it (None: no access, or the
     repository does not exist). A project token acts on its own repository
     only, never manages tokens, and does not depend on any person's access.
     """
     if principal.kind is Kind.PROJECT:
-        if principal.repository != full_name:
+        if principal.repository is None or not principal.repository.same_name(repository):
             raise NotFound()
         if action is Action.MANAGE_TOKENS:
             raise Forbidden("project tokens cannot manage tokens; use an account API token")

@@ -33,6 +33,8 @@ from chalicelib import refusals, telemetry, token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
 from chalicelib.refusals import HINT_KEY, Refusal
+from chalicelib.owner_key import OwnerKey
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
@@ -140,18 +142,19 @@ def policy_resource(method_arn: str, ttl_seconds: int) -> str:
 
 
 def principal_of(token, kind: Kind) -> Principal:
-    """Who a stored token speaks for: its owner is `user#<id>` or
-    `repo#<repository id>`; a project token also carries its repository's name."""
-    owner = token.owner.split("#", 1)[1]
-    project = kind is Kind.PROJECT
+    """Who a stored token speaks for: its owner is a user or a repository, by
+    id (chalicelib.owner_key); a project token also carries its repository's name."""
+    if kind is not Kind.PROJECT:
+        return Principal(kind=kind, token_id=int(token.token_id), user_id=OwnerKey.parse(token.owner).id,
+                         hint=token.hint, scopes=token.scopes or None)
+    # A project token from before ids keyed owners (`repo#<name>`) names no
+    # id: it matches no repository (see DirectoryService.repository).
+    owner = OwnerKey.find(token.owner)
+    name = getattr(token, "repository", None)
     return Principal(
         kind=kind,
         token_id=int(token.token_id),
-        user_id=int(owner) if not project else None,
-        repository=getattr(token, "repository", None) if project else None,
-        # A token from before ids keyed owners ("repo#<name>") names no id:
-        # it matches no repository (see DirectoryService.repository).
-        repository_id=int(owner) if project and owner.isdigit() else None,
+        repository=RepositoryRef.parse(name, owner.id if owner is not None else None) if name else None,
         hint=token.hint,
         scopes=token.scopes or None,
     )

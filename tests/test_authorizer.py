@@ -183,3 +183,33 @@ def test_authorizer_reads_every_value_of_a_repeated_header(authorizer, make):
         assert (effect(decision), decision["context"].get("denial")) == ("Allow", "ambiguous")
     same = authorizer({"methodArn": ARN, "multiValueHeaders": {"api-token": [bob, bob]}})
     assert "kind" in same["context"]
+
+
+def _stored(owner: str, repository: str | None = None):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(owner=owner, token_id=9, hint="lk_...abcd", scopes=None, repository=repository)
+
+
+def test_principal_of_an_account_token_is_its_user():
+    from chalicelib.authorizer import principal_of
+
+    principal = principal_of(_stored("user#5"), Kind.ACCOUNT)
+    assert (principal.user_id, principal.repository, principal.repository_id) == (5, None, None)
+
+
+def test_principal_of_a_project_token_names_its_repository_and_id():
+    from chalicelib.authorizer import principal_of
+    from chalicelib.repository_ref import RepositoryRef
+
+    principal = principal_of(_stored("repo#7", "gh/acme/widgets"), Kind.PROJECT)
+    assert principal.repository == RepositoryRef("gh", "acme", "widgets", 7) and principal.user_id is None
+    assert principal.to_context()["repository"] == "gh/acme/widgets" and principal.to_context()["repositoryId"] == "7"
+
+
+def test_principal_of_a_name_keyed_project_token_has_no_repository_id():
+    # Owners from before ids keyed them (repo#<name>) match no repository.
+    from chalicelib.authorizer import principal_of
+
+    principal = principal_of(_stored("repo#widgets", "gh/acme/widgets"), Kind.PROJECT)
+    assert str(principal.repository) == "gh/acme/widgets" and principal.repository_id is None

@@ -249,3 +249,27 @@ def test_an_unreachable_endpoint_is_named_in_the_error(monkeypatch, tmp_path):
     result = CliRunner().invoke(manage.cli, ["list-users"])
     assert result.exit_code == 1
     assert f"http://127.0.0.1:{port} (LOCAL_AWS_PORT)" in result.output and "make run" in result.output
+
+
+@pytest.mark.parametrize("target, parsed", [
+    ("gh/acme", ("gh", "acme", None)),
+    ("gl/acme/widgets", ("gl", "acme", ("gl", "acme", "widgets"))),
+])
+def test_parse_target_names_an_organization_or_a_repository(target, parsed):
+    from chalicelib.services.admin import parse_target
+
+    provider, org, repository = parse_target(target)
+    assert (provider, org, repository.path if repository else None) == parsed
+
+
+@pytest.mark.parametrize("target, message", [
+    ("gh", "target: expected PROVIDER/ORG"), ("gh/", "target: expected"), ("/acme", "target: expected"),
+    ("gh/acme/", "target: expected"), ("gh//widgets", "target: expected"), ("gh/a/b/c", "target: expected"),
+    ("xx/acme", "provider: one of"), ("xx/acme/widgets", "provider: one of"),
+])
+def test_parse_target_refuses_anything_else(target, message):
+    from chalicelib.errors import BadRequest
+    from chalicelib.services.admin import parse_target
+
+    with pytest.raises(BadRequest, match=message):
+        parse_target(target)

@@ -13,6 +13,7 @@ import pytest
 from chalicelib.access import Principal
 from chalicelib.errors import Conflict, NotFound, Unavailable
 from chalicelib.models.tokens import Token, user_owner
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import digest
 from chalicelib.store.tokens import LimitReached
 from chalicelib.token_format import Kind
@@ -198,7 +199,7 @@ def uploads(services):
 
     admin, _ = services
     repo = admin.create_repository("gh", "racers", "widgets") if admin.create_organization("gh", "racers") else None
-    project = Principal(Kind.PROJECT, 1, repository="gh/racers/widgets", repository_id=int(repo.repository_id))
+    project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(repo))
     service = UploadService()
     committed = []  # the digest of each report whose conditional write won, in order
     real_put = service.store.put_readback

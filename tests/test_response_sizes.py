@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib import readback, reports
 from chalicelib.access import Principal
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 from tests.upload_bodies import COMMIT
@@ -27,7 +28,7 @@ def world(make, admin):
 
     make.repo("gh/acme/widgets")
     live = admin.store.repository("gh", "acme", "widgets")
-    project = Principal(Kind.PROJECT, 1, repository="gh/acme/widgets", repository_id=int(live.repository_id))
+    project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(live))
     reader = make.user("reader@example.com").grant("gh/acme/widgets", "read").token()
     return UploadService(), project, reader
 

@@ -5,6 +5,7 @@ import pytest
 from chalicelib import reports
 from chalicelib.access import Principal
 from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
 from tests.upload_bodies import COMMIT
@@ -128,7 +129,7 @@ def project(repo="gh/acme/widgets") -> Principal:
     from chalicelib.store.directory import DirectoryStore
 
     live = DirectoryStore().repository(*repo.split("/"))
-    return Principal(Kind.PROJECT, 1, repository=repo, repository_id=int(live.repository_id) if live else 1)
+    return Principal(Kind.PROJECT, 1, repository=RepositoryRef.parse(repo, int(live.repository_id) if live else 1))
 
 
 def test_project_token_repository_comes_from_token(service):
@@ -151,7 +152,8 @@ def test_project_token_of_a_predecessor_of_the_same_name_is_not_found(service, m
 
 def test_project_token_without_a_repository_id_is_not_found(service):
     with pytest.raises(NotFound):
-        service.repository(Principal(Kind.PROJECT, 1, repository="gh/acme/widgets"), None, action=_upload())
+        idless = Principal(Kind.PROJECT, 1, repository=RepositoryRef("gh", "acme", "widgets"))  # no id
+        service.repository(idless, None, action=_upload())
 
 
 def test_account_token_needs_repository_path(service, make):

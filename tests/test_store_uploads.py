@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.access import Principal
 from chalicelib.errors import Unavailable
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
@@ -31,7 +32,7 @@ def repository_id(service):
 
 @pytest.fixture
 def project(repository_id):
-    return Principal(Kind.PROJECT, 1, repository=REPO, repository_id=repository_id)
+    return Principal(Kind.PROJECT, 1, repository=RepositoryRef.parse(REPO, repository_id))
 
 
 def s3_keys():

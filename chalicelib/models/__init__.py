@@ -5,6 +5,8 @@ are fixed when a model module is imported (PynamoDB reads `Meta` then).
 """
 from typing import Any
 
+from pynamodb.indexes import AllProjection
+
 from chalicelib.settings import get_settings
 
 
@@ -31,3 +33,9 @@ def table_meta(table_name: str) -> Any:
             "max_retry_attempts": settings.aws_max_attempts - 1,
         },
     )
+
+
+def index_meta(index_name: str) -> Any:
+    """A PynamoDB `Meta` for global secondary index `index_name`, projecting
+    every attribute (each query of ours reads whole items)."""
+    return type("Meta", (), {"index_name": index_name, "projection": AllProjection()})

@@ -17,18 +17,19 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute,
 from pynamodb.models import Model
 
 from chalicelib.models import table_meta
+from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 
 
 def user_stream(user_id: int) -> str:
-    return f"user#{user_id}"
+    return str(OwnerKey.user(user_id))
 
 
 def repository_stream(repository_id: float) -> str:
     """A repository's stream, by its immutable id: a repository created again
     under an old name starts with an empty trail, and a deleted one's trail
     stays readable by id (`deleted-repositories/{id}/events`)."""
-    return f"repo#{int(repository_id)}"
+    return str(OwnerKey.repository(repository_id))
 
 
 class AuditEvent(Model):

@@ -28,15 +28,18 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models import table_meta
+from chalicelib.models import index_meta, table_meta
+from chalicelib.owner_key import OwnerKey
+from chalicelib.repository_ref import RepositoryItem, RepositoryRef
 from chalicelib.settings import get_settings
 
 
 def user_key(user_id: float) -> str:
-    return f"user#{int(user_id)}"
+    """A user's partition (the user and their grants): their owner key."""
+    return str(OwnerKey.user(user_id))
 
 
 def email_key(email: str) -> str:
@@ -47,8 +50,18 @@ def org_key(provider: str, org: str) -> str:
     return f"org#{provider}/{org}"
 
 
+# A repository item's sort key in its organization's partition, by name: not
+# an owner key (chalicelib.owner_key), which names a repository by its id.
+REPOSITORY_SORT_PREFIX = "repo#"
+
+
 def repo_sort_key(repo: str) -> str:
-    return f"repo#{repo}"
+    return f"{REPOSITORY_SORT_PREFIX}{repo}"
+
+
+def repository_item_key(repository: RepositoryRef) -> tuple[str, str]:
+    """The (pk, sk) of the directory item of the repository so named."""
+    return org_key(repository.provider, repository.org), repo_sort_key(repository.name)
 
 
 def deleted_sort_key(repository_id: float) -> str:
@@ -60,9 +73,10 @@ def grant_sort_key(target: str) -> str:
 
 
 class TargetIndex(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "target-index"
-        projection = AllProjection()
+    """Grants by what they grant on, publishers by what trusts them: the
+    deletions' and the exchange's queries without a Scan."""
+
+    Meta = index_meta("target-index")
 
     target = UnicodeAttribute(hash_key=True)
     pk = UnicodeAttribute(range_key=True)
@@ -99,16 +113,24 @@ class Organization(DirectoryItem, discriminator="org"):
     personal = BooleanAttribute(default=False, null=True)  # a user's own account, not an organization
 
 
-class Repository(DirectoryItem, discriminator="repo"):
+class Named:
+    """A stored repository's name and id, as one value (its `owner` is its organization)."""
+
+    @property
+    def ref(self: RepositoryItem) -> RepositoryRef:
+        return RepositoryRef.of(self)
+
+    @property
+    def full_name(self: RepositoryItem) -> str:
+        return RepositoryRef.of(self).full_name
+
+
+class Repository(Named, DirectoryItem, discriminator="repo"):
     repository_id = NumberAttribute()
     provider = UnicodeAttribute()
     owner = UnicodeAttribute()
     name = UnicodeAttribute()
     public = BooleanAttribute(default=False, null=True)  # visibility on its provider
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.provider}/{self.owner}/{self.name}"
 
 
 class Grant(DirectoryItem, discriminator="grant"):
@@ -116,7 +138,7 @@ class Grant(DirectoryItem, discriminator="grant"):
     role = UnicodeAttribute()
 
 
-class DeletedRepository(DirectoryItem, discriminator="deleted-repo"):
+class DeletedRepository(Named, DirectoryItem, discriminator="deleted-repo"):
     repository_id = NumberAttribute()
     provider = UnicodeAttribute()
     owner = UnicodeAttribute()
@@ -124,10 +146,6 @@ class DeletedRepository(DirectoryItem, discriminator="deleted-repo"):
     deleted_at = UTCDateTimeAttribute()
     # Set once its grants, tokens and uploads are all gone.
     purged_at = UTCDateTimeAttribute(null=True)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.provider}/{self.owner}/{self.name}"
 
 
 def publisher_sort_key(repo: str, publisher_id: float | None = None) -> str:
@@ -159,3 +177,8 @@ class TrustedPublisher(DirectoryItem, discriminator="publisher"):
     environment = UnicodeAttribute(null=True)  # GitHub
     ref = UnicodeAttribute(null=True)  # GitLab
     created_by = NumberAttribute(null=True)
+
+    @property
+    def repository_ref(self) -> RepositoryRef:
+        """The repository it was registered on: its name and id."""
+        return RepositoryRef.parse(self.repository, int(self.repository_id))

@@ -15,10 +15,11 @@ from pynamodb.models import Model
 
 from chalicelib.models import table_meta
 from chalicelib.models.tokens import TABLE, OwnerIndex
+from chalicelib.owner_key import OwnerKey
 
 
 def session_owner(user_id: float) -> str:
-    return f"session#user#{int(user_id)}"
+    return OwnerKey.user(user_id).sessions
 
 
 class Session(Model):
@@ -35,9 +36,16 @@ class Session(Model):
 
     owner_index = OwnerIndex()
 
+    KEY_PREFIX = "session#"
+
     @staticmethod
     def key(digest: str) -> str:
-        return f"session#{digest}"
+        return f"{Session.KEY_PREFIX}{digest}"
+
+    @staticmethod
+    def digest_of(key: str) -> str | None:
+        """The digest a session's key holds; None for any other string."""
+        return key.removeprefix(Session.KEY_PREFIX) if key.startswith(Session.KEY_PREFIX) else None
 
 
 class PendingSignIn(Model):

@@ -7,9 +7,9 @@ One table, four kinds of item, all keyed by `pk`:
   and makes ids unique.
 - `TokenName`: pk `name#<owner>#<name>` makes names unique per owner.
 
-An owner is `user#<user id>` or `repo#<repository id>`: the repository's
-immutable id, never its name, so a repository created again under an old
-name owns none of its predecessor's tokens, names or count.
+An owner is a user or a repository, by id (`chalicelib.owner_key`): a
+repository created again under an old name owns none of its predecessor's
+tokens, names or count.
 - `TokenCounter`: pk `count#<owner>` counts an owner's tokens for the limit.
 
 Creating or deleting a token writes all of them in one transaction.
@@ -29,29 +29,28 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models import table_meta
+from chalicelib.models import index_meta, table_meta
+from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 
 TABLE = get_settings().tokens_table
 
 
 def user_owner(user_id: float) -> str:
-    return f"user#{int(user_id)}"
+    return str(OwnerKey.user(user_id))
 
 
 def repository_owner(repository_id: float) -> str:
-    return f"repo#{int(repository_id)}"
+    return str(OwnerKey.repository(repository_id))
 
 
 class OwnerIndex(GlobalSecondaryIndex):
     """An owner's tokens, newest last: listing without a Scan."""
 
-    class Meta:
-        index_name = "owner-index"
-        projection = AllProjection()
+    Meta = index_meta("owner-index")
 
     owner = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
@@ -68,9 +67,7 @@ def sweep_shard(token_id: float) -> str:
 class ExpiryIndex(GlobalSecondaryIndex):
     """Tokens with an expiry, by expiry: the sweeper's "expires soon" query."""
 
-    class Meta:
-        index_name = "expiry-index"
-        projection = AllProjection()
+    Meta = index_meta("expiry-index")
 
     sweep_shard = UnicodeAttribute(hash_key=True)
     expires_at = UTCDateTimeAttribute(range_key=True)
@@ -80,9 +77,7 @@ class ActivityIndex(GlobalSecondaryIndex):
     """Tokens by last activity (their last use, or their creation): the
     sweeper's "unused for N days" query."""
 
-    class Meta:
-        index_name = "activity-index"
-        projection = AllProjection()
+    Meta = index_meta("activity-index")
 
     sweep_shard = UnicodeAttribute(hash_key=True)
     active_at = UTCDateTimeAttribute(range_key=True)

@@ -31,6 +31,7 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from chalicelib.models import table_meta
+from chalicelib.owner_key import OwnerKey
 from chalicelib.settings import get_settings
 
 TABLE = get_settings().uploads_table
@@ -46,7 +47,8 @@ ANALYSIS_KINDS = (ISSUES, METRICS, DUPLICATION)
 
 
 def repository_key(repository_id: float) -> str:
-    return f"repo#{int(repository_id)}"
+    """The repository's partition: its owner key (chalicelib.owner_key)."""
+    return str(OwnerKey.repository(repository_id))
 
 
 def commit_sk(commit: str, *parts: str) -> str:

@@ -6,24 +6,30 @@ repository deletes its project tokens, grants and uploads.
 """
 from datetime import timedelta
 
-from chalicelib.access import ORG_ROLES, PROVIDERS, REPO_ROLES, Principal
+from chalicelib.access import ORG_ROLES, REPO_ROLES, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
 from chalicelib.names import check_name
+from chalicelib.repository_ref import PROVIDERS, RepositoryRef
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.uploads import UploadStore
 from chalicelib.token_format import Kind
 
 
-def parse_target(target: str) -> tuple[str, str, str | None]:
-    """`PROVIDER/ORG` or `PROVIDER/ORG/REPO`."""
-    parts = target.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise BadRequest(f"target: expected PROVIDER/ORG or PROVIDER/ORG/REPO, got {target!r}")
-    check_provider(parts[0])
-    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+def parse_target(target: str) -> tuple[str, str, RepositoryRef | None]:
+    """`PROVIDER/ORG` or `PROVIDER/ORG/REPO`: (provider, org, the repository
+    when the target names one)."""
+    repository = RepositoryRef.find(target)
+    if repository is not None:
+        provider, org = repository.provider, repository.org
+    else:
+        provider, _, org = target.partition("/")
+        if not provider or not org or "/" in org:
+            raise BadRequest(f"target: expected PROVIDER/ORG or PROVIDER/ORG/REPO, got {target!r}")
+    check_provider(provider)
+    return provider, org, repository
 
 
 def check_provider(provider: str) -> None:
@@ -80,10 +86,10 @@ class AdminService:
 
     def issue_project_token(self, target: str, name: str | None = None,
                             expires_in_days: int | None = None) -> NewToken:
-        provider, org, repo = parse_target(target)
-        if repo is None:
+        _, _, named = parse_target(target)
+        if named is None:
             raise BadRequest(f"target: expected PROVIDER/ORG/REPO, got {target!r}")
-        repository = self.store.repository(provider, org, repo)
+        repository = self.store.repository(*named.path)
         if repository is None:
             raise NotFound(f"no repository {target}")
         return self.tokens.issue_project_token(repository, name=name, expires_at=self._expiry(expires_in_days))
@@ -134,13 +140,12 @@ class AdminService:
         that failed half-way.
         """
         check_provider(provider)
-        full_name = f"{provider}/{org}/{repo}"
         repository = self.store.repository(provider, org, repo)
         pending = self.store.unpurged_deletions(provider, org, repo)
         if repository is not None:
             pending.append(self.store.delete_repository(repository, self.clock()))
         elif not pending:
-            raise NotFound(f"no repository {full_name}")
+            raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
         return sum(self._purge(tombstone) for tombstone in pending)
 
     def _purge(self, tombstone) -> int:
@@ -165,15 +170,15 @@ class AdminService:
         return PublisherStore().delete_all_of(provider, org, repo)
 
     def grant(self, email: str, target: str, role: str):
-        provider, org, repo = parse_target(target)
-        roles = REPO_ROLES if repo else ORG_ROLES
+        provider, org, repository = parse_target(target)
+        roles = REPO_ROLES if repository else ORG_ROLES
         if role not in roles:
-            kind = "repository" if repo else "organization"
+            kind = "repository" if repository else "organization"
             raise BadRequest(f"role: {kind} roles are {', '.join(roles)}, got {role!r}")
         user = self.user(email)
-        exists = self.store.repository(provider, org, repo) if repo else self.store.organization(provider, org)
+        exists = self.store.repository(*repository.path) if repository else self.store.organization(provider, org)
         if exists is None:
-            raise NotFound(f"no {'repository' if repo else 'organization'} {target}")
+            raise NotFound(f"no {'repository' if repository else 'organization'} {target}")
         return self.store.put_grant(user, target, role, self.clock())
 
     def revoke_access(self, email: str, target: str) -> None:
@@ -188,7 +193,7 @@ class AdminService:
         user = self.create_user(email, name)
         self.create_organization(provider, org)
         self.create_repository(provider, org, repo)
-        self.grant(email, f"{provider}/{org}/{repo}", "admin")
+        self.grant(email, str(RepositoryRef(provider, org, repo)), "admin")
         account = self.issue_token(email, name=name.lower())
         principal = Principal(Kind.ACCOUNT, int(account.token.token_id), user_id=int(user.user_id))
         project = self.tokens.create_project_token(principal, provider, org, repo, name=name.lower())
@@ -205,6 +210,6 @@ class AdminService:
 
         check_provider(provider)
         if self.store.repository(provider, org, repo) is None:
-            raise NotFound(f"no repository {provider}/{org}/{repo}")
+            raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
         uploads = UploadService(directory=DirectoryService(self.store), clock=self.clock)
         return uploads.set_configuration(None, provider, org, repo, body)

@@ -27,6 +27,7 @@ from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import NotFound
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
+from chalicelib.owner_key import OwnerKey
 from chalicelib.request_meta import RequestMeta
 from chalicelib.settings import get_settings
 from chalicelib.store.audit import AuditStore
@@ -62,9 +63,9 @@ def actor_of(principal: Principal | None) -> tuple[str, int | None]:
 
 
 def owner_stream(owner: str) -> str:
-    """The stream of a token owner (`user#<id>` / `repo#<repository id>`): the same spelling."""
-    kind, _, rest = owner.partition("#")
-    return user_stream(int(rest)) if kind == "user" else repository_stream(int(rest))
+    """The stream of a token owner: its owner key, the same spelling
+    (ValueError for a string that spells no owner)."""
+    return str(OwnerKey.parse(owner))
 
 
 class Refusals:
@@ -146,10 +147,11 @@ class AuditService:
         "github-secret-scanning", "anonymous")."""
         actor_name, actor_user_id = actor_of(principal)
         actor = actor or actor_name
-        streams = [owner_stream(token.owner)]
+        owner = OwnerKey.parse(token.owner)
+        streams = [str(owner)]
         if actor_user_id is not None:
             streams.append(user_stream(actor_user_id))
-        repository = getattr(token, "repository", None) if token.owner.startswith("repo#") else None
+        repository = getattr(token, "repository", None) if owner.is_repository else None
         meta = meta or RequestMeta()
         return self.store.items(
             streams, at or self.clock(), action=action,
@@ -230,10 +232,11 @@ class AuditService:
             else:
                 raise ValueError("a principal names its repository or its user")
             m = meta or RequestMeta()
+            repository = str(principal.repository) if principal.repository is not None else None
             return self.store.items(
                 [stream], at, action=DENIED, outcome="denied", actor=actor,
                 actor_user_id=actor_user_id, token_id=principal.token_id, token_hint=principal.hint,
-                token_kind=principal.kind.value, repository=principal.repository, source_ip=m.source_ip,
+                token_kind=principal.kind.value, repository=repository, source_ip=m.source_ip,
                 user_agent=m.user_agent, request=m.request, status=status, reason=reason, refused_requests=count,
             )
 

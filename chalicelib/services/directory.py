@@ -2,7 +2,6 @@
 from dataclasses import dataclass
 
 from chalicelib.access import (
-    PROVIDERS,
     Action,
     Principal,
     Role,
@@ -13,6 +12,7 @@ from chalicelib.access import (
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.directory import Organization, Repository, User
 from chalicelib.names import is_name
+from chalicelib.repository_ref import PROVIDERS, RepositoryRef
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.pagination import Page, list_page
 from chalicelib.token_format import Kind
@@ -42,23 +42,30 @@ class DirectoryService:
         return user
 
     def repository(self, principal: Principal, provider: str, org: str, repo: str, action: Action) -> RepositoryAccess:
-        """The repository, if `principal` may do `action` on it, live."""
-        if provider not in PROVIDERS or not is_name(org) or not is_name(repo):
+        """`resolve`, for a route's path parameters."""
+        return self.resolve(principal, RepositoryRef(provider, org, repo), action)
+
+    def resolve(self, principal: Principal, named: RepositoryRef, action: Action) -> RepositoryAccess:
+        """The live repository `named` names, if `principal` may do `action` on it.
+
+        Raises NotFound when it does not exist or the caller may not know it
+        does, Forbidden when the caller's role is too small.
+        """
+        if not named.is_valid():
             raise NotFound()  # no such name can exist (chalicelib.names): no read
-        full_name = f"{provider}/{org}/{repo}"
         if principal.kind is Kind.PROJECT:
-            check_repository(principal, full_name, None, action)
-            repository = self.store.repository(provider, org, repo)
+            check_repository(principal, named, None, action)
+            repository = self.store.repository(*named.path)
             # The name resolves to the live repository; the token belongs to
-            # it only if the ids agree (not to a predecessor of that name).
-            if repository is None or principal.repository_id != int(repository.repository_id):
+            # it only if the ids agree too (not to a predecessor of that name).
+            if repository is None or principal.repository != repository.ref:
                 raise NotFound()
             return RepositoryAccess(repository, None)
-        snapshot = self.store.snapshot(principal.user_id, provider, org, repo)
+        snapshot = self.store.snapshot(principal.user_id, *named.path)
         if snapshot.user is None or snapshot.user.disabled:
             raise NotFound()
         role = effective_role(snapshot.org_role, snapshot.repo_role) if snapshot.repository else None
-        check_repository(principal, full_name, role, action)
+        check_repository(principal, named, role, action)
         if snapshot.repository is None:  # unreachable: no repository, no role
             raise NotFound()
         return RepositoryAccess(snapshot.repository, role)
@@ -72,8 +79,7 @@ class DirectoryService:
         if provider not in PROVIDERS:
             raise NotFound()
         if principal.kind is Kind.PROJECT:
-            own_provider, own_org, _ = str(principal.repository).split("/", 2)
-            if (own_provider, own_org) != (provider, org):
+            if principal.repository is None or not principal.repository.in_organization(provider, org):
                 raise NotFound()
             raise Forbidden("this needs an organization admin's account API token")
         snapshot = self.store.snapshot(principal.user_id, provider, org, None)
@@ -135,10 +141,9 @@ class DirectoryService:
             return term in access.repository.name.lower()
 
         if principal.kind is Kind.PROJECT:
-            own_provider, own_org, own_repo = str(principal.repository).split("/", 2)
-            if (own_provider, own_org) != (provider, org):
+            if principal.repository is None or not principal.repository.in_organization(provider, org):
                 raise NotFound()
-            access = self.repository(principal, provider, org, own_repo, Action.READ)
+            access = self.resolve(principal, principal.repository, Action.READ)
             return list_page([a for a in [access] if matches(a)], limit=limit, cursor=cursor,
                              key=lambda a: a.repository.sk)
         snapshot = self.store.snapshot(principal.user_id, provider, org, None)
@@ -154,12 +159,11 @@ class DirectoryService:
                 items=[RepositoryAccess(r, Role.ADMIN) for r in page.items],
                 cursor=page.cursor, limit=page.limit, total=page.total,
             )
-        prefix = f"{provider}/{org}/"
-        roles = {
-            grant.target[len(prefix):]: effective_role(None, grant.role)
-            for grant in self.store.grants_of(require_account(principal))
-            if grant.target.startswith(prefix)
-        }
+        roles = {}
+        for grant in self.store.grants_of(require_account(principal)):
+            granted = RepositoryRef.find(grant.target)  # None: an organization's grant
+            if granted is not None and granted.in_organization(provider, org):
+                roles[granted.name] = effective_role(None, grant.role)
         if snapshot.org_role is None and not roles:
             raise NotFound()
         visible = [RepositoryAccess(r, roles[r.name]) for r in self.store.repositories(provider, org, list(roles))]

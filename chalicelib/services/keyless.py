@@ -309,6 +309,5 @@ class TokenExchange:
 
     @staticmethod
     def _same_repository(publisher: TrustedPublisher, repository: Repository) -> bool:
-        return (repository.full_name == publisher.repository
-                and int(repository.repository_id) == int(publisher.repository_id))
+        return repository.ref == publisher.repository_ref
 

@@ -116,8 +116,9 @@ class SessionService:
 
     def end(self, session_key: str) -> None:
         """Sign out: the session is gone server-side, whatever the browser keeps."""
-        if session_key.startswith("session#"):
-            self.store.delete(session_key.removeprefix("session#"))
+        digest = Session.digest_of(session_key)
+        if digest is not None:
+            self.store.delete(digest)
 
     def end_all(self, user_id: int) -> int:
         return self.store.delete_all_of(user_id)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from chalicelib.clock import utcnow
 from chalicelib.models.tokens import SWEEP_SHARDS, Token
+from chalicelib.owner_key import OwnerKey
 from chalicelib.request_meta import RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
@@ -149,7 +150,7 @@ class Sweeper:
             log.info("expiry notice for token %s: nobody to tell", int(token.token_id))
             return
         kind = "project" if token.kind == "project" else "account"
-        where = f" of {token.repository or token.owner.partition('#')[2]}" if kind == "project" else ""
+        where = f" of {token.repository or OwnerKey.parse(token.owner).id}" if kind == "project" else ""
         notice = Notice(
             to=recipient,
             subject=f"latchkey: your {kind} token {token.name or token.hint} expires on {iso(expires_at)[:10]}",
@@ -166,8 +167,8 @@ class Sweeper:
     def _recipient(self, token: Token) -> str | None:
         """The owner's address: the user of an account token, the creator of
         a project token (still enabled)."""
-        owner_kind, _, rest = token.owner.partition("#")
-        user_id = int(rest) if owner_kind == "user" else token.created_by
+        owner = OwnerKey.find(token.owner)  # None: a name-keyed repository owner of old
+        user_id = owner.id if owner is not None and owner.is_user else token.created_by
         if user_id is None:
             return None
         user = self.directory.user(int(user_id))

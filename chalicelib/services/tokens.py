@@ -335,10 +335,9 @@ class TokenService:
         limit is reached, the repository's expired minted tokens are swept
         and the creation tried once more."""
         now = self.clock()
-        provider, org, repo = repository.full_name.split("/", 2)
         # The repository must still be the one the publisher was registered
         # on when the token is written (deleted meanwhile: NotFound).
-        owner_check = ((org_key(provider, org), repo_sort_key(repo)),
+        owner_check = ((org_key(repository.provider, repository.owner), repo_sort_key(repository.name)),
                        DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
         owner = repository_owner(repository.repository_id)
 

@@ -129,7 +129,7 @@ class UploadService:
         if repo_path is None:
             if principal.kind is not Kind.PROJECT or principal.repository is None:
                 raise Forbidden(PROJECT_PATH_NEEDS_PROJECT_TOKEN)
-            provider, org, repo = principal.repository.split("/", 2)
+            provider, org, repo = principal.repository.path
         else:
             if principal.kind is not Kind.ACCOUNT:
                 raise Forbidden(ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN)

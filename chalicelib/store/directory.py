@@ -9,6 +9,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict
 from chalicelib.models.directory import (
+    REPOSITORY_SORT_PREFIX,
     DeletedRepository,
     DirectoryItem,
     Email,
@@ -95,7 +96,7 @@ class DirectoryStore:
 
     def repositories_page(self, provider: str, org: str, *, limit: int, cursor: str | None) -> Page[Repository]:
         with dependency_errors():
-            condition = Repository.sk.startswith("repo#")
+            condition = Repository.sk.startswith(REPOSITORY_SORT_PREFIX)
             total = Repository.count(org_key(provider, org), condition)
             return query_page(
                 lambda **kwargs: Repository.query(org_key(provider, org), condition, **kwargs),
@@ -109,7 +110,7 @@ class DirectoryStore:
         """Every repository of an organization, in name order (one Query, paged
         by DynamoDB): for a search, which filters by a part of the name."""
         with dependency_errors():
-            return list(Repository.query(org_key(provider, org), Repository.sk.startswith("repo#")))
+            return list(Repository.query(org_key(provider, org), Repository.sk.startswith(REPOSITORY_SORT_PREFIX)))
 
     def repositories(self, provider: str, org: str, names: list[str]) -> list[Repository]:
         if not names:
@@ -163,7 +164,8 @@ class DirectoryStore:
     def repository_names(self, provider: str, org: str) -> list[str]:
         """Every repository name of an organization (one Query per page)."""
         with dependency_errors():
-            return [repo.name for repo in Repository.query(org_key(provider, org), Repository.sk.startswith("repo#"))]
+            repositories = Repository.query(org_key(provider, org), Repository.sk.startswith(REPOSITORY_SORT_PREFIX))
+            return [repo.name for repo in repositories]
 
     def create_organization(self, provider: str, name: str, now: datetime, personal: bool = False) -> Organization:
         org = Organization(

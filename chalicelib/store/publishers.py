@@ -17,7 +17,7 @@ from chalicelib.models.directory import (
     TrustedPublisher,
     org_key,
     publisher_sort_key,
-    repo_sort_key,
+    repository_item_key,
     trust_target,
 )
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
@@ -47,8 +47,7 @@ class PublisherStore:
 
     def confirm(self, publisher: TrustedPublisher) -> tuple[TrustedPublisher | None, Repository | None]:
         """The publisher and its repository as they are now: one consistent BatchGetItem."""
-        provider, org, repo = publisher.repository.split("/", 2)
-        keys = [(publisher.pk, publisher.sk), (org_key(provider, org), repo_sort_key(repo))]
+        keys = [(publisher.pk, publisher.sk), repository_item_key(publisher.repository_ref)]
         with dependency_errors():
             items: dict[tuple[str, str], Any] = {
                 (item.pk, item.sk): item for item in DirectoryItem.batch_get(keys, consistent_read=True)
@@ -61,18 +60,17 @@ class PublisherStore:
     def create(self, publisher: TrustedPublisher, *, audit=None) -> TrustedPublisher:
         """Store a new publisher (its repository must still exist), with the
         items `audit(publisher)` gives once its id is drawn, in one transaction."""
-        provider, org, repo = publisher.repository.split("/", 2)
+        repository = publisher.repository_ref
         for _ in range(5):
             publisher.publisher_id = new_publisher_id()
-            publisher.sk = publisher_sort_key(repo, publisher.publisher_id)
+            publisher.sk = publisher_sort_key(repository.name, publisher.publisher_id)
             with dependency_errors():
                 try:
                     with TransactWrite(connection=DirectoryItem._get_connection().connection,
                                        client_request_token=uuid.uuid4().hex) as transaction:
                         transaction.condition_check(
-                            DirectoryItem, org_key(provider, org), repo_sort_key(repo),
-                            condition=DirectoryItem.pk.exists()
-                            & (Repository.repository_id == publisher.repository_id),
+                            DirectoryItem, *repository_item_key(repository),
+                            condition=DirectoryItem.pk.exists() & (Repository.repository_id == repository.id),
                         )
                         transaction.save(publisher, condition=DirectoryItem.pk.does_not_exist())
                         save_audit_items(transaction, audit(publisher) if audit else ())
