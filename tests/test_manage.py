@@ -55,6 +55,17 @@ def test_disable_user_disables_tokens(cli):
     assert result.exit_code == 1 and "disabled" in result.output
 
 
+def test_disable_user_counts_only_the_tokens_it_disabled(cli):
+    cli("create-user", "ops@example.com")
+    cli("issue-token", "ops@example.com")
+    cli("issue-token", "ops@example.com")
+    assert "2 account token(s)" in cli("disable-user", "ops@example.com").output
+    # Run again (a fan-out that failed half-way is resumed this way): nothing
+    # was left to disable, and the message says so.
+    result = cli("disable-user", "ops@example.com")
+    assert result.exit_code == 0 and "disabled ops@example.com and 0 account token(s)" in result.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -245,12 +245,15 @@ class TokenService:
     # -- fan-out (operators) ----------------------------------------------
 
     def disable_tokens_of_user(self, user_id: int) -> int:
-        tokens = self.tokens.all_of(user_owner(user_id))
-        for token in tokens:
+        """Disable a user's enabled account tokens; how many this call disabled
+        (a token disabled already, by an earlier run, is not counted again)."""
+        disabled = 0
+        for token in self.tokens.all_of(user_owner(user_id)):
             if not token.disabled:
                 self.tokens.disable(token)
                 self.audit.record_token(audit_events.DISABLED, token, meta=OPERATOR, reason="owner disabled")
-        return len(tokens)
+                disabled += 1
+        return disabled
 
     def delete_tokens_of_repository(self, repository_id: int) -> int:
         tokens = self.tokens.all_of(repository_owner(repository_id))
