@@ -178,6 +178,21 @@ def test_revoke_token_by_id_makes_it_unknown(cli, admin):
     assert again.exit_code == 1 and f"no token with id {token_id}" in again.output
 
 
+def test_revoke_token_goes_on_the_trail_as_an_operators_revocation(cli, admin):
+    from chalicelib.models.audit import user_stream
+
+    cli("create-user", "ops@example.com")
+    cli("issue-token", "ops@example.com")
+    (row,) = cli("list-tokens", "ops@example.com").output.splitlines()[1:]
+    token_id = int(row.split("\t")[0])
+    assert cli("revoke-token", str(token_id)).exit_code == 0
+    user_id = int(admin.user("ops@example.com").user_id)
+    events = admin.tokens.audit.page(user_stream(user_id), limit=10, cursor=None).items
+    revoked = [e for e in events if e.action == "token.revoked"]
+    assert [(int(e.token_id), e.actor, e.reason, e.user_agent) for e in revoked] == [
+        (token_id, "operator", "revoked by an operator", "latchkey-manage")]
+
+
 def test_enable_user_restores_the_user_and_only_on_request_their_tokens(cli, admin):
     from chalicelib.store.tokens import TokenStore
 

@@ -11,6 +11,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
 from chalicelib.names import check_name
+from chalicelib.services.revocation import RevocationService
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.uploads import UploadStore
@@ -33,10 +34,12 @@ def check_provider(provider: str) -> None:
 
 class AdminService:
     def __init__(self, store: DirectoryStore | None = None, tokens: TokenService | None = None, clock=utcnow,
-                 uploads: UploadStore | None = None):
+                 uploads: UploadStore | None = None, revocation: RevocationService | None = None):
         self.store = store or DirectoryStore()
         self.tokens = tokens or TokenService()
         self.uploads = uploads or UploadStore()
+        self.revocation = revocation or RevocationService(tokens=self.tokens.tokens, audit=self.tokens.audit,
+                                                          clock=clock)
         self.clock = clock
 
     def user(self, email: str) -> User:
@@ -76,7 +79,7 @@ class AdminService:
         return self.tokens.tokens_of_user(int(self.user(email).user_id))
 
     def revoke_token(self, token_id: int):
-        return self.tokens.revoke_by_id(token_id)
+        return self.revocation.revoke_by_id(token_id)
 
     def issue_project_token(self, target: str, name: str | None = None,
                             expires_in_days: int | None = None) -> NewToken:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from chalicelib import token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
+from chalicelib.errors import NotFound
 from chalicelib.models.tokens import Token
-from chalicelib.request_meta import RequestMeta
+from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
 from chalicelib.store.tokens import TokenStore
@@ -43,6 +44,7 @@ def default_parallelism() -> int:
 LEAKED = "leaked"
 BY_VALUE = "revoked by value"
 BY_ITSELF = "revoked by itself"
+BY_OPERATOR = "revoked by an operator"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,16 @@ class RevocationService:
                        bool(digest and digest in deleted and live[digest]))
             for credential, digest in digests.items()
         ]
+
+    def revoke_by_id(self, token_id: int) -> Token:
+        """An operator's revocation of any token by its id (`manage.py
+        revoke-token`), the same path as a revocation by value: the token
+        revoked. Raises NotFound when no token has that id."""
+        token = self.tokens.find_by_id(token_id)
+        revoked = self.revoke([token.pk], reason=BY_OPERATOR, actor=None, meta=OPERATOR) if token else []
+        if not revoked or revoked[0].token is None:
+            raise NotFound(f"no token with id {token_id}")
+        return revoked[0].token
 
     def _end_grace_periods(self, token: Token, *, reason: str, actor, meta, principal) -> None:
         """Issue 16: a token ended by value takes its lineage's grace periods

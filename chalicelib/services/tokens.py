@@ -194,17 +194,6 @@ class TokenService:
     def tokens_of_user(self, user_id: int) -> list[Token]:
         return sorted(self.tokens.all_of(user_owner(user_id)), key=lambda token: token.created_at)
 
-    def revoke_by_id(self, token_id: int) -> Token:
-        """Delete any token by its id (an operator's revocation)."""
-        token = self.tokens.find_by_id(token_id)
-        if token is None:
-            raise NotFound(f"no token with id {token_id}")
-        items = self._audit_items(audit_events.DELETED, token, principal=None, meta=OPERATOR,
-                                  reason="revoked by an operator")
-        if not self.tokens.delete(token, audit_items=items):
-            raise NotFound(f"no token with id {token_id}")
-        return token
-
     def enable_tokens_of_user(self, user_id: int) -> int:
         """Re-enable a user's disabled account tokens that have not expired; the count."""
         now = self.clock()
