@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models.directory import DirectoryItem
+from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName, sweep_shard
 from chalicelib.settings import get_settings
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
@@ -55,6 +55,31 @@ def _sweepable(token: Token) -> None:
     token.sweep_shard = sweep_shard(token.token_id)
     if token.active_at is None:
         token.active_at = token.created_at
+
+
+# What must still hold of a new token's owner when the token is written: a
+# (directory item key, condition) pair, checked in the token's transaction.
+
+def _enabled_user(user_id: int):
+    """The user exists and is enabled: a token created while the user is
+    being disabled would escape the fan-out."""
+    return (user_key(user_id), "user"), DirectoryItem.pk.exists() & (User.disabled != True)  # noqa: E712
+
+
+def _same_repository(repository):
+    """The very repository exists: not one deleted meanwhile, nor a new one
+    created under its name."""
+    return (_repository_key(repository),
+            DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
+
+
+def _named_repository(repository):
+    """A repository of that name exists."""
+    return _repository_key(repository), DirectoryItem.pk.exists()
+
+
+def _repository_key(repository) -> tuple[str, str]:
+    return org_key(repository.provider, repository.owner), repo_sort_key(repository.name)
 
 
 class TokenStore:
@@ -127,6 +152,16 @@ class TokenStore:
         return True
 
     # -- management ------------------------------------------------------
+
+    def create_for_user(self, token: Token, user_id: int, *, limit: int, audit=None) -> Token:
+        """Store a new account token of `user_id`, at most `limit` per user,
+        while the user is enabled (see `create`)."""
+        return self.create(token, limit=limit, owner_check=_enabled_user(user_id), audit=audit)
+
+    def create_for_repository(self, token: Token, repository: Repository, *, limit: int, audit=None) -> Token:
+        """Store a new project token of `repository`, at most `limit` per
+        repository, while this very repository exists (see `create`)."""
+        return self.create(token, limit=limit, owner_check=_same_repository(repository), audit=audit)
 
     def create(self, token: Token, *, limit: int, owner_check=None, audit=None) -> Token:
         """Store a new token with its id, name and count in one transaction.
@@ -330,6 +365,14 @@ class TokenLifecycleStore:
 
     def __init__(self, tokens: TokenStore):
         self.tokens = tokens
+
+    def rotate_for_user(self, old: Token, successor: Token, user_id: int, **rotation) -> Token:
+        """`rotate` an account token while its user is enabled."""
+        return self.rotate(old, successor, owner_check=_enabled_user(user_id), **rotation)
+
+    def rotate_for_repository(self, old: Token, successor: Token, repository: Repository, **rotation) -> Token:
+        """`rotate` a project token while a repository of its name exists."""
+        return self.rotate(old, successor, owner_check=_named_repository(repository), **rotation)
 
     def rotate(self, old: Token, successor: Token, *, grace_ends: datetime, now: datetime,
                owner_check=None, audit_items=(), end_grace=()) -> Token:
