@@ -16,7 +16,13 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName, sweep_shard
 from chalicelib.settings import get_settings
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
+from chalicelib.store import (
+    cancellation_codes,
+    dependency_errors,
+    is_condition_failure,
+    save_audit_items,
+    write_if_unchanged,
+)
 from chalicelib.store.pagination import Page, query_page
 
 # JavaScript clients read ids as doubles: stay below 2**53.
@@ -257,26 +263,19 @@ class TokenStore:
         # the state it was read in, so the counter is decremented once.
         state = (Token.retired == True) if retired else (  # noqa: E712
             Token.retired.does_not_exist() | (Token.retired == False))  # noqa: E712
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.delete(token, condition=Token.pk.exists() & state)
-                    transaction.delete(TokenId(TokenId.key(token.token_id)))
-                    # A rotated-away token left its name and its place in
-                    # the count to its successor.
-                    if token.name and token.rotated_at is None:
-                        transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
-                    if not retired and token.rotated_at is None:
-                        transaction.update(
-                            TokenCounter(TokenCounter.key(token.owner)),
-                            actions=[TokenCounter.count.add(-1)],
-                        )
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
-        return True
+
+        def add(transaction):
+            transaction.delete(token, condition=Token.pk.exists() & state)
+            transaction.delete(TokenId(TokenId.key(token.token_id)))
+            # A rotated-away token left its name and its place in the count
+            # to its successor.
+            if token.name and token.rotated_at is None:
+                transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
+            if not retired and token.rotated_at is None:
+                transaction.update(TokenCounter(TokenCounter.key(token.owner)), actions=[TokenCounter.count.add(-1)])
+            save_audit_items(transaction, audit_items)
+
+        return write_if_unchanged(self._connection(), add)
 
     def retire(self, token: Token, now: datetime, removal_at: datetime, *, audit_items=()) -> bool:
         """Take an expired token out of its owner's count and schedule its
@@ -285,24 +284,20 @@ class TokenStore:
         not expired."""
         condition = (Token.pk.exists() & (Token.retired.does_not_exist() | (Token.retired == False))  # noqa: E712
                      & (Token.expires_at <= now))
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.update(token, actions=[Token.retired.set(True), Token.removal_at.set(removal_at)],
-                                       condition=condition)
-                    transaction.update(TokenId(TokenId.key(token.token_id)),
-                                       actions=[TokenId.removal_at.set(removal_at)], condition=TokenId.pk.exists())
-                    if token.name:
-                        transaction.update(TokenName(TokenName.key(token.owner, token.name)),
-                                           actions=[TokenName.removal_at.set(removal_at)],
-                                           condition=TokenName.pk.exists())
-                    transaction.update(TokenCounter(TokenCounter.key(token.owner)),
-                                       actions=[TokenCounter.count.add(-1)])
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
+
+        def add(transaction):
+            transaction.update(token, actions=[Token.retired.set(True), Token.removal_at.set(removal_at)],
+                               condition=condition)
+            transaction.update(TokenId(TokenId.key(token.token_id)),
+                               actions=[TokenId.removal_at.set(removal_at)], condition=TokenId.pk.exists())
+            if token.name:
+                transaction.update(TokenName(TokenName.key(token.owner, token.name)),
+                                   actions=[TokenName.removal_at.set(removal_at)], condition=TokenName.pk.exists())
+            transaction.update(TokenCounter(TokenCounter.key(token.owner)), actions=[TokenCounter.count.add(-1)])
+            save_audit_items(transaction, audit_items)
+
+        if not write_if_unchanged(self._connection(), add):
+            return False
         token.retired, token.removal_at = True, removal_at
         return True
     def find_many(self, digests: list[str]) -> dict[str, Token]:
@@ -467,21 +462,13 @@ class TokenLifecycleStore:
     def mark_expiry_notified(self, token: Token, now: datetime, audit_items=()) -> bool:
         """Mark the expiry notice as sent, with its audit event, in one
         transaction: False if another sweep did it first (or the token is gone)."""
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=self.tokens._connection(),
-                                   client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.update(
-                        token,
-                        actions=[Token.expiry_notified_at.set(now)],
-                        condition=Token.pk.exists() & Token.expiry_notified_at.does_not_exist(),
-                    )
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
-        return True
+
+        def add(transaction):
+            transaction.update(token, actions=[Token.expiry_notified_at.set(now)],
+                               condition=Token.pk.exists() & Token.expiry_notified_at.does_not_exist())
+            save_audit_items(transaction, audit_items)
+
+        return write_if_unchanged(self.tokens._connection(), add)
 
     def expiring(self, shard: str, start: datetime, end: datetime):
         """Tokens of one shard expiring in [start, end) (one Query per page)."""
