@@ -27,7 +27,7 @@ from chalicelib.models.tokens import Token
 from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
-from chalicelib.store.tokens import TokenStore
+from chalicelib.store.tokens import TokenLifecycleStore, TokenStore
 
 log = logging.getLogger("latchkey.revocation")
 
@@ -69,12 +69,13 @@ def digest_of(credential: str) -> str | None:
 
 
 class RevocationService:
-    def __init__(self, tokens: TokenStore | None = None, audit: AuditService | None = None, clock=utcnow,
+    def __init__(self, tokens: TokenStore, lifecycle: TokenLifecycleStore, audit: AuditService, clock=utcnow,
                  parallelism: int | None = None):
-        self.tokens = tokens or TokenStore()
-        self.parallelism = parallelism or default_parallelism()
+        self.tokens = tokens
+        self.lifecycle = lifecycle
+        self.audit = audit
         self.clock = clock
-        self.audit = audit or AuditService(clock=clock)
+        self.parallelism = parallelism or default_parallelism()
 
     def revoke(self, credentials: Iterable[str], *, reason: str, actor: str | None,
                meta: RequestMeta | None = None, principal: Principal | None = None,
@@ -132,10 +133,8 @@ class RevocationService:
         nothing more."""
         if getattr(token, "family_id", None) is None and getattr(token, "rotated_at", None) is None:
             return
-        from chalicelib.store.tokens import TokenLifecycleStore
-
         now = self.clock()
-        for member in TokenLifecycleStore(self.tokens).family(token.owner, token.family):
+        for member in self.lifecycle.family(token.owner, token.family):
             if member.pk == token.pk or member.rotated_at is None:
                 continue
             if member.expires_at is not None and member.expires_at <= now:

@@ -14,8 +14,8 @@ from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
-from chalicelib.settings import get_settings
 from chalicelib.store.pagination import Page
+from chalicelib.settings import Settings
 from chalicelib.store.tokens import LimitReached, TokenLifecycleStore, TokenStore
 from chalicelib.token_format import Kind
 from chalicelib import scopes as limits
@@ -101,13 +101,14 @@ def parse_expiry(value, now: datetime, max_days: int) -> datetime | None:
 
 
 class TokenService:
-    def __init__(self, tokens: TokenStore | None = None, directory: DirectoryService | None = None,
-                 settings=None, clock=utcnow, audit: AuditService | None = None):
-        self.settings = settings or get_settings()
-        self.tokens = tokens or TokenStore(self.settings)
-        self.directory = directory or DirectoryService()
+    def __init__(self, tokens: TokenStore, lifecycle: TokenLifecycleStore, directory: DirectoryService,
+                 audit: AuditService, settings: Settings, clock=utcnow):
+        self.tokens = tokens
+        self.lifecycle = lifecycle
+        self.directory = directory
+        self.audit = audit
+        self.settings = settings
         self.clock = clock
-        self.audit = audit or AuditService(clock=clock)
 
     # -- account tokens ----------------------------------------------------
 
@@ -388,10 +389,6 @@ class TokenService:
             raise NotFound()
 
     # -- the lifecycle: rotation, pause, reuse (issue 16) -------------------
-
-    @property
-    def lifecycle(self) -> TokenLifecycleStore:
-        return TokenLifecycleStore(self.tokens)
 
     def rotate_account_token(self, principal: Principal, token_id: int, *, grace_period_seconds=None,
                              expires_at=None, meta: RequestMeta | None = None) -> Rotation:

@@ -15,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName, sweep_shard
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings
 from chalicelib.store import (
     cancellation_codes,
     dependency_errors,
@@ -89,8 +89,8 @@ def _repository_key(repository) -> tuple[str, str]:
 
 
 class TokenStore:
-    def __init__(self, settings=None):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     def _connection(self) -> Connection:
         return Token._get_connection().connection
