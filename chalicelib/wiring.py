@@ -13,9 +13,9 @@ PynamoDB. This is the one module whose imports wait for that reason.
 """
 from __future__ import annotations
 
-from functools import cached_property
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.clock import utcnow
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from chalicelib.store.uploads import UploadStore
 
 
-
-
 class Root:
     """The stores and services of one process, on one settings and one clock.
 
@@ -61,6 +59,7 @@ class Root:
 
     @cached_property
     def settings(self) -> Settings:
+        """The environment's (`chalicelib.settings`), unless given."""
         return get_settings()
 
     # -- stores ------------------------------------------------------------
