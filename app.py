@@ -8,7 +8,7 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib import authorizer, telemetry
+from chalicelib import authorizer, telemetry, wiring
 from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
 # The authorizer's own Lambda (LATCHKEY_FUNCTION=authorizer, set for it in
@@ -46,10 +46,9 @@ def token_authorizer(event, context):
 
 @app.schedule(Rate(1, unit=Rate.DAYS), name=SWEEPER_NAME)
 def sweeper(event):
-    # Imported here: neither the authorizer nor the API pays for it.
-    from chalicelib.services import sweeper as sweep
-
-    return {"summary": sweep.run().summary()}
+    # Built (and imported) by the root on first use: neither the authorizer
+    # nor the API pays for it.
+    return {"summary": wiring.root().sweeper.sweep().summary()}
 
 
 if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:

@@ -21,16 +21,15 @@ from scripts import stage_env
 
 class Context:
     def __init__(self, endpoint: str | None = None):
-        self._admin = None
         self.endpoint = endpoint
 
     @property
     def admin(self):
-        if self._admin is None:
-            from chalicelib.services.admin import AdminService
+        """The operators' service, from the composition root (built once the
+        stage's environment is set)."""
+        from chalicelib.wiring import root
 
-            self._admin = AdminService()
-        return self._admin
+        return root().admin
 
 
 def run(action):
@@ -200,12 +199,12 @@ def sweep(obj):
     STALE_TOKEN_DAYS set, revoking unused tokens. Safe to run again."""
     import logging
 
-    from chalicelib.services import sweeper
+    from chalicelib.wiring import root
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("botocore", "pynamodb", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    report = run(sweeper.run)
+    report = run(lambda: root().sweeper.sweep())
     click.echo(f"sweep: {report.summary()}")
 
 

@@ -121,11 +121,12 @@ def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.settings import get_settings
     from chalicelib.store.tokens import TokenStore
+    from chalicelib.wiring import Root
 
     table = get_settings().tokens_table
     results = {"sizes": {}}
     with backend as store_backend:
-        authorizer = TokenAuthorizer()
+        authorizer = TokenAuthorizer(Root())
         client = bare_client()
         owners = None
         for size in sizes:
@@ -140,7 +141,7 @@ def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict
             with count_calls(clients) as calls:
                 authorizer(events[1])
             figures = {"decision_calls": dict(calls.summary())}
-            store = TokenStore()
+            store = TokenStore(get_settings())
             # Listings at the first size only: moto answers a GSI Query by
             # scanning the whole table, so its latency at 100,000 items
             # measures moto; the number of queries does not depend on size.

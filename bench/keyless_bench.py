@@ -25,14 +25,14 @@ def measure(rounds: int) -> dict:
 
     with mock_aws(), LocalIssuer() as issuer:
         from chalicelib.access import Principal
-        from chalicelib.services.admin import AdminService
-        from chalicelib.services.keyless import ExchangeRefused, PublisherService, TokenExchange
+        from chalicelib.services.keyless import ExchangeRefused
         from chalicelib.settings import CiIssuer, get_settings
         from chalicelib.store.tables import ensure_tables
         from chalicelib.token_format import Kind
+        from chalicelib.wiring import Root
 
         ensure_tables()
-        admin = AdminService()
+        admin = Root().admin
         account, _ = admin.seed("bench@example.com", "Bench", "gh", "bench", "keyless")
         settings = dataclasses.replace(
             get_settings(), stage="dev", max_project_tokens=10_000,
@@ -40,9 +40,10 @@ def measure(rounds: int) -> dict:
         clock = Clock()
         principal = Principal(Kind.ACCOUNT, int(account.token.token_id),
                               user_id=int(admin.user("bench@example.com").user_id))
-        PublisherService(settings=settings, clock=clock).create(
+        keyless = Root(settings=settings, clock=clock)
+        keyless.publishers.create(
             principal, "gh", "bench", "keyless", {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001})
-        exchange = TokenExchange(settings, clock=clock)
+        exchange = keyless.exchange
 
         def mint(**claims):
             return issuer.mint(github_claims(**claims), now=clock.now.timestamp())

@@ -24,12 +24,12 @@ def measure(rounds: int) -> dict:
         from chalicelib import token_format
         from chalicelib.authorizer import TokenAuthorizer
         from chalicelib.models.tokens import Token
-        from chalicelib.services.admin import AdminService
         from chalicelib.settings import get_settings
         from chalicelib.store.tables import ensure_tables
+        from chalicelib.wiring import Root
 
         ensure_tables()
-        admin = AdminService()
+        admin = Root().admin
         account, project = admin.seed("bench@example.com", "Bench", "gh", "bench", "repo")
         user = admin.user("bench@example.com")
         tokens = admin.tokens
@@ -46,7 +46,7 @@ def measure(rounds: int) -> dict:
             "rotated_in_grace": ("api-token", in_grace.value),
             "max_uses": ("api-token", counted.value),
         }
-        authorizer = TokenAuthorizer()
+        authorizer = TokenAuthorizer(Root())
         events = {
             name: {"type": "REQUEST", "methodArn": ARN, "headers": {header: value},
                    "requestContext": {"identity": {"sourceIp": "127.0.0.1"}}}

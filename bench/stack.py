@@ -18,9 +18,9 @@ UPLOAD_ROUTE = "/2.0/coverage/{commit}/{language}"
 
 
 def seed() -> dict:
-    from chalicelib.services.admin import AdminService
+    from chalicelib.wiring import root
 
-    account, project = AdminService().seed("bench@example.com", "Bench", "gh", "bench", "hello")
+    account, project = root().admin.seed("bench@example.com", "Bench", "gh", "bench", "hello")
     return {"account": account.value, "project": project.value}
 
 

@@ -29,14 +29,12 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from chalicelib import refusals, telemetry, token_format
+from chalicelib import refusals, telemetry, token_format, wiring
 from chalicelib.access import Principal
-from chalicelib.clock import utcnow
 from chalicelib.refusals import HINT_KEY, Refusal
 from chalicelib.owner_key import OwnerKey
 from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import RequestMeta
-from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 
 log = logging.getLogger(__name__)
@@ -167,20 +165,22 @@ def is_console(event: dict) -> bool:
 
 
 class TokenAuthorizer:
-    def __init__(self, store=None, clock=utcnow, settings=None, audit=None, sessions=None):
-        self._store = store
-        self._audit_service = audit
-        self._sessions = sessions
-        self.clock = clock
-        self.settings = settings or get_settings()
+    """The decision, on the pieces of `root` (`chalicelib.wiring`).
+
+    It takes the root, not the pieces: each is built when a decision first
+    needs it (the token store for a well-formed token, the audit service for
+    a known token refused, the session store for a console page), so that a
+    cold start pays for nothing more.
+    """
+
+    def __init__(self, root: "wiring.Root"):
+        self.root = root
+        self.clock = root.clock
+        self.settings = root.settings
 
     @property
     def store(self):
-        if self._store is None:
-            from chalicelib.store.tokens import TokenStore
-
-            self._store = TokenStore(self.settings)
-        return self._store
+        return self.root.token_store
 
     def __call__(self, event: dict) -> Decision:
         method_arn = event.get("methodArn", "")
@@ -280,11 +280,7 @@ class TokenAuthorizer:
 
     @property
     def audit(self):
-        if self._audit_service is None:
-            from chalicelib.services.audit import AuditService
-
-            self._audit_service = AuditService(clock=self.clock)
-        return self._audit_service
+        return self.root.audit
 
     def _audit(self, token, principal: Principal, refusal: Refusal, event: dict) -> None:
         """A known token refused: on the trail, in its own name, best effort
@@ -311,11 +307,7 @@ class TokenAuthorizer:
 
     @property
     def sessions(self):
-        if self._sessions is None:
-            from chalicelib.store.sessions import SessionStore
-
-            self._sessions = SessionStore()
-        return self._sessions
+        return self.root.session_store
 
     def _console(self, event: dict, method_arn: str) -> Decision:
         """A console request: its session cookie, one read. API tokens are not
@@ -343,12 +335,6 @@ class TokenAuthorizer:
         return Decision.build("Deny", "anonymous", method_arn, {"reason": "not-found", HINT_KEY: fragment})
 
 
-_authorizer: TokenAuthorizer | None = None
-
-
 def handle(event: dict) -> Decision:
-    """The Lambda entry point (built once per process)."""
-    global _authorizer
-    if _authorizer is None:
-        _authorizer = TokenAuthorizer()
-    return _authorizer(event)
+    """The Lambda entry point: the root's authorizer (built once per process)."""
+    return wiring.root().authorizer(event)

@@ -97,9 +97,9 @@ def load_state(path: Path = STATE_FILE) -> int:
 def seed_demo() -> dict | None:
     """Create the demo user, organization, repository and one token of each
     kind, the first time only; return the tokens (or None if seeded before)."""
-    from chalicelib.services.admin import AdminService
+    from chalicelib.wiring import root
 
-    admin = AdminService()
+    admin = root().admin
     if admin.store.user_by_email(DEMO_EMAIL) is not None:
         return None
     account, project = admin.seed(DEMO_EMAIL, "Demo", "gh", "demo", "hello")
@@ -107,11 +107,11 @@ def seed_demo() -> dict | None:
 
 
 def _sweeper(stop: threading.Event) -> None:
-    from chalicelib.services import sweeper
+    from chalicelib.wiring import root
 
     while True:
         try:
-            sweeper.run()
+            root().sweeper.sweep()
         except Exception as error:  # keep serving; the next sweep resumes
             logging.getLogger(__name__).warning("sweep failed: %s", error)
         if stop.wait(SWEEP_EVERY_SECONDS):

@@ -39,11 +39,36 @@ def aws():
         yield
 
 
-@pytest.fixture
-def admin(aws):
-    from chalicelib.services.admin import AdminService
+@pytest.fixture(autouse=True)
+def root():
+    """The composition root (chalicelib.wiring) that the app, the authorizer
+    and the CLI take their services from, fresh for each test. The one seam
+    where a test replaces a piece: `root.token_store = fake` before its first
+    use, or `rewire(clock=..., settings=..., part=...)` for a whole new root."""
+    from chalicelib import wiring
 
-    return AdminService()
+    fresh = wiring.Root()
+    previous = wiring.install(fresh)
+    yield fresh
+    wiring.install(previous)
+
+
+@pytest.fixture
+def rewire(root):
+    """Install `Root(**kwargs)` as the process's root for this test; it is returned."""
+    from chalicelib import wiring
+
+    def install(**kwargs):
+        new = wiring.Root(**kwargs)
+        wiring.install(new)
+        return new
+
+    return install
+
+
+@pytest.fixture
+def admin(aws, root):
+    return root.admin
 
 
 @dataclass

@@ -90,16 +90,10 @@ def keyless_settings(github_issuer: str, gitlab_issuer: str | None = None, **cha
 
 
 def install(monkeypatch, settings, clock):
-    """Route the keyless API and the authorizer through `settings` and `clock`."""
-    from chalicelib import authorizer as authorizer_module
-    from chalicelib.api import keyless
-    from chalicelib.authorizer import TokenAuthorizer
-    from chalicelib.services.keyless import PublisherService, TokenExchange
-    from chalicelib.services.tokens import TokenService
+    """Route the API and the authorizer through `settings` and `clock`: a
+    root of them for this test (the `root` fixture puts the previous one back)."""
+    from chalicelib import wiring
 
-    tokens = TokenService(settings=settings, clock=clock)
-    publishers = PublisherService(settings=settings, clock=clock, tokens=tokens)
-    exchange = TokenExchange(settings, tokens=tokens, clock=clock)
-    monkeypatch.setattr(keyless, "services", lambda: (publishers, exchange))
-    monkeypatch.setattr(authorizer_module, "_authorizer", TokenAuthorizer(clock=clock, settings=settings))
-    return publishers, exchange
+    root = wiring.Root(settings=settings, clock=clock)
+    wiring.install(root)
+    return root.publishers, root.exchange

@@ -82,14 +82,13 @@ def exchange(status, client, callers, monkeypatch):
 
 
 def secret_scanning(status, client, callers, monkeypatch):
+    from chalicelib import wiring
     from chalicelib.api import leaks
     from chalicelib.secret_scanning import GithubKeys
-    from chalicelib.services.revocation import RevocationService
-    from chalicelib.store.publishers import ClaimStore
 
     path = "/api/v3/secret-scanning/github"
     keys = _github_keys()
-    monkeypatch.setattr(leaks, "services", lambda: (RevocationService(), GithubKeys(keys.url), ClaimStore()))
+    wiring.root().github_keys = GithubKeys(keys.url)
     body = report("lka_unknown")
     if status == 200:
         return _send(client, "POST", path, body, keys.sign(body))

@@ -31,11 +31,11 @@ def world():
 
     with mock_aws():
         from app import app
-        from chalicelib.services.admin import AdminService
         from chalicelib.store.tables import ensure_tables
+        from chalicelib.wiring import Root
 
         ensure_tables()
-        make = Made(AdminService())
+        make = Made(Root().admin)
         make.repo(REPO)
         make.repo("gh/acme/other")
         tokens = {

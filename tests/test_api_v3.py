@@ -10,6 +10,8 @@ from chalicelib import token_format
 from chalicelib.authorizer import TokenAuthorizer
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
+from chalicelib import wiring
+from chalicelib.wiring import Root
 
 NOT_FOUND = (404, {"error": "not found"})
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
@@ -61,7 +63,7 @@ def test_account_token_expiry_is_kept_and_enforced(api, make, monkeypatch):
     status, created = api.post("/api/v3/user/tokens", token, body={"expiresAt": expires.isoformat()})
     assert status == 200 and created["expiresAt"] == expires.isoformat().replace("+00:00", "Z")
     later = expires + timedelta(seconds=1)
-    monkeypatch.setattr("chalicelib.authorizer._authorizer", TokenAuthorizer(clock=lambda: later))
+    wiring.root().authorizer = TokenAuthorizer(Root(clock=lambda: later))
     assert api.get("/api/v3/user", created["token"]) == (401, {"error": "token expired"})
     assert api.get("/api/v3/user", token)[0] == 200
 
@@ -138,15 +140,8 @@ def test_account_token_list_bad_pagination(api, make, query):
     assert status == 400 and body["error"].split(":")[0] in ("limit", "cursor")
 
 
-def test_account_token_limit(api, make, monkeypatch):
-    from chalicelib.services.directory import DirectoryService
-    from chalicelib.services.tokens import TokenService
-
-    directory = DirectoryService()
-    settings = dataclasses.replace(get_settings(), max_account_tokens=3)
-    monkeypatch.setattr(
-        "chalicelib.api.v3.services", lambda: (TokenService(directory=directory, settings=settings), directory)
-    )
+def test_account_token_limit(api, make, rewire):
+    rewire(settings=dataclasses.replace(get_settings(), max_account_tokens=3))
     token = make.user().token()
     assert [api.post("/api/v3/user/tokens", token)[0] for _ in range(3)] == [200, 200, 409]
     status, body = api.post("/api/v3/user/tokens", token)

@@ -3,6 +3,7 @@ record without the token, readable by the right people, newest first."""
 from datetime import datetime, timedelta, timezone
 
 from chalicelib.models.audit import AuditEvent
+from chalicelib.wiring import Root
 
 EVENTS = "/api/v3/user/tokens/events"
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
@@ -235,7 +236,6 @@ def test_audit_folded_requests_are_counted_into_the_next_interval(make, aws):
     interval are counted into the token's next event for that reason."""
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.models.audit import user_stream
-    from chalicelib.services.audit import AuditService
 
     class Clock:
         now = datetime.now(timezone.utc)
@@ -247,7 +247,7 @@ def test_audit_folded_requests_are_counted_into_the_next_interval(make, aws):
     alice = make.user()
     expiring = alice.token(expires_at=(clock.now + timedelta(days=1)).isoformat())
     _expire(expiring)
-    authorizer = TokenAuthorizer(clock=clock, audit=AuditService(clock=clock))
+    authorizer = TokenAuthorizer(Root(clock=clock))
     request = {"methodArn": "arn:aws:execute-api:us-east-1:1:api/dev/GET/api/v3/user",
                "headers": {"api-token": expiring}}
     for _ in range(30):
@@ -270,8 +270,8 @@ def test_audit_two_instances_write_one_event_per_interval(make, aws):
     request = {"methodArn": "arn:aws:execute-api:us-east-1:1:api/dev/GET/api/v3/user",
                "headers": {"api-token": expiring}}
     for _ in range(5):
-        TokenAuthorizer()(request)
-        TokenAuthorizer()(request)
+        TokenAuthorizer(Root())(request)
+        TokenAuthorizer(Root())(request)
     assert sum(1 for e in AuditEvent.scan() if e.action == "token.expired") == 1
 
 

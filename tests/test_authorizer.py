@@ -9,6 +9,7 @@ from chalicelib.authorizer import TokenAuthorizer, policy_resource
 from chalicelib.settings import get_settings
 from chalicelib.store.tokens import TokenStore
 from chalicelib.token_format import Kind
+from chalicelib.wiring import Root
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/api/v3/user"
 
@@ -43,7 +44,7 @@ def clock():
 
 @pytest.fixture
 def authorizer(aws, clock):
-    return TokenAuthorizer(clock=clock)
+    return TokenAuthorizer(Root(clock=clock))
 
 
 def test_authorizer_no_token_is_unauthorized(authorizer):
@@ -55,7 +56,7 @@ def test_authorizer_no_token_is_unauthorized(authorizer):
 
 @pytest.mark.parametrize("raw", ["garbage", "lka_" + "A" * 33, "Bearer x", "lka_" + "0" * 40])
 def test_authorizer_malformed_token_denied_without_a_read(raw):
-    decision = TokenAuthorizer(store=ExplodingStore())(event(**{"api-token": raw}))
+    decision = TokenAuthorizer(Root(token_store=ExplodingStore()))(event(**{"api-token": raw}))
     assert effect(decision) == "Deny"
     assert decision["policyDocument"]["Statement"][0]["Resource"] == [ARN]
 
@@ -125,7 +126,7 @@ def test_authorizer_disabled_user_denied(authorizer, make, admin):
 def test_authorizer_last_used_written_once_per_interval(authorizer, make, clock):
     token = make.user().token()
     digest = token_format.digest(token)
-    store = TokenStore()
+    store = TokenStore(get_settings())
     assert store.find(digest).last_used_at is None
     authorizer(event(**{"api-token": token}))
     first = store.find(digest).last_used_at
@@ -145,7 +146,7 @@ def test_authorizer_last_used_failure_does_not_fail_the_request(make, clock, mon
         raise RuntimeError("DynamoDB is down for writes")
 
     monkeypatch.setattr("chalicelib.store.tokens._touch_connection", broken)
-    assert effect(TokenAuthorizer(clock=clock)(event(**{"api-token": token}))) == "Allow"
+    assert effect(TokenAuthorizer(Root(clock=clock))(event(**{"api-token": token}))) == "Allow"
 
 
 def test_policy_resource_exact_without_cache_stage_wide_with_cache():
@@ -155,7 +156,7 @@ def test_policy_resource_exact_without_cache_stage_wide_with_cache():
 
 def test_authorizer_with_cache_allows_whole_stage(aws, make):
     settings = dataclasses.replace(get_settings(), authorizer_ttl_seconds=30)
-    decision = TokenAuthorizer(settings=settings)(event(**{"api-token": make.user().token()}))
+    decision = TokenAuthorizer(Root(settings=settings))(event(**{"api-token": make.user().token()}))
     assert decision["policyDocument"]["Statement"][0]["Resource"] == [policy_resource(ARN, 30)]
 
 

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bench.calls import count_calls
-from chalicelib import authorizer as authorizer_module
 from chalicelib import token_format
 from chalicelib.authorizer import TokenAuthorizer
 from chalicelib.settings import get_settings
+from chalicelib import wiring
+from chalicelib.wiring import Root
 
 TOKENS = get_settings().tokens_table
 DIRECTORY = get_settings().directory_table
@@ -35,7 +36,7 @@ class Clock:
 def clock(monkeypatch):
     """The authorizer Lambda's clock, movable."""
     moving = Clock()
-    monkeypatch.setattr(authorizer_module, "_authorizer", TokenAuthorizer(clock=moving))
+    wiring.root().authorizer = TokenAuthorizer(Root(clock=moving))
     return moving
 
 

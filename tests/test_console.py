@@ -72,10 +72,8 @@ def text(answer) -> str:
 
 
 @pytest.fixture
-def sessions(aws):
-    from chalicelib.services.sessions import SessionService
-
-    return SessionService()
+def sessions(aws, root):
+    return root.sessions
 
 
 @pytest.fixture
@@ -275,21 +273,15 @@ def test_disabling_a_user_ends_their_sessions_at_once(client, admin, people):
 # -- signing in through a real provider on 127.0.0.1 --------------------------------------
 
 @pytest.fixture
-def provider(tmp_path, monkeypatch, aws):
-    """The development provider, and the console's services pointed at it."""
-    from chalicelib.api import console as console_api
+def provider(tmp_path, aws, root):
+    """The development provider, and the console's sessions pointed at it."""
     from chalicelib.oidc import discover
-    from chalicelib.services.directory import DirectoryService
     from chalicelib.services.sessions import SessionService
-    from chalicelib.services.tokens import TokenService
     from scripts.local_idp import LocalIdP
 
     idp = LocalIdP(tmp_path / "idp.pem", 0, client_id="latchkey-console").start()
     settings = dataclasses.replace(get_settings(), oidc_issuer=idp.issuer, oidc_client_id="latchkey-console")
-    directory = DirectoryService()
-    services = (TokenService(directory=directory), directory, SessionService(directory=directory.store,
-                                                                             settings=settings))
-    monkeypatch.setattr(console_api, "services", lambda: services)
+    root.sessions = SessionService(root.session_store, root.directory_store, settings)
     discover.cache_clear()
     yield idp
     idp.stop()
@@ -406,9 +398,10 @@ def test_a_console_request_costs_the_authorizer_one_read(people, make):
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.refusals import SIGN_IN
     from chalicelib.store.sessions import SessionStore
+    from chalicelib.wiring import Root
 
     counting = CountingSessions(SessionStore())
-    authorizer = TokenAuthorizer(sessions=counting)
+    authorizer = TokenAuthorizer(Root(session_store=counting))
     allowed = authorizer(console_event(people["admin"]))
     assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert allowed["context"]["userId"] == str(make.admin.user("admin@example.com").user_id)
@@ -422,15 +415,16 @@ def test_sessions_expire_when_idle_and_at_their_absolute_limit(people):
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.refusals import SIGN_IN
     from chalicelib.clock import utcnow
+    from chalicelib.wiring import Root
 
     settings = get_settings()
     later = utcnow() + timedelta(minutes=settings.session_idle_minutes, seconds=1)
-    idle = TokenAuthorizer(clock=lambda: later)
+    idle = TokenAuthorizer(Root(clock=lambda: later))
     assert idle(console_event(people["admin"]))["context"] == {"denial": SIGN_IN.code}
     # Active all along (touched every few minutes), it still ends at the absolute limit.
     moments = [utcnow() + timedelta(minutes=m) for m in range(0, settings.session_max_hours * 60 + 5, 30)]
     for moment in moments:
-        decision = TokenAuthorizer(clock=lambda moment=moment: moment)(console_event(people["read"]))
+        decision = TokenAuthorizer(Root(clock=lambda moment=moment: moment))(console_event(people["read"]))
         alive = decision["policyDocument"]["Statement"][0]["Effect"] == "Allow" and "denial" not in decision["context"]
         if moment - moments[0] >= timedelta(hours=settings.session_max_hours):
             assert not alive
@@ -443,12 +437,13 @@ def test_an_active_session_moves_its_idle_limit_on(people):
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.clock import utcnow
     from chalicelib.models.sessions import Session
+    from chalicelib.wiring import Root
 
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     start = utcnow()
     for step in range(1, 4):  # three idle periods, a request just before each ends
         moment = start + step * (idle - timedelta(minutes=1))
-        decision = TokenAuthorizer(clock=lambda moment=moment: moment)(console_event(people["admin"]))
+        decision = TokenAuthorizer(Root(clock=lambda moment=moment: moment))(console_event(people["admin"]))
         assert "denial" not in decision["context"], step
     stored = Session.get(Session.key(session_cookie.digest(people["admin"])))
     assert stored.last_seen_at > start + 2 * idle - timedelta(minutes=3)

@@ -37,7 +37,7 @@ def service(tmp_path_factory):
     env.update(LOCAL_AWS_PORT=str(server.aws_port))
     # What `manage.py create-user` and `grant` do, in one process (one start-up, not two).
     seed = ("from scripts import stage_env; stage_env.configure('dev', local=True); "
-            "from chalicelib.services.admin import AdminService; a = AdminService(); "
+            "from chalicelib.wiring import root; a = root().admin; "
             f"a.create_user({READER!r}, 'Reader'); a.grant({READER!r}, 'gh/demo/hello', 'read')")
     subprocess.run([sys.executable, "-c", seed], cwd=PROJECT_DIR, env=env, check=True, capture_output=True,
                    timeout=60)

@@ -168,11 +168,11 @@ def world():
     from tests.conftest import Made, build_callers
 
     with mock_aws():
-        from chalicelib.services.admin import AdminService
         from chalicelib.store.tables import ensure_tables
+        from chalicelib.wiring import Root
 
         ensure_tables()
-        admin = AdminService()
+        admin = Root().admin
         callers = build_callers(Made(admin), admin)
         from app import app
 

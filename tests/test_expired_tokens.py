@@ -28,9 +28,9 @@ def expire(value: str, ago: timedelta = timedelta(seconds=1)) -> Token:
 @pytest.fixture
 def small(admin):
     """A TokenService whose users may hold 3 account tokens."""
-    from chalicelib.services.tokens import TokenService
+    from chalicelib.wiring import Root
 
-    return TokenService(settings=dataclasses.replace(admin.tokens.settings, max_account_tokens=3))
+    return Root(settings=dataclasses.replace(admin.tokens.settings, max_account_tokens=3)).tokens
 
 
 def test_expired_lists_mark_expired_tokens(api, make):

@@ -115,10 +115,11 @@ def owned(owner):
     run uses fresh owners, so a half-made state of any run is still there.
     """
     from chalicelib.models.tokens import Token
+    from chalicelib.settings import get_settings
     from chalicelib.store.tokens import TokenStore
 
     tokens = list(Token.owner_index.query(owner))
-    assert TokenStore().count(owner) == len(tokens), f"counter of {owner} is off"
+    assert TokenStore(get_settings()).count(owner) == len(tokens), f"counter of {owner} is off"
     return tokens
 
 

@@ -46,14 +46,14 @@ def a_publisher(callers) -> str:
     """The path of a fresh trusted publisher of widgets (a target for deletes)."""
     import os
 
+    from chalicelib import wiring
     from chalicelib.access import Principal
-    from chalicelib.services.keyless import PublisherService
     from chalicelib.token_format import Kind
 
     boss = callers.make.admin.user("org-admin@example.com")
     principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
-    created = PublisherService().create(principal, "gh", "acme", "widgets",
-                                        {**PUBLISHER, "environment": os.urandom(4).hex()})
+    created = wiring.root().publishers.create(principal, "gh", "acme", "widgets",
+                                              {**PUBLISHER, "environment": os.urandom(4).hex()})
     return f"{W}/trusted-publishers/{int(created.publisher_id)}"
 
 

@@ -378,12 +378,10 @@ def test_exchange_ignores_latchkey_tokens_sent_along(world):
 
 
 def test_exchange_issuer_unreachable_is_503(world, monkeypatch):
-    from chalicelib.api import keyless
-    from chalicelib.services.keyless import TokenExchange
+    from chalicelib import wiring
 
     world.register()
-    fresh = TokenExchange(world.settings, clock=world.clock)  # nothing cached yet
-    monkeypatch.setattr(keyless, "services", lambda: (world.publishers, fresh))
+    wiring.install(wiring.Root(settings=world.settings, clock=world.clock))  # nothing cached yet
     world.github.fail = True
     try:
         response = world.api.client.http.request(
@@ -395,10 +393,8 @@ def test_exchange_issuer_unreachable_is_503(world, monkeypatch):
     assert json.loads(response.body)["code"] == "unavailable"
 
 
-def test_exchange_sweeps_expired_minted_tokens_at_the_limit(world):
+def test_exchange_sweeps_expired_minted_tokens_at_the_limit(world, root):
     import dataclasses
-
-    from chalicelib.store.tokens import TokenStore
 
     world.register()
     limited = dataclasses.replace(world.settings, max_project_tokens=2)
@@ -411,7 +407,7 @@ def test_exchange_sweeps_expired_minted_tokens_at_the_limit(world):
     from chalicelib.store.directory import DirectoryStore
 
     widgets = DirectoryStore().repository("gh", "acme", "widgets")
-    assert TokenStore().count(repository_owner(widgets.repository_id)) == 1
+    assert root.token_store.count(repository_owner(widgets.repository_id)) == 1
 
 
 # -- settings ---------------------------------------------------------------------

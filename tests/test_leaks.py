@@ -31,17 +31,15 @@ def clock():
 
 
 @pytest.fixture
-def leaks(monkeypatch, github_keys, clock, aws):
+def leaks(monkeypatch, github_keys, clock, aws, root):
     """The leak endpoints with GitHub's keys from the local key server."""
     from chalicelib.api import leaks as module
     from chalicelib.secret_scanning import GithubKeys
-    from chalicelib.services.revocation import RevocationService
-    from chalicelib.store.publishers import ClaimStore
 
     github_keys.unpublished.clear()
     github_keys.fail = False
     keys = GithubKeys(github_keys.url, clock=clock)
-    monkeypatch.setattr(module, "services", lambda: (RevocationService(), keys, ClaimStore()))
+    root.github_keys = keys
     monkeypatch.setattr(module, "revoke_limit", lambda: 1000)
     return keys
 
@@ -101,7 +99,7 @@ def test_an_expired_token_in_a_report_is_removed_but_not_a_true_positive(client,
     assert status == 200 and feedback[0]["label"] == "false_positive"
     from chalicelib.store.tokens import TokenStore
 
-    assert TokenStore().find(token_format.digest(token)) is None
+    assert TokenStore(get_settings()).find(token_format.digest(token)) is None
 
 
 @pytest.mark.parametrize("headers, status", [
@@ -143,14 +141,11 @@ def test_unknown_key_ids_refetch_at_most_once_a_minute(api, client, make, leaks,
     assert github_keys.fetches == fetched + 1 and not alive(api, fresh)
 
 
-def test_keys_unreachable_is_503_and_changes_nothing(api, client, make, monkeypatch, github_keys, aws):
-    from chalicelib.api import leaks as module
+def test_keys_unreachable_is_503_and_changes_nothing(api, client, make, root, github_keys, aws):
     from chalicelib.secret_scanning import GithubKeys
-    from chalicelib.services.revocation import RevocationService
-    from chalicelib.store.publishers import ClaimStore
 
     github_keys.fail = True
-    monkeypatch.setattr(module, "services", lambda: (RevocationService(), GithubKeys(github_keys.url), ClaimStore()))
+    root.github_keys = GithubKeys(github_keys.url)
     token = make.user().token()
     body = report(token)
     try:
@@ -314,7 +309,7 @@ def test_revocation_deletes_in_parallel_on_lambda(monkeypatch):
         def token_items(self, *args, **kwargs):
             return []
 
-    results = revocation.RevocationService(tokens=Store(), audit=Audit()).revoke(
+    results = revocation.RevocationService(tokens=Store(), lifecycle=None, audit=Audit()).revoke(
         values, reason="revoked by value", actor="anonymous")
     assert all(r.live for r in results) and peak[0] > 1
 

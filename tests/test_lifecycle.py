@@ -13,6 +13,7 @@ from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.models.tokens import Token
 from chalicelib.token_format import digest
 from tests.invariants import assert_tokens_consistent
+from chalicelib.wiring import Root
 
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -438,7 +439,7 @@ def test_authorizer_checks_the_reported_ipv6_source(make):
     from chalicelib.authorizer import TokenAuthorizer
 
     token = make.user().token(allowed_cidrs=["2001:db8:abcd::/48"])
-    authorizer = TokenAuthorizer()
+    authorizer = TokenAuthorizer(Root())
     allowed = authorizer(request_event(token, "2001:db8:abcd:12::1"))
     assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow" and "denial" not in allowed["context"]
     refused = authorizer(request_event(token, "2001:db8:abce::1", **{"X-Forwarded-For": "2001:db8:abcd::1"}))
@@ -453,7 +454,7 @@ def test_authorizer_reuse_decision_names_the_token(make, admin):
     old = alice.token()
     token_id = int(admin.tokens.tokens.find(digest(old)).token_id)
     admin.tokens.rotate_account_token(alice.principal(), token_id, grace_period_seconds=0)
-    decision = TokenAuthorizer()(request_event(old, "127.0.0.1"))
+    decision = TokenAuthorizer(Root())(request_event(old, "127.0.0.1"))
     assert decision["context"] == {"denial": "reused", "tokenId": str(token_id)}
     assert decision["principalId"] == "anonymous"
 

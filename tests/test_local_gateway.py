@@ -3,6 +3,7 @@ import json
 
 from chalicelib.access import Principal
 from chalicelib.refusals import GATEWAY_RESPONSES
+from chalicelib.wiring import Root
 
 
 def gateway_body(response_type):
@@ -142,5 +143,5 @@ def test_deployed_template_renders_like_the_local_gateway():
     template = swagger_gateway_responses()["ACCESS_DENIED"]["responseTemplates"]["application/json"]
     quoted = {"error": "not found", "hint": "remove the quotes around the token"}
     for raw, body in (("garbage", {"error": "not found"}), ('"x"', quoted)):
-        decision = TokenAuthorizer(store=object())({"methodArn": "arn", "headers": {"api-token": raw}})
+        decision = TokenAuthorizer(Root(token_store=object()))({"methodArn": "arn", "headers": {"api-token": raw}})
         assert json.loads(render_template(template, decision["context"])) == body

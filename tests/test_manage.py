@@ -55,6 +55,17 @@ def test_disable_user_disables_tokens(cli):
     assert result.exit_code == 1 and "disabled" in result.output
 
 
+def test_disable_user_counts_only_the_tokens_it_disabled(cli):
+    cli("create-user", "ops@example.com")
+    cli("issue-token", "ops@example.com")
+    cli("issue-token", "ops@example.com")
+    assert "2 account token(s)" in cli("disable-user", "ops@example.com").output
+    # Run again (a fan-out that failed half-way is resumed this way): nothing
+    # was left to disable, and the message says so.
+    result = cli("disable-user", "ops@example.com")
+    assert result.exit_code == 0 and "disabled ops@example.com and 0 account token(s)" in result.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -154,6 +165,7 @@ def test_list_tokens_shows_ids_and_hints_never_the_token(cli):
 
 
 def test_revoke_token_by_id_makes_it_unknown(cli, admin):
+    from chalicelib.settings import get_settings
     from chalicelib.store.tokens import TokenStore
 
     cli("create-user", "ops@example.com")
@@ -162,12 +174,28 @@ def test_revoke_token_by_id_makes_it_unknown(cli, admin):
     token_id = row.split("\t")[0]
     result = cli("revoke-token", token_id)
     assert result.exit_code == 0 and f"revoked token {token_id}" in result.output, result.output
-    assert TokenStore().find(token_format.digest(token)) is None
+    assert TokenStore(get_settings()).find(token_format.digest(token)) is None
     again = CliRunner().invoke(__import__("manage").cli, ["revoke-token", token_id])
     assert again.exit_code == 1 and f"no token with id {token_id}" in again.output
 
 
+def test_revoke_token_goes_on_the_trail_as_an_operators_revocation(cli, admin):
+    from chalicelib.models.audit import user_stream
+
+    cli("create-user", "ops@example.com")
+    cli("issue-token", "ops@example.com")
+    (row,) = cli("list-tokens", "ops@example.com").output.splitlines()[1:]
+    token_id = int(row.split("\t")[0])
+    assert cli("revoke-token", str(token_id)).exit_code == 0
+    user_id = int(admin.user("ops@example.com").user_id)
+    events = admin.tokens.audit.page(user_stream(user_id), limit=10, cursor=None).items
+    revoked = [e for e in events if e.action == "token.revoked"]
+    assert [(int(e.token_id), e.actor, e.reason, e.user_agent) for e in revoked] == [
+        (token_id, "operator", "revoked by an operator", "latchkey-manage")]
+
+
 def test_enable_user_restores_the_user_and_only_on_request_their_tokens(cli, admin):
+    from chalicelib.settings import get_settings
     from chalicelib.store.tokens import TokenStore
 
     cli("create-user", "ops@example.com")
@@ -176,12 +204,12 @@ def test_enable_user_restores_the_user_and_only_on_request_their_tokens(cli, adm
     result = cli("enable-user", "ops@example.com")
     assert result.exit_code == 0 and "stay disabled" in result.output
     assert admin.user("ops@example.com").disabled is False
-    assert TokenStore().find(token_format.digest(token)).disabled is True
+    assert TokenStore(get_settings()).find(token_format.digest(token)).disabled is True
     assert token_format.parse(cli("issue-token", "ops@example.com").output.strip()) is Kind.ACCOUNT
     cli("disable-user", "ops@example.com")
     result = cli("enable-user", "ops@example.com", "--with-tokens")
     assert result.exit_code == 0 and "2 account token(s)" in result.output
-    assert TokenStore().find(token_format.digest(token)).disabled is False
+    assert TokenStore(get_settings()).find(token_format.digest(token)).disabled is False
 
 
 def test_issue_project_token_for_a_repository(cli, admin):
@@ -190,14 +218,16 @@ def test_issue_project_token_for_a_repository(cli, admin):
     assert result.exit_code == 0
     token = result.output.strip()
     assert token_format.parse(token) is Kind.PROJECT and result.output == token + "\n"
+    from chalicelib.settings import get_settings
     from chalicelib.store.tokens import TokenStore
 
-    stored = TokenStore().find(token_format.digest(token))
+    stored = TokenStore(get_settings()).find(token_format.digest(token))
     repository_id = int(admin.store.repository("gh", "acme", "widgets").repository_id)
     assert stored.owner == f"repo#{repository_id}" and stored.name == "ci" and stored.expires_at is not None
 
 
 def test_delete_org_deletes_its_repositories_grants_and_project_tokens(cli, admin):
+    from chalicelib.settings import get_settings
     from chalicelib.store.tokens import TokenStore
 
     _setup_repo(cli)
@@ -209,7 +239,7 @@ def test_delete_org_deletes_its_repositories_grants_and_project_tokens(cli, admi
     assert result.exit_code == 0 and "2 repositories and 1 project token(s)" in result.output, result.output
     assert admin.store.organization("gh", "acme") is None
     assert admin.store.repository("gh", "acme", "widgets") is None
-    assert TokenStore().find(token_format.digest(token)) is None
+    assert TokenStore(get_settings()).find(token_format.digest(token)) is None
     user = admin.user("ops@example.com")
     assert admin.store.grants_of(int(user.user_id)) == []
     assert admin.store.organization("gh", "other") is not None

@@ -77,10 +77,11 @@ def test_policies_audit_items_are_never_overwritten(aws, monkeypatch):
     an existing one is refused and the trail keeps the first."""
     from chalicelib.models.audit import AuditEvent
     from chalicelib.store import audit as store
+    from chalicelib.settings import get_settings
 
     monkeypatch.setattr(store, "new_event_id", lambda: "fixed")
     at = datetime.now(timezone.utc)
-    trail = store.AuditStore()
+    trail = store.AuditStore(get_settings())
     first = trail.items(["user#1"], at, action="token.created", outcome="success", actor="operator")
     forged = trail.items(["user#1"], at, action="token.deleted", outcome="success", actor="user:2")
     assert trail.put(first) is True

@@ -18,6 +18,7 @@ from chalicelib.token_format import digest
 from chalicelib.store.tokens import LimitReached
 from chalicelib.token_format import Kind
 from tests.invariants import assert_tokens_consistent
+from chalicelib.wiring import Root
 
 THREADS = 12
 RACES = {"count": 0}
@@ -39,13 +40,12 @@ def together(functions):
 
 
 @pytest.fixture
-def services(moto_server):
-    from chalicelib.services.admin import AdminService
-    from chalicelib.services.tokens import TokenService
+def services(moto_server, root):
+    from chalicelib.wiring import Root
 
-    admin = AdminService()
+    admin = root.admin
     settings = dataclasses.replace(admin.tokens.settings, max_account_tokens=5)
-    return admin, TokenService(settings=settings)
+    return admin, Root(settings=settings).tokens
 
 
 def principal_of(user) -> Principal:
@@ -88,7 +88,7 @@ def test_races_revoke_vs_use_nothing_succeeds_after_the_revoke_answer(services):
     from chalicelib.authorizer import TokenAuthorizer
 
     admin, tokens = services
-    authorizer = TokenAuthorizer()
+    authorizer = TokenAuthorizer(Root())
     for round_ in range(4):
         user = admin.create_user(f"revoked{round_}@example.com")
         me = principal_of(user)
@@ -160,7 +160,7 @@ def test_races_parallel_uses_never_pass_max_uses(services):
     from chalicelib.authorizer import TokenAuthorizer
 
     admin, tokens = services
-    authorizer = TokenAuthorizer()
+    authorizer = TokenAuthorizer(Root())
     for round_, max_uses in enumerate((1, 5)):
         user = admin.create_user(f"limited{round_}@example.com")
         created = tokens.create_account_token(principal_of(user), max_uses=max_uses)
@@ -195,12 +195,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def uploads(services):
     import json
 
-    from chalicelib.services.uploads import UploadService
-
     admin, _ = services
     repo = admin.create_repository("gh", "racers", "widgets") if admin.create_organization("gh", "racers") else None
     project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(repo))
-    service = UploadService()
+    service = admin.upload_service
     committed = []  # the digest of each report whose conditional write won, in order
     real_put = service.store.put_readback
     lock = threading.Lock()

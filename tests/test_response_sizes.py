@@ -23,14 +23,12 @@ PATH = "/api/v3/organizations/gh/acme/repositories/widgets/commits/" + COMMIT
 
 
 @pytest.fixture
-def world(make, admin):
-    from chalicelib.services.uploads import UploadService
-
+def world(make, admin, root):
     make.repo("gh/acme/widgets")
     live = admin.store.repository("gh", "acme", "widgets")
     project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(live))
     reader = make.user("reader@example.com").grant("gh/acme/widgets", "read").token()
-    return UploadService(), project, reader
+    return root.uploads, project, reader
 
 
 def long_name(n: int, width: int = readback.MAX_FILENAME_CHARS) -> str:

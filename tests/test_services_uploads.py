@@ -117,11 +117,9 @@ def test_duplication_end_before_start_is_400():
 # -- access ----------------------------------------------------------------------
 
 @pytest.fixture
-def service(make):
-    from chalicelib.services.uploads import UploadService
-
+def service(make, root):
     make.repo("gh/acme/widgets")
-    return UploadService()
+    return root.uploads
 
 
 def project(repo="gh/acme/widgets") -> Principal:

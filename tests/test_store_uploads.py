@@ -16,11 +16,9 @@ REPO = "gh/acme/widgets"
 
 
 @pytest.fixture
-def service(make):
-    from chalicelib.services.uploads import UploadService
-
+def service(make, root):
     make.repo(REPO)
-    return UploadService()
+    return root.uploads
 
 
 @pytest.fixture

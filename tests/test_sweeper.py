@@ -10,9 +10,9 @@ import pytest
 from bench.calls import count_calls
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.models.tokens import Token
-from chalicelib.services.sweeper import Sweeper
 from chalicelib.settings import get_settings
 from chalicelib.token_format import digest
+from chalicelib.wiring import Root
 
 
 class Clock:
@@ -42,7 +42,13 @@ def outbox():
 
 
 def sweeper(clock, outbox, **settings):
-    return Sweeper(settings=dataclasses.replace(get_settings(), **settings), clock=clock, notifiers=[outbox])
+    return with_settings(clock, notifiers=[outbox], **settings).sweeper
+
+
+def with_settings(clock, notifiers=None, **settings):
+    """A root of `settings` (changed from the environment's), `clock` and `notifiers`."""
+    parts = {"notifiers": notifiers} if notifiers is not None else {}
+    return Root(settings=dataclasses.replace(get_settings(), **settings), clock=clock, **parts)
 
 
 def in_days(days):
@@ -87,7 +93,7 @@ def test_sweep_logs_notices_when_no_sender_is_set(make, clock, caplog):
     logger = logging.getLogger("latchkey.sweeper")
     logger.addHandler(caplog.handler)
     try:
-        Sweeper(settings=dataclasses.replace(get_settings(), notify_from=None), clock=clock).sweep()
+        with_settings(clock, notify_from=None).sweeper.sweep()
     finally:
         logger.removeHandler(caplog.handler)
     assert any("notice to alice@example.com" in record.getMessage() for record in caplog.records)
@@ -99,8 +105,7 @@ def test_sweep_sends_through_ses_when_notify_from_is_set(make, clock):
     ses = boto3.client("ses", region_name="us-east-1")
     ses.verify_email_identity(EmailAddress="latchkey@example.com")
     make.user().token(expires_at=in_days(1))
-    sweeper = Sweeper(settings=dataclasses.replace(get_settings(), notify_from="latchkey@example.com"), clock=clock)
-    sweeper.sweep()
+    with_settings(clock, notify_from="latchkey@example.com").sweeper.sweep()
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
@@ -203,13 +208,13 @@ def test_sweep_retires_expired_tokens_nobody_lists(make, clock, outbox):
     owner = f"user#{alice.user_id}"
     expiring = alice.token(expires_at=in_days(2))
     alice.token()  # no expiry: never retired
-    before = TokenStore().count(owner)
+    before = TokenStore(get_settings()).count(owner)
     clock.now += timedelta(days=3)
     report = sweeper(clock, outbox).sweep()
     assert report.retired == 1
     stored = Token.get(digest(expiring))
     removal = stored.expires_at + timedelta(days=REMOVE_AFTER_EXPIRY_DAYS)
     assert stored.retired and abs((stored.removal_at - removal).total_seconds()) < 1  # TTL keeps whole seconds
-    assert TokenStore().count(owner) == before - 1
+    assert TokenStore(get_settings()).count(owner) == before - 1
     assert sweeper(clock, outbox).sweep().retired == 0  # once
     assert len(events(owner, "token.retired")) == 1

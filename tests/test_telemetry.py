@@ -9,6 +9,8 @@ import pytest
 
 from chalicelib import telemetry, token_format
 from chalicelib.token_format import Kind
+from chalicelib import wiring
+from chalicelib.wiring import Root
 
 
 @pytest.fixture
@@ -110,8 +112,8 @@ def test_expired_tokens_are_counted(api, make, logs, capsys, monkeypatch):
     from chalicelib.clock import utcnow
 
     token = make.user().token(expires_at=(utcnow() + timedelta(days=1)).isoformat())
-    later = authorizer.TokenAuthorizer(clock=lambda: utcnow() + timedelta(days=2))
-    monkeypatch.setattr(authorizer, "_authorizer", later)
+    later = authorizer.TokenAuthorizer(Root(clock=lambda: utcnow() + timedelta(days=2)))
+    wiring.root().authorizer = later
     assert api.get("/api/v3/user", token)[0] == 401
     (found,) = metric_values(emf(capsys.readouterr().out), "AuthorizerDecisions")
     assert found[0]["Outcome"] == "expired" and found[0]["Service"] == "latchkey-dev" and found[1] == [1.0]

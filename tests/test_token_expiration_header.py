@@ -33,9 +33,7 @@ def test_project_tokens_and_uploads_carry_it_too(client, make):
     moment, iso = expiring(7)
     make.repo()
     owner = make.user("owner@example.com").grant("gh/acme/widgets", "admin")
-    from chalicelib.services.tokens import TokenService
-
-    project = TokenService().create_project_token(owner.principal(), "gh", "acme", "widgets", expires_at=iso).value
+    project = make.admin.tokens.create_project_token(owner.principal(), "gh", "acme", "widgets", expires_at=iso).value
     response = client.http.request("POST", "/2.0/coverage/" + "a" * 40 + "/python", headers={
         "project-token": project, "content-type": "application/json"},
         body=b'{"fileReports": [{"filename": "a.py", "coverage": {"1": 1}}]}')

@@ -10,9 +10,9 @@ USER_TOKENS = "/api/v3/user/tokens"
 def test_token_store_limit_reached_is_409(api, make, monkeypatch):
     import dataclasses
 
-    from chalicelib.api import v3
+    from chalicelib import wiring
 
-    tokens, _ = v3.services()
+    tokens = wiring.root().tokens
     monkeypatch.setattr(tokens, "settings", dataclasses.replace(tokens.settings, max_account_tokens=2))
     token = make.user().token()  # 1 of 2
     assert api.post(USER_TOKENS, token, body={"name": "a"})[0] == 200

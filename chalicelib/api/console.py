@@ -25,6 +25,7 @@ from chalicelib.console import pages
 from chalicelib.errors import BadRequest, Conflict, Forbidden, LatchkeyError, NotFound, status_of
 from chalicelib.api.gateway import TOKEN_AUTHORIZER
 from chalicelib.settings import get_settings
+from chalicelib.wiring import root
 
 log = logging.getLogger("latchkey")
 
@@ -39,15 +40,9 @@ REPOSITORY = "/console/{provider}/{org}/{repo}"
 INTEGRATIONS = REPOSITORY + "/settings/integrations"
 
 
-@functools.lru_cache(maxsize=1)
 def services():
-    """(TokenService, DirectoryService, SessionService), built on first use."""
-    from chalicelib.services.directory import DirectoryService
-    from chalicelib.services.sessions import SessionService
-    from chalicelib.services.tokens import TokenService
-
-    directory = DirectoryService()
-    return TokenService(directory=directory), directory, SessionService(directory=directory.store)
+    """(TokenService, DirectoryService, SessionService), from the composition root."""
+    return root().tokens, root().directory, root().sessions
 
 
 # -- the request ---------------------------------------------------------------

@@ -26,6 +26,7 @@ from chalicelib.errors import (
     Unavailable,
     status_of,
 )
+from chalicelib.wiring import root
 
 log = logging.getLogger("latchkey")
 
@@ -83,9 +84,7 @@ def revoke_reused(request, context: dict) -> None:
     """A rotated-away token used after its grace period (the authorizer's
     verdict): revoke its family now, before answering 404 as revoked. A
     failure to revoke is a 503 (the next use tries again), never a 200."""
-    from chalicelib.services.tokens import TokenService
-
-    TokenService().revoke_reused(int(context.get("tokenId") or 0), meta=request_meta(request))
+    root().tokens.revoke_reused(int(context.get("tokenId") or 0), meta=request_meta(request))
 
 
 # Each route a project token may reach declares the scope it needs
@@ -241,14 +240,6 @@ def request_meta(request):
                           getattr(request, "method", None), path)
 
 
-@functools.lru_cache(maxsize=1)
-def audit_service():
-    """Built on first denied use: importing the API must not import PynamoDB."""
-    from chalicelib.services.audit import AuditService
-
-    return AuditService()
-
-
 def concrete_path(request, path: str) -> str:
     """The path asked for: Chalice gives the route template and its parameters."""
     concrete = request.path or path
@@ -269,7 +260,7 @@ def record_denied_use(request, path: str, error: LatchkeyError) -> None:
         if context.get("denial") or "kind" not in context:
             return
         principal = Principal.from_context(context)
-        audit_service().record_denied(principal, status=status_of(error), meta=request_meta(request),
+        root().audit.record_denied(principal, status=status_of(error), meta=request_meta(request),
                                       reason=error.message)
     except Exception:  # noqa: BLE001 - the trail is best effort; the answer stands
         log.warning("audit of a denied use failed in %s", path)

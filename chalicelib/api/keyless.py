@@ -16,6 +16,7 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.v3 import REPOSITORY, iso
 from chalicelib.errors import BadRequest, PayloadTooLarge, Unavailable
+from chalicelib.wiring import root
 
 api = ApiBlueprint(__name__)
 log = logging.getLogger("latchkey.keyless")
@@ -25,13 +26,10 @@ PUBLISHER_FIELDS = {"issuer", "repositoryId", "repositoryOwnerId", "workflow", "
                     "projectId", "namespaceId", "ref"}
 
 
-@functools.lru_cache(maxsize=1)
 def services():
-    """(PublisherService, TokenExchange), built on first use (their verifiers,
-    and so their key caches, live as long as the Lambda's process)."""
-    from chalicelib.services.keyless import PublisherService, TokenExchange
-
-    return PublisherService(), TokenExchange()
+    """(PublisherService, TokenExchange), from the composition root (the
+    exchange's verifiers, and so their key caches, live as long as the process)."""
+    return root().publishers, root().exchange
 
 
 def trusted_publisher(publisher) -> dict:

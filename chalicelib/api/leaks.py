@@ -2,13 +2,13 @@
 secret-scanning partner endpoint, the public revoke-by-value endpoint, and a
 token revoking itself. All three end tokens through
 `chalicelib.services.revocation.RevocationService.revoke`."""
-import functools
 import hashlib
 from datetime import timedelta
 
 from chalicelib.access import ANY_SCOPE
 from chalicelib.api.http import ApiBlueprint, json_body, json_object, json_response, no_content, request_meta
 from chalicelib.errors import BadRequest, TooManyRequests
+from chalicelib.wiring import root
 
 api = ApiBlueprint(__name__)
 
@@ -24,15 +24,9 @@ GITHUB_ACTOR = "github-secret-scanning"
 ANONYMOUS_ACTOR = "anonymous"
 
 
-@functools.lru_cache(maxsize=1)
 def services():
-    """(RevocationService, GithubKeys, ClaimStore), built on first use."""
-    from chalicelib.secret_scanning import GithubKeys
-    from chalicelib.services.revocation import RevocationService
-    from chalicelib.settings import get_settings
-    from chalicelib.store.publishers import ClaimStore
-
-    return RevocationService(), GithubKeys(get_settings().github_secret_scanning_keys_url), ClaimStore()
+    """(RevocationService, GithubKeys, ClaimStore), from the composition root."""
+    return root().revocation, root().github_keys, root().claim_store
 
 
 def revoke_limit() -> int:

@@ -8,13 +8,13 @@ therefore registered with the variable names of the provider form, as
 `/{provider}/{username}/commit/{commit}/coverage/{language}`, and its
 values are renamed in the view (provider `gh`, as Codacy assumed).
 """
-import functools
 from collections.abc import Mapping
 
 from chalicelib.api.http import ApiBlueprint, json_body, json_response
 from chalicelib.errors import BadRequest, PayloadTooLarge
 from chalicelib.scopes import ANALYSIS_WRITE, COVERAGE_WRITE
 from chalicelib.settings import get_settings
+from chalicelib.wiring import root
 
 api = ApiBlueprint(__name__)
 
@@ -22,12 +22,9 @@ ACCOUNT = "/{provider}/{username}/{project}"
 LEGACY_PROVIDER = "gh"
 
 
-@functools.lru_cache(maxsize=1)
 def services():
-    """The UploadService, built on first use (no PynamoDB at import)."""
-    from chalicelib.services.uploads import UploadService
-
-    return UploadService()
+    """The UploadService, from the composition root."""
+    return root().uploads
 
 
 def success(message: str):

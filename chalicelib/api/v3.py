@@ -19,6 +19,7 @@ from chalicelib.api.http import (
 )
 from chalicelib.clock import utcnow
 from chalicelib.scopes import REPOSITORY_READ, SCOPES
+from chalicelib.wiring import root
 
 api = ApiBlueprint(__name__)
 
@@ -32,15 +33,9 @@ REPOSITORY = "/organizations/{provider}/{org}/repositories/{repo}"
 MAX_SEARCH = 100
 
 
-@functools.lru_cache(maxsize=1)
 def services():
-    """(TokenService, DirectoryService), built on first use: importing the
-    API must not import PynamoDB (the authorizer Lambda imports it too)."""
-    from chalicelib.services.directory import DirectoryService
-    from chalicelib.services.tokens import TokenService
-
-    directory = DirectoryService()
-    return TokenService(directory=directory), directory
+    """(TokenService, DirectoryService), from the composition root."""
+    return root().tokens, root().directory
 
 
 def iso(moment) -> str | None:
@@ -295,12 +290,8 @@ def patch_project_token(principal, provider, org, repo, tokenId):
 
 # -- the audit trail -------------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
 def audit_reader():
-    from chalicelib.services.audit import AuditReader
-
-    _tokens, directory = services()
-    return AuditReader(directory=directory)
+    return root().audit_reader
 
 
 def audit_event(event) -> dict:

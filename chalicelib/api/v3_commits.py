@@ -6,12 +6,17 @@ read-backs are computed as the data arrived: one read of the summary, and
 one page of per-file rows (`cursor`, `limit` 1-100, default 100).
 """
 from chalicelib.api.http import ApiBlueprint, json_body, json_response, pagination, request_meta
-from chalicelib.api.v2 import services
 from chalicelib.scopes import REPOSITORY_READ
+from chalicelib.wiring import root
 
 api = ApiBlueprint(__name__)
 
 COMMIT = "/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}"
+
+
+def services():
+    """The UploadService, from the composition root."""
+    return root().uploads
 
 
 @api.route(COMMIT + "/coverage", methods=["GET"], scope=REPOSITORY_READ)

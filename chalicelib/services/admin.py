@@ -12,8 +12,12 @@ from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
 from chalicelib.names import check_name
 from chalicelib.repository_ref import PROVIDERS, RepositoryRef
+from chalicelib.services.revocation import RevocationService
+from chalicelib.services.sessions import SessionService
 from chalicelib.services.tokens import NewToken, TokenService
+from chalicelib.services.uploads import UploadService
 from chalicelib.store.directory import DirectoryStore
+from chalicelib.store.publishers import PublisherStore
 from chalicelib.store.uploads import UploadStore
 from chalicelib.token_format import Kind
 
@@ -38,11 +42,16 @@ def check_provider(provider: str) -> None:
 
 
 class AdminService:
-    def __init__(self, store: DirectoryStore | None = None, tokens: TokenService | None = None, clock=utcnow,
-                 uploads: UploadStore | None = None):
-        self.store = store or DirectoryStore()
-        self.tokens = tokens or TokenService()
-        self.uploads = uploads or UploadStore()
+    def __init__(self, store: DirectoryStore, tokens: TokenService, revocation: RevocationService,
+                 sessions: SessionService, upload_service: UploadService, uploads: UploadStore,
+                 publishers: PublisherStore, clock=utcnow):
+        self.store = store
+        self.tokens = tokens
+        self.revocation = revocation
+        self.sessions = sessions
+        self.upload_service = upload_service
+        self.uploads = uploads
+        self.publishers = publishers
         self.clock = clock
 
     def user(self, email: str) -> User:
@@ -63,9 +72,7 @@ class AdminService:
         disabled = self.tokens.disable_tokens_of_user(int(user.user_id))
         # Console sessions end too: the next console request signs in again
         # and is refused (the authorizer reads the session only).
-        from chalicelib.services.sessions import SessionService
-
-        SessionService(directory=self.store).end_all(int(user.user_id))
+        self.sessions.end_all(int(user.user_id))
         return disabled
 
     def enable_user(self, email: str, *, with_tokens: bool = False) -> int:
@@ -82,7 +89,7 @@ class AdminService:
         return self.tokens.tokens_of_user(int(self.user(email).user_id))
 
     def revoke_token(self, token_id: int):
-        return self.tokens.revoke_by_id(token_id)
+        return self.revocation.revoke_by_id(token_id)
 
     def issue_project_token(self, target: str, name: str | None = None,
                             expires_in_days: int | None = None) -> NewToken:
@@ -161,13 +168,10 @@ class AdminService:
         self.store.mark_purged(tombstone, self.clock())
         return deleted
 
-    @staticmethod
-    def _delete_publishers(provider: str, org: str, repo: str) -> int:
+    def _delete_publishers(self, provider: str, org: str, repo: str) -> int:
         """A deleted repository's trusted publishers go with it (a same-named
         repository created later trusts no one: the exchange also checks ids)."""
-        from chalicelib.store.publishers import PublisherStore
-
-        return PublisherStore().delete_all_of(provider, org, repo)
+        return self.publishers.delete_all_of(provider, org, repo)
 
     def grant(self, email: str, target: str, role: str):
         provider, org, repository = parse_target(target)
@@ -205,11 +209,7 @@ class AdminService:
     def set_analysis_configuration(self, provider: str, org: str, repo: str, body) -> dict:
         """Replace a repository's analysis configuration (what the analysis
         CLI reads), as the operator; validated and audited as over the API."""
-        from chalicelib.services.directory import DirectoryService
-        from chalicelib.services.uploads import UploadService
-
         check_provider(provider)
         if self.store.repository(provider, org, repo) is None:
             raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
-        uploads = UploadService(directory=DirectoryService(self.store), clock=self.clock)
-        return uploads.set_configuration(None, provider, org, repo, body)
+        return self.upload_service.set_configuration(None, provider, org, repo, body)

@@ -29,7 +29,7 @@ from chalicelib.errors import NotFound
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.owner_key import OwnerKey
 from chalicelib.request_meta import RequestMeta
-from chalicelib.settings import get_settings
+from chalicelib.services.directory import DirectoryService
 from chalicelib.store.audit import AuditStore
 from chalicelib.store.pagination import Page
 from chalicelib.token_format import Kind
@@ -131,10 +131,10 @@ def publisher_summary(publisher) -> str:
 
 
 class AuditService:
-    def __init__(self, store: AuditStore | None = None, clock=utcnow, refusals: Refusals | None = None):
-        self.store = store or AuditStore()
+    def __init__(self, store: AuditStore, refusals: Refusals, clock=utcnow):
+        self.store = store
+        self.refusals = refusals
         self.clock = clock
-        self.refusals = refusals or Refusals(get_settings().last_used_interval_seconds)
 
     # -- building events ---------------------------------------------------
 
@@ -273,13 +273,9 @@ class AuditService:
 class AuditReader:
     """Who may read which stream: a user their own, a repository admin the repository's."""
 
-    def __init__(self, directory=None, audit: AuditService | None = None):
-        if directory is None:
-            from chalicelib.services.directory import DirectoryService
-
-            directory = DirectoryService()
+    def __init__(self, directory: DirectoryService, audit: AuditService):
         self.directory = directory
-        self.audit = audit or AuditService()
+        self.audit = audit
 
     def user_events(self, principal: Principal, *, limit: int, cursor: str | None) -> Page[AuditEvent]:
         user = self.directory.user(principal)

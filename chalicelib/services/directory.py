@@ -31,8 +31,8 @@ class Membership:
 
 
 class DirectoryService:
-    def __init__(self, store: DirectoryStore | None = None):
-        self.store = store or DirectoryStore()
+    def __init__(self, store: DirectoryStore):
+        self.store = store
 
     def user(self, principal: Principal) -> User:
         """The caller's own user; NotFound if it is gone or disabled."""

@@ -24,7 +24,7 @@ from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
 from chalicelib.services.revocation import RevocationService
 from chalicelib.services.tokens import NewToken, TokenService
-from chalicelib.settings import CiIssuer, Settings, get_settings
+from chalicelib.settings import CiIssuer, Settings
 from chalicelib.store.pagination import Page, list_page
 from chalicelib.store.publishers import ClaimStore, PublisherStore
 from chalicelib.store.tokens import LimitReached
@@ -112,16 +112,15 @@ def _constraints(publisher: TrustedPublisher) -> tuple:
 
 
 class PublisherService:
-    def __init__(self, store: PublisherStore | None = None, directory: DirectoryService | None = None,
-                 audit: AuditService | None = None, revocation: RevocationService | None = None,
-                 tokens: TokenService | None = None, settings: Settings | None = None, clock=utcnow):
-        self.settings = settings or get_settings()
-        self.store = store or PublisherStore()
-        self.directory = directory or DirectoryService()
+    def __init__(self, store: PublisherStore, directory: DirectoryService, audit: AuditService,
+                 revocation: RevocationService, tokens: TokenService, settings: Settings, clock=utcnow):
+        self.store = store
+        self.directory = directory
+        self.audit = audit
+        self.revocation = revocation
+        self.tokens = tokens
+        self.settings = settings
         self.clock = clock
-        self.audit = audit or AuditService(clock=clock)
-        self.tokens = tokens or TokenService(directory=self.directory, settings=self.settings, clock=clock)
-        self.revocation = revocation or RevocationService(tokens=self.tokens.tokens, audit=self.audit, clock=clock)
 
     def create(self, principal: Principal, provider: str, org: str, repo: str, body: dict,
                *, meta: RequestMeta | None = None) -> TrustedPublisher:
@@ -251,13 +250,12 @@ def _specificity(publisher: TrustedPublisher) -> tuple:
 class TokenExchange:
     """CI identity token in, short-lived project token out."""
 
-    def __init__(self, settings: Settings | None = None, *, publishers: PublisherStore | None = None,
-                 claims: ClaimStore | None = None, tokens: TokenService | None = None,
+    def __init__(self, settings: Settings, *, publishers: PublisherStore, claims: ClaimStore, tokens: TokenService,
                  fetcher: Fetcher = http_get, clock=utcnow):
-        self.settings = settings or get_settings()
-        self.publishers = publishers or PublisherStore()
-        self.claims = claims or ClaimStore()
-        self.tokens = tokens or TokenService(settings=self.settings, clock=clock)
+        self.settings = settings
+        self.publishers = publishers
+        self.claims = claims
+        self.tokens = tokens
         self.clock = clock
         self._verifiers = {
             issuer.issuer: (issuer, JWTVerifier(Issuer(issuer.issuer, issuer.audience, algorithms=("RS256",)),

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from chalicelib import token_format
 from chalicelib.access import Principal
 from chalicelib.clock import utcnow
+from chalicelib.errors import NotFound
 from chalicelib.models.tokens import Token
-from chalicelib.request_meta import RequestMeta
+from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
-from chalicelib.store.tokens import TokenStore
+from chalicelib.store.tokens import TokenLifecycleStore, TokenStore
 
 log = logging.getLogger("latchkey.revocation")
 
@@ -43,6 +44,7 @@ def default_parallelism() -> int:
 LEAKED = "leaked"
 BY_VALUE = "revoked by value"
 BY_ITSELF = "revoked by itself"
+BY_OPERATOR = "revoked by an operator"
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,13 @@ def digest_of(credential: str) -> str | None:
 
 
 class RevocationService:
-    def __init__(self, tokens: TokenStore | None = None, audit: AuditService | None = None, clock=utcnow,
+    def __init__(self, tokens: TokenStore, lifecycle: TokenLifecycleStore, audit: AuditService, clock=utcnow,
                  parallelism: int | None = None):
-        self.tokens = tokens or TokenStore()
-        self.parallelism = parallelism or default_parallelism()
+        self.tokens = tokens
+        self.lifecycle = lifecycle
+        self.audit = audit
         self.clock = clock
-        self.audit = audit or AuditService(clock=clock)
+        self.parallelism = parallelism or default_parallelism()
 
     def revoke(self, credentials: Iterable[str], *, reason: str, actor: str | None,
                meta: RequestMeta | None = None, principal: Principal | None = None,
@@ -113,6 +116,16 @@ class RevocationService:
             for credential, digest in digests.items()
         ]
 
+    def revoke_by_id(self, token_id: int) -> Token:
+        """An operator's revocation of any token by its id (`manage.py
+        revoke-token`), the same path as a revocation by value: the token
+        revoked. Raises NotFound when no token has that id."""
+        token = self.tokens.find_by_id(token_id)
+        revoked = self.revoke([token.pk], reason=BY_OPERATOR, actor=None, meta=OPERATOR) if token else []
+        if not revoked or revoked[0].token is None:
+            raise NotFound(f"no token with id {token_id}")
+        return revoked[0].token
+
     def _end_grace_periods(self, token: Token, *, reason: str, actor, meta, principal) -> None:
         """Issue 16: a token ended by value takes its lineage's grace periods
         with it. Every rotated-away token of its family still working in its
@@ -120,10 +133,8 @@ class RevocationService:
         nothing more."""
         if getattr(token, "family_id", None) is None and getattr(token, "rotated_at", None) is None:
             return
-        from chalicelib.store.tokens import TokenLifecycleStore
-
         now = self.clock()
-        for member in TokenLifecycleStore(self.tokens).family(token.owner, token.family):
+        for member in self.lifecycle.family(token.owner, token.family):
             if member.pk == token.pk or member.rotated_at is None:
                 continue
             if member.expires_at is not None and member.expires_at <= now:

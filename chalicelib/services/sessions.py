@@ -16,7 +16,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import LatchkeyError
 from chalicelib.models.directory import User
 from chalicelib.models.sessions import PendingSignIn, Session, session_owner
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.sessions import SessionStore
 
@@ -56,11 +56,10 @@ def safe_next(path: str | None) -> str:
 
 
 class SessionService:
-    def __init__(self, store: SessionStore | None = None, directory: DirectoryStore | None = None,
-                 settings=None, clock=utcnow):
-        self.store = store or SessionStore()
-        self.directory = directory or DirectoryStore()
-        self.settings = settings or get_settings()
+    def __init__(self, store: SessionStore, directory: DirectoryStore, settings: Settings, clock=utcnow):
+        self.store = store
+        self.directory = directory
+        self.settings = settings
         self.clock = clock
 
     def _provider(self) -> oidc.Provider:

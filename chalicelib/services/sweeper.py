@@ -29,7 +29,8 @@ from chalicelib.owner_key import OwnerKey
 from chalicelib.request_meta import RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
-from chalicelib.settings import get_settings
+from chalicelib.services.tokens import TokenService
+from chalicelib.settings import Settings
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.tokens import TokenLifecycleStore, TokenStore
 
@@ -88,24 +89,26 @@ class SesNotifier:
         )
 
 
+def notifiers(settings: Settings) -> list:
+    """Where notices go: the log always, SES too with NOTIFY_FROM."""
+    return [LogNotifier()] + ([SesNotifier(settings.notify_from)] if settings.notify_from else [])
+
+
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Sweeper:
-    def __init__(self, tokens: TokenStore | None = None, directory: DirectoryStore | None = None,
-                 audit: AuditService | None = None, notifiers=None, settings=None, clock=utcnow):
-        self.settings = settings or get_settings()
-        self.tokens = tokens or TokenStore(self.settings)
-        self.lifecycle = TokenLifecycleStore(self.tokens)
-        self.directory = directory or DirectoryStore()
-        self.clock = clock
-        self.audit = audit or AuditService(clock=clock)
-        if notifiers is None:
-            notifiers = [LogNotifier()]
-            if self.settings.notify_from:
-                notifiers.append(SesNotifier(self.settings.notify_from))
+    def __init__(self, tokens: TokenStore, lifecycle: TokenLifecycleStore, token_service: TokenService,
+                 directory: DirectoryStore, audit: AuditService, notifiers: list, settings: Settings, clock=utcnow):
+        self.tokens = tokens
+        self.lifecycle = lifecycle
+        self.token_service = token_service
+        self.directory = directory
+        self.audit = audit
         self.notifiers = notifiers
+        self.settings = settings
+        self.clock = clock
 
     def sweep(self) -> SweepReport:
         now = self.clock()
@@ -123,10 +126,7 @@ class Sweeper:
     def _retire_expired(self, shard: str, now: datetime, report: SweepReport) -> None:
         expired = [token for token in self.lifecycle.expiring(shard, EPOCH, now) if not token.retired]
         if expired:
-            from chalicelib.services.tokens import TokenService
-
-            service = TokenService(tokens=self.tokens, settings=self.settings, clock=self.clock, audit=self.audit)
-            report.retired += service.retire_expired(expired)
+            report.retired += self.token_service.retire_expired(expired)
 
     # -- expiry notices ----------------------------------------------------
 
@@ -185,8 +185,3 @@ class Sweeper:
                                            reason=f"unused for {days} days")
             if self.tokens.delete(token, audit_items=items):
                 report.revoked.append(int(token.token_id))
-
-
-def run() -> SweepReport:
-    """The scheduled function's and `manage.py sweep`'s entry point."""
-    return Sweeper().sweep()

@@ -1,4 +1,5 @@
 """Creating, listing and revoking account and project API tokens."""
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -7,14 +8,14 @@ from chalicelib import token_format
 from chalicelib.access import Action, Principal, require_account
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, Conflict, NotFound, Unavailable
-from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
+from chalicelib.models.directory import Repository, User
 from chalicelib.models.tokens import Token, repository_owner, user_owner
 from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
-from chalicelib.settings import get_settings
 from chalicelib.store.pagination import Page
+from chalicelib.settings import Settings
 from chalicelib.store.tokens import LimitReached, TokenLifecycleStore, TokenStore
 from chalicelib.token_format import Kind
 from chalicelib import scopes as limits
@@ -100,13 +101,14 @@ def parse_expiry(value, now: datetime, max_days: int) -> datetime | None:
 
 
 class TokenService:
-    def __init__(self, tokens: TokenStore | None = None, directory: DirectoryService | None = None,
-                 settings=None, clock=utcnow, audit: AuditService | None = None):
-        self.settings = settings or get_settings()
-        self.tokens = tokens or TokenStore(self.settings)
-        self.directory = directory or DirectoryService()
+    def __init__(self, tokens: TokenStore, lifecycle: TokenLifecycleStore, directory: DirectoryService,
+                 audit: AuditService, settings: Settings, clock=utcnow):
+        self.tokens = tokens
+        self.lifecycle = lifecycle
+        self.directory = directory
+        self.audit = audit
+        self.settings = settings
         self.clock = clock
-        self.audit = audit or AuditService(clock=clock)
 
     # -- account tokens ----------------------------------------------------
 
@@ -124,14 +126,11 @@ class TokenService:
         if user.disabled:
             raise BadRequest(f"user {user.email} is disabled")
         now = self.clock()
-        # The user must still be enabled when the token is written: a token
-        # created while the user is being disabled would escape the fan-out.
-        owner_check = ((user_key(user.user_id), "user"), DirectoryItem.pk.exists() & (User.disabled != True))  # noqa: E712
         return self._create(
             Kind.ACCOUNT, user_owner(user.user_id), created_by=user.user_id,
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
-            limit=self.settings.max_account_tokens, owner_check=owner_check, now=now,
+            write=self._write_for_user(user.user_id), now=now,
             principal=principal, meta=meta if principal else (meta or OPERATOR),
             **token_settings(Kind.ACCOUNT, **settings),
         )
@@ -152,16 +151,12 @@ class TokenService:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
         now = self.clock()
         repository = access.repository
-        # The very repository must still exist when the token is written (not
-        # one deleted meanwhile, nor a new one created under its name).
-        owner_check = ((org_key(provider, org), repo_sort_key(repo)),
-                       DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
         return self._create(
             Kind.PROJECT, repository_owner(repository.repository_id), created_by=principal.user_id,
             repository=repository.full_name,
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
-            limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
+            write=self._write_for_repository(repository), now=now,
             principal=principal, meta=meta, **token_settings(Kind.PROJECT, **settings),
         )
 
@@ -181,29 +176,16 @@ class TokenService:
     def issue_project_token(self, repository, *, name=None, expires_at=None) -> NewToken:
         """A project token for `repository`, made by an operator (no principal)."""
         now = self.clock()
-        owner_check = ((org_key(repository.provider, repository.owner), repo_sort_key(repository.name)),
-                       DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
         return self._create(
             Kind.PROJECT, repository_owner(repository.repository_id), created_by=None,
             repository=repository.full_name, name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
-            limit=self.settings.max_project_tokens, owner_check=owner_check, now=now,
+            write=self._write_for_repository(repository), now=now,
             principal=None, meta=OPERATOR,
         )
 
     def tokens_of_user(self, user_id: int) -> list[Token]:
         return sorted(self.tokens.all_of(user_owner(user_id)), key=lambda token: token.created_at)
-
-    def revoke_by_id(self, token_id: int) -> Token:
-        """Delete any token by its id (an operator's revocation)."""
-        token = self.tokens.find_by_id(token_id)
-        if token is None:
-            raise NotFound(f"no token with id {token_id}")
-        items = self._audit_items(audit_events.DELETED, token, principal=None, meta=OPERATOR,
-                                  reason="revoked by an operator")
-        if not self.tokens.delete(token, audit_items=items):
-            raise NotFound(f"no token with id {token_id}")
-        return token
 
     def enable_tokens_of_user(self, user_id: int) -> int:
         """Re-enable a user's disabled account tokens that have not expired; the count."""
@@ -245,12 +227,15 @@ class TokenService:
     # -- fan-out (operators) ----------------------------------------------
 
     def disable_tokens_of_user(self, user_id: int) -> int:
-        tokens = self.tokens.all_of(user_owner(user_id))
-        for token in tokens:
+        """Disable a user's enabled account tokens; how many this call disabled
+        (a token disabled already, by an earlier run, is not counted again)."""
+        disabled = 0
+        for token in self.tokens.all_of(user_owner(user_id)):
             if not token.disabled:
                 self.tokens.disable(token)
                 self.audit.record_token(audit_events.DISABLED, token, meta=OPERATOR, reason="owner disabled")
-        return len(tokens)
+                disabled += 1
+        return disabled
 
     def delete_tokens_of_repository(self, repository_id: int) -> int:
         tokens = self.tokens.all_of(repository_owner(repository_id))
@@ -297,9 +282,23 @@ class TokenService:
     def _audit_items(self, action, token, *, principal, meta, reason=None):
         return self.audit.token_items(action, token, principal=principal, meta=meta, reason=reason)
 
-    def _create(self, kind, owner, *, created_by, name, expires_at, limit, owner_check, now,
+    def _write_for_user(self, user_id) -> "functools.partial[Token]":
+        """How a new account token of `user_id` is stored: within the account
+        limit, while the user is enabled."""
+        return functools.partial(self.tokens.create_for_user, user_id=int(user_id),
+                                 limit=self.settings.max_account_tokens)
+
+    def _write_for_repository(self, repository: Repository) -> "functools.partial[Token]":
+        """How a new project token of `repository` is stored: within the
+        project limit, while this very repository exists."""
+        return functools.partial(self.tokens.create_for_repository, repository=repository,
+                                 limit=self.settings.max_project_tokens)
+
+    def _create(self, kind, owner, *, created_by, name, expires_at, write, now,
                 principal=None, meta=None, attributes=None, actor=None, reason=None, repository=None,
                 **settings) -> NewToken:
+        """A new token, stored by `write(token, audit=...)` (`_write_for_user`,
+        `_write_for_repository`)."""
         value = token_format.generate(kind)
         token = Token(
             token_format.digest(value),
@@ -310,8 +309,8 @@ class TokenService:
         # The creation is recorded in the token's own transaction (see
         # chalicelib.services.audit): the items are built once the id is drawn.
         def create():
-            return self.tokens.create(
-                token, limit=limit, owner_check=owner_check,
+            return write(
+                token,
                 audit=lambda t: self.audit.token_items(audit_events.CREATED, t, principal=principal, meta=meta,
                                                        reason=reason, actor=actor),
             )
@@ -335,17 +334,15 @@ class TokenService:
         limit is reached, the repository's expired minted tokens are swept
         and the creation tried once more."""
         now = self.clock()
-        # The repository must still be the one the publisher was registered
-        # on when the token is written (deleted meanwhile: NotFound).
-        owner_check = ((org_key(repository.provider, repository.owner), repo_sort_key(repository.name)),
-                       DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
         owner = repository_owner(repository.repository_id)
 
         def create():
             return self._create(
                 Kind.PROJECT, owner, created_by=None, name=None,
                 expires_at=now + timedelta(seconds=lifetime_seconds),
-                limit=self.settings.max_project_tokens, owner_check=owner_check, now=now, meta=meta,
+                # The repository must still be the one the publisher was
+                # registered on when the token is written (deleted meanwhile: NotFound).
+                write=self._write_for_repository(repository), now=now, meta=meta,
                 attributes={"publisher_id": int(publisher.publisher_id), "publisher_issuer": publisher.issuer},
                 repository=repository.full_name,
                 actor=f"publisher:{int(publisher.publisher_id)}", reason=reason,
@@ -393,24 +390,20 @@ class TokenService:
 
     # -- the lifecycle: rotation, pause, reuse (issue 16) -------------------
 
-    @property
-    def lifecycle(self) -> TokenLifecycleStore:
-        return TokenLifecycleStore(self.tokens)
-
     def rotate_account_token(self, principal: Principal, token_id: int, *, grace_period_seconds=None,
                              expires_at=None, meta: RequestMeta | None = None) -> Rotation:
         user = self.directory.user(principal)
-        owner_check = ((user_key(user.user_id), "user"), DirectoryItem.pk.exists() & (User.disabled != True))  # noqa: E712
+        rotate = functools.partial(self.lifecycle.rotate_for_user, user_id=int(user.user_id))
         return self._rotate(user_owner(user.user_id), token_id, grace_period_seconds, expires_at,
-                            owner_check=owner_check, principal=principal, meta=meta)
+                            rotate=rotate, principal=principal, meta=meta)
 
     def rotate_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
                              *, grace_period_seconds=None, expires_at=None,
                              meta: RequestMeta | None = None) -> Rotation:
         access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
-        owner_check = ((org_key(provider, org), repo_sort_key(repo)), DirectoryItem.pk.exists())
+        rotate = functools.partial(self.lifecycle.rotate_for_repository, repository=access.repository)
         return self._rotate(repository_owner(access.repository.repository_id), token_id, grace_period_seconds,
-                            expires_at, owner_check=owner_check, principal=principal, meta=meta)
+                            expires_at, rotate=rotate, principal=principal, meta=meta)
 
     def set_account_token_disabled(self, principal: Principal, token_id: int, disabled,
                                    *, meta: RequestMeta | None = None) -> Token:
@@ -452,8 +445,10 @@ class TokenService:
             raise NotFound()
         return token
 
-    def _rotate(self, owner, token_id, grace_period_seconds, expires_at, *, owner_check, principal,
+    def _rotate(self, owner, token_id, grace_period_seconds, expires_at, *, rotate, principal,
                 meta) -> Rotation:
+        """Rotate token `token_id` of `owner`, stored by `rotate(old, successor, ...)`
+        (the lifecycle store's `rotate_for_user` or `rotate_for_repository`)."""
         grace = parse_grace(grace_period_seconds)
         now = self.clock()
         new_expiry = parse_expiry(expires_at, now, self.settings.max_token_lifetime_days)
@@ -495,8 +490,8 @@ class TokenService:
             if member.rotated_at is not None and member.pk != old.pk
             and member.expires_at is not None and member.expires_at > now
         ]
-        stored = self.lifecycle.rotate(old, successor, grace_ends=grace_ends, now=now,
-                                       owner_check=owner_check, audit_items=audit_items, end_grace=end_grace)
+        stored = rotate(old, successor, grace_ends=grace_ends, now=now, audit_items=audit_items,
+                        end_grace=end_grace)
         old.rotated_at, old.successor_id, old.family_id, old.expires_at = now, stored.token_id, old.family, grace_ends
         return Rotation(NewToken(value, stored), old)
 

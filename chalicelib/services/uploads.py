@@ -14,7 +14,6 @@ Reading back (API v3) takes `read` for an account token, or the
 repository's own project token.
 """
 import copy
-import functools
 import hashlib
 import secrets
 import time
@@ -33,8 +32,9 @@ from chalicelib.models.uploads import (
     commit_sk,
     repository_key,
 )
+from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings
 from chalicelib.store.pagination import decode_cursor, encode_cursor
 from chalicelib.store.uploads import UploadStore, object_key
 from chalicelib.token_format import Kind
@@ -110,11 +110,12 @@ def _empty_analysis() -> dict:
 
 
 class UploadService:
-    def __init__(self, directory: DirectoryService | None = None, store: UploadStore | None = None,
-                 settings=None, clock=utcnow):
-        self.settings = settings or get_settings()
-        self.directory = directory or DirectoryService()
-        self.store = store or UploadStore(self.settings)
+    def __init__(self, directory: DirectoryService, store: UploadStore, audit: AuditService, settings: Settings,
+                 clock=utcnow):
+        self.directory = directory
+        self.store = store
+        self.audit = audit
+        self.settings = settings
         self.clock = clock
 
     # -- access ------------------------------------------------------------
@@ -389,12 +390,6 @@ class UploadService:
         events = self.audit.configuration_items(repository_id, repository.full_name, principal=principal, meta=meta)
         self.store.save_configuration(repository_id, configuration, self.clock(), events)
         return analysis_config.answer(configuration)
-
-    @functools.cached_property
-    def audit(self):
-        from chalicelib.services.audit import AuditService
-
-        return AuditService(clock=self.clock)
 
     # -- reading back ------------------------------------------------------
 

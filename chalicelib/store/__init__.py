@@ -5,9 +5,12 @@ failed on purpose becomes `Conflict`/`NotFound`, a dependency that failed
 (throttling, 5xx, timeouts, after botocore's bounded retries) `Unavailable`.
 """
 import contextlib
+import uuid
+from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Unavailable
 
@@ -56,3 +59,19 @@ def save_audit_items(transaction, items) -> None:
     the API the trail is append-only (no role may overwrite an event)."""
     for item in items:
         transaction.save(item, condition=type(item).pk.does_not_exist())
+
+
+def write_if_unchanged(connection, add: Callable[[TransactWrite], None]) -> bool:
+    """One write transaction, its items put in by `add(transaction)`: False,
+    and nothing written, when one of its conditions failed (what it depends
+    on changed meanwhile). Its request token makes botocore's retry of the
+    very call idempotent on DynamoDB."""
+    with dependency_errors():
+        try:
+            with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as transaction:
+                add(transaction)
+        except TransactWriteError as error:
+            if "ConditionalCheckFailed" in cancellation_codes(error):
+                return False
+            raise
+    return True

@@ -8,7 +8,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import BadRequest
 from chalicelib.models.audit import AuditEvent, RefusalMark
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
 from chalicelib.store.pagination import BAD_CURSOR, Page, decode_cursor, query_page
 
@@ -27,8 +27,8 @@ def new_event_id() -> str:
 
 
 class AuditStore:
-    def __init__(self, settings=None):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     def connection(self) -> Connection:
         return AuditEvent._get_connection().connection

@@ -20,7 +20,13 @@ from chalicelib.models.directory import (
     repository_item_key,
     trust_target,
 )
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
+from chalicelib.store import (
+    cancellation_codes,
+    dependency_errors,
+    is_condition_failure,
+    save_audit_items,
+    write_if_unchanged,
+)
 
 MAX_ID = 2**53 - 1
 
@@ -87,17 +93,11 @@ class PublisherStore:
 
     def delete(self, publisher: TrustedPublisher, *, audit_items=()) -> bool:
         """Delete a publisher (and write `audit_items`); False if already gone."""
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=DirectoryItem._get_connection().connection,
-                                   client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.delete(publisher, condition=DirectoryItem.pk.exists())
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
-        return True
+        def add(transaction):
+            transaction.delete(publisher, condition=DirectoryItem.pk.exists())
+            save_audit_items(transaction, audit_items)
+
+        return write_if_unchanged(DirectoryItem._get_connection().connection, add)
 
     def delete_all_of(self, provider: str, org: str, repo: str) -> int:
         """Delete every publisher of a repository (it is being deleted)."""

@@ -7,6 +7,8 @@ from chalicelib.models.directory import DirectoryItem
 from chalicelib.models.tokens import Token
 from chalicelib.models.audit import AuditEvent
 from chalicelib.models.uploads import UploadItem
+from chalicelib.settings import get_settings
+from chalicelib.store.uploads import ensure_bucket
 
 TABLE_MODELS = [Token, DirectoryItem, UploadItem, AuditEvent]
 
@@ -18,14 +20,10 @@ def ensure_tables() -> list[str]:
         if not model.exists():
             model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
-    from chalicelib.store.uploads import ensure_bucket
-
     if ensure_bucket():
         created.append(f"s3://{_bucket()}")
     return created
 
 
 def _bucket() -> str:
-    from chalicelib.settings import get_settings
-
     return get_settings().uploads_bucket

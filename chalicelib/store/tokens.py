@@ -13,10 +13,16 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models.directory import DirectoryItem
+from chalicelib.models.directory import DirectoryItem, Repository, User, org_key, repo_sort_key, user_key
 from chalicelib.models.tokens import Token, TokenCounter, TokenId, TokenName, sweep_shard
-from chalicelib.settings import get_settings
-from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
+from chalicelib.settings import Settings
+from chalicelib.store import (
+    cancellation_codes,
+    dependency_errors,
+    is_condition_failure,
+    save_audit_items,
+    write_if_unchanged,
+)
 from chalicelib.store.pagination import Page, query_page
 
 # JavaScript clients read ids as doubles: stay below 2**53.
@@ -57,9 +63,34 @@ def _sweepable(token: Token) -> None:
         token.active_at = token.created_at
 
 
+# What must still hold of a new token's owner when the token is written: a
+# (directory item key, condition) pair, checked in the token's transaction.
+
+def _enabled_user(user_id: int):
+    """The user exists and is enabled: a token created while the user is
+    being disabled would escape the fan-out."""
+    return (user_key(user_id), "user"), DirectoryItem.pk.exists() & (User.disabled != True)  # noqa: E712
+
+
+def _same_repository(repository):
+    """The very repository exists: not one deleted meanwhile, nor a new one
+    created under its name."""
+    return (_repository_key(repository),
+            DirectoryItem.pk.exists() & (Repository.repository_id == repository.repository_id))
+
+
+def _named_repository(repository):
+    """A repository of that name exists."""
+    return _repository_key(repository), DirectoryItem.pk.exists()
+
+
+def _repository_key(repository) -> tuple[str, str]:
+    return org_key(repository.provider, repository.owner), repo_sort_key(repository.name)
+
+
 class TokenStore:
-    def __init__(self, settings=None):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     def _connection(self) -> Connection:
         return Token._get_connection().connection
@@ -127,6 +158,16 @@ class TokenStore:
         return True
 
     # -- management ------------------------------------------------------
+
+    def create_for_user(self, token: Token, user_id: int, *, limit: int, audit=None) -> Token:
+        """Store a new account token of `user_id`, at most `limit` per user,
+        while the user is enabled (see `create`)."""
+        return self.create(token, limit=limit, owner_check=_enabled_user(user_id), audit=audit)
+
+    def create_for_repository(self, token: Token, repository: Repository, *, limit: int, audit=None) -> Token:
+        """Store a new project token of `repository`, at most `limit` per
+        repository, while this very repository exists (see `create`)."""
+        return self.create(token, limit=limit, owner_check=_same_repository(repository), audit=audit)
 
     def create(self, token: Token, *, limit: int, owner_check=None, audit=None) -> Token:
         """Store a new token with its id, name and count in one transaction.
@@ -222,26 +263,19 @@ class TokenStore:
         # the state it was read in, so the counter is decremented once.
         state = (Token.retired == True) if retired else (  # noqa: E712
             Token.retired.does_not_exist() | (Token.retired == False))  # noqa: E712
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.delete(token, condition=Token.pk.exists() & state)
-                    transaction.delete(TokenId(TokenId.key(token.token_id)))
-                    # A rotated-away token left its name and its place in
-                    # the count to its successor.
-                    if token.name and token.rotated_at is None:
-                        transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
-                    if not retired and token.rotated_at is None:
-                        transaction.update(
-                            TokenCounter(TokenCounter.key(token.owner)),
-                            actions=[TokenCounter.count.add(-1)],
-                        )
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
-        return True
+
+        def add(transaction):
+            transaction.delete(token, condition=Token.pk.exists() & state)
+            transaction.delete(TokenId(TokenId.key(token.token_id)))
+            # A rotated-away token left its name and its place in the count
+            # to its successor.
+            if token.name and token.rotated_at is None:
+                transaction.delete(TokenName(TokenName.key(token.owner, token.name)))
+            if not retired and token.rotated_at is None:
+                transaction.update(TokenCounter(TokenCounter.key(token.owner)), actions=[TokenCounter.count.add(-1)])
+            save_audit_items(transaction, audit_items)
+
+        return write_if_unchanged(self._connection(), add)
 
     def retire(self, token: Token, now: datetime, removal_at: datetime, *, audit_items=()) -> bool:
         """Take an expired token out of its owner's count and schedule its
@@ -250,24 +284,20 @@ class TokenStore:
         not expired."""
         condition = (Token.pk.exists() & (Token.retired.does_not_exist() | (Token.retired == False))  # noqa: E712
                      & (Token.expires_at <= now))
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=self._connection(), client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.update(token, actions=[Token.retired.set(True), Token.removal_at.set(removal_at)],
-                                       condition=condition)
-                    transaction.update(TokenId(TokenId.key(token.token_id)),
-                                       actions=[TokenId.removal_at.set(removal_at)], condition=TokenId.pk.exists())
-                    if token.name:
-                        transaction.update(TokenName(TokenName.key(token.owner, token.name)),
-                                           actions=[TokenName.removal_at.set(removal_at)],
-                                           condition=TokenName.pk.exists())
-                    transaction.update(TokenCounter(TokenCounter.key(token.owner)),
-                                       actions=[TokenCounter.count.add(-1)])
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
+
+        def add(transaction):
+            transaction.update(token, actions=[Token.retired.set(True), Token.removal_at.set(removal_at)],
+                               condition=condition)
+            transaction.update(TokenId(TokenId.key(token.token_id)),
+                               actions=[TokenId.removal_at.set(removal_at)], condition=TokenId.pk.exists())
+            if token.name:
+                transaction.update(TokenName(TokenName.key(token.owner, token.name)),
+                                   actions=[TokenName.removal_at.set(removal_at)], condition=TokenName.pk.exists())
+            transaction.update(TokenCounter(TokenCounter.key(token.owner)), actions=[TokenCounter.count.add(-1)])
+            save_audit_items(transaction, audit_items)
+
+        if not write_if_unchanged(self._connection(), add):
+            return False
         token.retired, token.removal_at = True, removal_at
         return True
     def find_many(self, digests: list[str]) -> dict[str, Token]:
@@ -330,6 +360,14 @@ class TokenLifecycleStore:
 
     def __init__(self, tokens: TokenStore):
         self.tokens = tokens
+
+    def rotate_for_user(self, old: Token, successor: Token, user_id: int, **rotation) -> Token:
+        """`rotate` an account token while its user is enabled."""
+        return self.rotate(old, successor, owner_check=_enabled_user(user_id), **rotation)
+
+    def rotate_for_repository(self, old: Token, successor: Token, repository: Repository, **rotation) -> Token:
+        """`rotate` a project token while a repository of its name exists."""
+        return self.rotate(old, successor, owner_check=_named_repository(repository), **rotation)
 
     def rotate(self, old: Token, successor: Token, *, grace_ends: datetime, now: datetime,
                owner_check=None, audit_items=(), end_grace=()) -> Token:
@@ -424,21 +462,13 @@ class TokenLifecycleStore:
     def mark_expiry_notified(self, token: Token, now: datetime, audit_items=()) -> bool:
         """Mark the expiry notice as sent, with its audit event, in one
         transaction: False if another sweep did it first (or the token is gone)."""
-        with dependency_errors():
-            try:
-                with TransactWrite(connection=self.tokens._connection(),
-                                   client_request_token=uuid.uuid4().hex) as transaction:
-                    transaction.update(
-                        token,
-                        actions=[Token.expiry_notified_at.set(now)],
-                        condition=Token.pk.exists() & Token.expiry_notified_at.does_not_exist(),
-                    )
-                    save_audit_items(transaction, audit_items)
-            except TransactWriteError as error:
-                if "ConditionalCheckFailed" in cancellation_codes(error):
-                    return False
-                raise
-        return True
+
+        def add(transaction):
+            transaction.update(token, actions=[Token.expiry_notified_at.set(now)],
+                               condition=Token.pk.exists() & Token.expiry_notified_at.does_not_exist())
+            save_audit_items(transaction, audit_items)
+
+        return write_if_unchanged(self.tokens._connection(), add)
 
     def expiring(self, shard: str, start: datetime, end: datetime):
         """Tokens of one shard expiring in [start, end) (one Query per page)."""

@@ -24,7 +24,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import BadRequest, Unavailable
 from chalicelib.models.uploads import CONFIGURATION, UploadItem, repository_key
 from chalicelib.names import is_dot_segment
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings, get_settings
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure, save_audit_items
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ def ensure_bucket() -> bool:
 
 
 class UploadStore:
-    def __init__(self, settings=None):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     @property
     def bucket(self) -> str:
