@@ -36,6 +36,8 @@ import click
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from chalicelib.stage_names import stage_names  # noqa: E402
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -65,18 +67,10 @@ def ensure_stage(project_dir: Path, stage: str) -> dict:
     app = config["app_name"]
     stages = config.setdefault("stages", {})
     if stage not in stages:
-        prefix = f"{app}-{stage}"
+        names = stage_names(stage, app)
         stages[stage] = {
             "api_gateway_stage": "api",
-            "environment_variables": {
-                "LATCHKEY_STAGE": stage,
-                "LATCHKEY_RESOURCE_PREFIX": prefix,
-                "TOKENS_TABLE": f"{prefix}-tokens",
-                "DIRECTORY_TABLE": f"{prefix}-directory",
-                "UPLOADS_TABLE": f"{prefix}-uploads",
-                "UPLOADS_BUCKET": f"{prefix}-uploads",
-                "AUDIT_TABLE": f"{prefix}-audit",
-            },
+            "environment_variables": names.stage_variables(),
             # Chalice merges per-function variables from the stage's own
             # lambda_functions only: the authorizer's marker goes here.
             "lambda_functions": {
@@ -84,7 +78,7 @@ def ensure_stage(project_dir: Path, stage: str) -> dict:
             },
         }
         path.write_text(json.dumps(config, indent=2) + "\n")
-        say("env", f"added stage {stage!r} to .chalice/config.json with {prefix}-* resources")
+        say("env", f"added stage {stage!r} to .chalice/config.json with {names.prefix}-* resources")
     variables = dict(config.get("environment_variables", {}))
     variables.update(stages[stage].get("environment_variables", {}))
     if not variables.get("LATCHKEY_RESOURCE_PREFIX"):
