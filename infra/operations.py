@@ -110,9 +110,11 @@ def log_groups() -> dict:
 def function_names(app: str, stage: str) -> dict[str, str]:
     """The names `chalice deploy` gives (the IAM policies' log groups name them)."""
     from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+    from chalicelib.stage_names import stage_names
 
-    return {API_LOGICAL_ID: f"{app}-{stage}", TOKEN_AUTHORIZER_LOGICAL_ID: f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}",
-            SWEEPER_LOGICAL_ID: f"{app}-{stage}-{SWEEPER_NAME}"}
+    names = stage_names(stage, app)
+    return {API_LOGICAL_ID: names.api_function, TOKEN_AUTHORIZER_LOGICAL_ID: names.qualified(TOKEN_AUTHORIZER_NAME),
+            SWEEPER_LOGICAL_ID: names.qualified(SWEEPER_NAME)}
 
 
 def function_properties(app: str, stage: str, settings) -> dict:

@@ -19,6 +19,7 @@ Both may write their own CloudWatch log group.
 """
 
 from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+from chalicelib.stage_names import stage_names
 
 API_FUNCTION = "api_handler"
 
@@ -112,7 +113,7 @@ def authorizer_policy(
                 "Action": ["dynamodb:PutItem"],
                 "Resource": [arns.dynamodb_table(audit_table)],
             },
-            _logs_statement(arns, f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"),
+            _logs_statement(arns, stage_names(stage, app).qualified(TOKEN_AUTHORIZER_NAME)),
         ],
     }
     if tracing:
@@ -156,7 +157,7 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
             "Resource": [arns.s3_bucket(bucket)],
             "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         },
-        _logs_statement(arns, f"{app}-{stage}"),
+        _logs_statement(arns, stage_names(stage, app).api_function),
     ]
     if tracing:
         statements.append(tracing_statement())
@@ -200,7 +201,7 @@ def sweeper_policy(arns, *, app: str, stage: str, tokens_table: str, tokens_inde
             "Action": ["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
             "Resource": [arns.dynamodb_table(audit_table)],
         },
-        _logs_statement(arns, f"{app}-{stage}-{SWEEPER_NAME}"),
+        _logs_statement(arns, stage_names(stage, app).qualified(SWEEPER_NAME)),
     ]
     if notify_from:
         statements.append({
