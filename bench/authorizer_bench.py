@@ -10,20 +10,15 @@ import argparse
 import gc
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from scripts.ports import free_port
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/api/v3/user"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class InProcess:

@@ -199,7 +199,7 @@ def moto_server(monkeypatch):
 
     for name, method in serialised_operations().items():
         monkeypatch.setattr(DynamoDBBackend, name, method)
-    from tests.localserver import free_port
+    from scripts.ports import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -14,7 +14,6 @@ Chalice's dependency zips are cached in build/deploy-cache between runs.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.gateway import GATEWAY_RESPONSES, TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME, render_template
+from scripts.ports import free_port
 
 # moto's CloudFormation skips the TLS-only bucket policy (checked on the template instead).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
@@ -459,9 +459,7 @@ def test_chalice_deploy_validation_accepts_the_app():
 def endpoint():
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
