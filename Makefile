@@ -75,7 +75,7 @@ test-fast: $(DEV_STAMP) ## Every test but those marked slow, e2e or browser
 
 lint: $(DEV_STAMP) ## ruff, bandit (every nosec says why) and mypy of chalicelib/
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -c pyproject.toml -r chalicelib app.py manage.py scripts
+	$(BIN)/bandit -q -c pyproject.toml -r chalicelib app.py manage.py scripts infra
 	$(BIN)/mypy
 
 audit: $(DEV_STAMP) ## Known vulnerabilities in the installed dependencies (skips offline)

@@ -3,9 +3,9 @@ tracing, throttling, an optional per-address rate limit, and alarms.
 
 Each function returns a fragment of the stage's template (`Parameters`,
 `Conditions`, `Resources`, or properties merged into a resource Chalice
-generates); `stage_template` puts them together for `scripts/deploy.py`.
+generates); `stage_template` puts them together for `infra/package.py`.
 Another concern adds its own function and one line in `stage_template`
-(or its own call in the deploy script): nothing here needs to know about it.
+(or its own fragment in `infra/package.py`): nothing here needs to know about it.
 
 Defaults come from the stage's settings (`chalicelib.settings`), and each is
 a template parameter, so `aws cloudformation deploy --parameter-overrides`
