@@ -10,6 +10,7 @@ your AWS credentials.
     python manage.py --aws --stage prod issue-token alice@example.com
 """
 import sys
+from typing import Any
 
 import click
 
@@ -18,7 +19,7 @@ from scripts import stage_env
 
 class Context:
     def __init__(self, endpoint: str | None = None):
-        self._admin = None
+        self._admin: Any = None  # an AdminService, built on first use
         self.endpoint = endpoint
 
     @property
@@ -38,7 +39,8 @@ def run(action):
         return action()
     except Unavailable as error:
         cause = error.__cause__
-        endpoint = click.get_current_context().find_object(Context).endpoint
+        context = click.get_current_context().find_object(Context)
+        endpoint = context.endpoint if context else None
         where = (f"the local AWS endpoint {endpoint} is unreachable or failing" if endpoint
                  else "AWS is unreachable or failing")
         hint = "is `make run` running, or did you mean --aws?" if endpoint else "check your AWS credentials and region"

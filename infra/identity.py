@@ -17,7 +17,7 @@ API_STAGE_DEFAULT = "api"
 
 def _callback_urls(api_stage: str, console_url: str | None) -> list:
     api = {"Fn::Sub": f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api_stage}"}
-    urls = [{"Fn::Join": ["", [api, "/console/callback"]]}]
+    urls: list = [{"Fn::Join": ["", [api, "/console/callback"]]}]
     if console_url:
         urls.append(console_url.rstrip("/") + "/console/callback")
     return urls

@@ -52,7 +52,7 @@ AUDIT_ACTIONS = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
 def _logs_statement(arns, function_name: str):
     if hasattr(arns, "account"):
         group = f"arn:{arns.partition}:logs:{arns.region}:{arns.account}:log-group:/aws/lambda/{function_name}"
-        resource = [group, f"{group}:*"]
+        resource: list = [group, f"{group}:*"]
     else:
         group = (
             f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}"
@@ -85,7 +85,7 @@ def authorizer_policy(
     # A console session's "last seen" (its idle limit) is moved on like a token's "last used".
     touched = [token_key, last_used_attribute, *use_attributes] + ([session_seen_attribute] if session_seen_attribute
                                                                    else [])
-    policy = {
+    policy: dict = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -127,7 +127,7 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
     `append_only` (the audit table) get AUDIT_ACTIONS only."""
     table_arns = [arns.dynamodb_table(name) for name in sorted(tables) if name not in append_only]
     index_arns = [arns.dynamodb_table(name, index) for name in sorted(tables) for index in tables[name]]
-    statements = [
+    statements: list[dict] = [
         {
             "Sid": "OwnTables",
             "Effect": "Allow",

@@ -49,7 +49,7 @@ def _clients():
 def save_state(path: Path = STATE_FILE) -> None:
     """Write every table item and bucket object of the endpoint to `path`."""
     dynamodb, s3 = _clients()
-    state = {"tables": {}, "buckets": {}}
+    state: dict[str, dict] = {"tables": {}, "buckets": {}}
     for table in dynamodb.list_tables()["TableNames"]:
         items = []
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
