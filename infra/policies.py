@@ -8,14 +8,18 @@ prefix: no `*` resource.
 - `token_authorizer`: one consistent GetItem on the tokens table per
   request, and the "last used" UpdateItem, which IAM restricts to the key
   and `last_used_at` attributes (dynamodb:Attributes) returning nothing
-  (dynamodb:ReturnValues); PutItem on the audit table (refused uses).
+  (dynamodb:ReturnValues); PutItem on the audit table (refused uses). Not
+  the directory: a disabled owner is read from the token's own item.
 - `api_handler`: item reads and writes, queries of their indexes and
   transactions on the service's own tables, but only puts and reads on the
   audit table (append-only: AUDIT_ACTIONS); get, put and delete of objects
   under the uploads prefix of its own bucket (S3_CALL_ACTIONS: exactly the
   calls it makes; no listing, no multipart).
 
-Both may write their own CloudWatch log group.
+- `sweeper`: the tokens table and its sweep indexes, owners' addresses in
+  the directory, audit events, and SES from NOTIFY_FROM only.
+
+Each may write its own CloudWatch log group.
 """
 
 from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
@@ -105,8 +109,9 @@ def authorizer_policy(
                 },
             },
             {
-                # Expiry hits and uses of a disabled owner's token go on the
-                # audit trail (chalicelib/authorizer.py): new items only, one
+                # Expiry hits and uses of a disabled owner's token (the token
+                # item carries the mark: no directory read) go on the audit
+                # trail (chalicelib/authorizer.py): new items only, one
                 # PutItem or one transaction of puts (an event and its mark).
                 "Sid": "RecordRefusals",
                 "Effect": "Allow",
