@@ -16,6 +16,7 @@ import json
 
 from chalicelib.gateway import TOKEN_AUTHORIZER_LOGICAL_ID
 from chalicelib.settings import RETENTION_DAYS
+from infra.policies import assumed_by
 
 API_LOGICAL_ID = "APIHandler"  # `chalice package`'s name for the API function
 REST_API_LOGICAL_ID = "RestAPI"
@@ -142,11 +143,7 @@ def access_logs(app: str, stage: str) -> dict:
         "ApiGatewayCloudWatchRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
-                                   "Action": "sts:AssumeRole"}],
-                },
+                "AssumeRolePolicyDocument": assumed_by("apigateway.amazonaws.com"),
                 "ManagedPolicyArns": [
                     {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                 "AmazonAPIGatewayPushToCloudWatchLogs"}
@@ -276,6 +273,9 @@ def alarms(app: str, stage: str, api_gateway_stage: str) -> dict:
                 "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]}
 
     see = "See docs/operations.md#"
+    # Any error or throttle in two of five minutes: one is already a refused client.
+    any_in_two_of_five_minutes = {"Statistic": "Sum", "Period": 60, "EvaluationPeriods": 5, "DatapointsToAlarm": 2,
+                                  "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"}
     return {
         "Api5xxRateAlarm": _alarm(
             f"latchkey {stage}: over 5% of API answers were 5xx for 5 minutes. {see}5xx-rate",
@@ -286,20 +286,17 @@ def alarms(app: str, stage: str, api_gateway_stage: str) -> dict:
         "AuthorizerErrorsAlarm": _alarm(
             f"latchkey {stage}: the token authorizer failed (clients got 503). {see}authorizer-errors",
             function_metric("Errors", TOKEN_AUTHORIZER_LOGICAL_ID),
-            Statistic="Sum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=2,
-            Threshold=0, ComparisonOperator="GreaterThanThreshold",
+            **any_in_two_of_five_minutes,
         ),
         "AuthorizerThrottlesAlarm": _alarm(
             f"latchkey {stage}: the token authorizer was throttled (clients got 503/500). {see}throttles",
             function_metric("Throttles", TOKEN_AUTHORIZER_LOGICAL_ID),
-            Statistic="Sum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=2,
-            Threshold=0, ComparisonOperator="GreaterThanThreshold",
+            **any_in_two_of_five_minutes,
         ),
         "ApiThrottlesAlarm": _alarm(
             f"latchkey {stage}: the API function was throttled (clients got 502/503). {see}throttles",
             function_metric("Throttles", API_LOGICAL_ID),
-            Statistic="Sum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=2,
-            Threshold=0, ComparisonOperator="GreaterThanThreshold",
+            **any_in_two_of_five_minutes,
         ),
     }
 

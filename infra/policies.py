@@ -70,6 +70,14 @@ def _logs_statement(arns, function_name: str):
     }
 
 
+def assumed_by(service: str) -> dict:
+    """A role's trust policy: only `service` (e.g. apigateway.amazonaws.com) may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
 def tracing_statement() -> dict:
     """X-Ray's write actions take no resource-level permissions: `*` is the only form."""
     return {
