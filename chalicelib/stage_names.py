@@ -53,6 +53,11 @@ class StageNames:
         return f"{self.app}-{self.stage}"
 
     @property
+    def rest_api(self) -> str:
+        """The REST API's name (its access logs, web ACL and alarms are named after it)."""
+        return f"{self.app}-{self.stage}"
+
+    @property
     def stack(self) -> str:
         """The stage's one CloudFormation stack (`make deploy`, DEPLOY_PATH=stack)."""
         return f"{self.app}-{self.stage}"

@@ -16,6 +16,7 @@ import json
 
 from chalicelib.gateway import TOKEN_AUTHORIZER_LOGICAL_ID
 from chalicelib.settings import RETENTION_DAYS
+from chalicelib.stage_names import stage_names
 from infra.policies import assumed_by
 
 API_LOGICAL_ID = "APIHandler"  # `chalice package`'s name for the API function
@@ -111,7 +112,6 @@ def log_groups() -> dict:
 def function_names(app: str, stage: str) -> dict[str, str]:
     """The names `chalice deploy` gives (the IAM policies' log groups name them)."""
     from chalicelib.gateway import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
-    from chalicelib.stage_names import stage_names
 
     names = stage_names(stage, app)
     return {API_LOGICAL_ID: names.api_function, TOKEN_AUTHORIZER_LOGICAL_ID: names.qualified(TOKEN_AUTHORIZER_NAME),
@@ -136,7 +136,7 @@ def access_logs(app: str, stage: str) -> dict:
         "ApiAccessLogGroup": {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {
-                "LogGroupName": f"/aws/apigateway/{app}-{stage}/access",
+                "LogGroupName": f"/aws/apigateway/{stage_names(stage, app).rest_api}/access",
                 "RetentionInDays": {"Ref": "LogRetentionDays"},
             },
         },
@@ -163,7 +163,7 @@ def rest_api_properties(app: str, stage: str, settings) -> dict:
     return {
         "DependsOn": ["ApiGatewayAccount"],
         "Properties": {
-            "Name": f"{app}-{stage}",
+            "Name": stage_names(stage, app).rest_api,
             "TracingEnabled": settings.api_tracing,
             "AccessLogSetting": {
                 "DestinationArn": {
@@ -189,12 +189,13 @@ def web_acl(app: str, stage: str) -> dict:
     """An optional AWS WAF web ACL: a per-source-address rate rule, answered
     429 `{"error": ...}` like the rest of the API, attached to the stage."""
     visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True}
+    names = stage_names(stage, app)
     return {
         "WebAcl": {
             "Type": "AWS::WAFv2::WebACL",
             "Condition": "HasWebAcl",
             "Properties": {
-                "Name": f"{app}-{stage}",
+                "Name": names.rest_api,
                 "Scope": "REGIONAL",
                 "DefaultAction": {"Allow": {}},
                 "CustomResponseBodies": {
@@ -219,10 +220,10 @@ def web_acl(app: str, stage: str) -> dict:
                                 "CustomResponse": {"ResponseCode": 429, "CustomResponseBodyKey": "too-many-requests"}
                             }
                         },
-                        "VisibilityConfig": {**visibility, "MetricName": f"{app}-{stage}-per-address-rate"},
+                        "VisibilityConfig": {**visibility, "MetricName": names.qualified("per-address-rate")},
                     }
                 ],
-                "VisibilityConfig": {**visibility, "MetricName": f"{app}-{stage}-web-acl"},
+                "VisibilityConfig": {**visibility, "MetricName": names.qualified("web-acl")},
             },
         },
         "WebAclAssociation": {
@@ -265,7 +266,7 @@ def alarms(app: str, stage: str, api_gateway_stage: str) -> dict:
     """Alarms on what a user would notice: 5xx answers, an authorizer failing
     (every protected request answered 503), throttled functions."""
     api = {"Namespace": "AWS/ApiGateway",
-           "Dimensions": [{"Name": "ApiName", "Value": f"{app}-{stage}"},
+           "Dimensions": [{"Name": "ApiName", "Value": stage_names(stage, app).rest_api},
                           {"Name": "Stage", "Value": api_gateway_stage}]}
 
     def function_metric(name: str, logical_id: str) -> dict:

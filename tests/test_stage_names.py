@@ -26,8 +26,9 @@ def test_stage_names_derive_every_name_from_app_and_stage():
         "UPLOADS_BUCKET": "latchkey-staging-uploads",
         "AUDIT_TABLE": "latchkey-staging-audit",
     }
-    assert (names.api_function, names.qualified("token_authorizer"), names.stack, names.data_stack) == (
-        "latchkey-staging", "latchkey-staging-token_authorizer", "latchkey-staging", "latchkey-staging-data")
+    assert (names.api_function, names.qualified("token_authorizer"), names.rest_api, names.stack,
+            names.data_stack) == ("latchkey-staging", "latchkey-staging-token_authorizer", "latchkey-staging",
+                                  "latchkey-staging", "latchkey-staging-data")
     assert names.artifacts_bucket("123456789012", "eu-west-1") == "latchkey-staging-artifacts-123456789012-eu-west-1"
 
 
