@@ -73,9 +73,9 @@ test: lint $(NODE_STAMP) $(CHROMIUM) ## Static checks, then every test (installs
 test-fast: $(DEV_STAMP) ## Every test but those marked slow, e2e or browser
 	$(BIN)/python -m pytest -q -m "not slow and not e2e and not browser"
 
-lint: $(DEV_STAMP) ## ruff, bandit (every nosec says why) and mypy of chalicelib/
+lint: $(DEV_STAMP) ## ruff, bandit (every nosec says why) and mypy of chalicelib/, app.py, manage.py, scripts/, infra/
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -c pyproject.toml -r chalicelib app.py manage.py scripts
+	$(BIN)/bandit -q -c pyproject.toml -r chalicelib app.py manage.py scripts infra
 	$(BIN)/mypy
 
 audit: $(DEV_STAMP) ## Known vulnerabilities in the installed dependencies (skips offline)

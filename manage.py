@@ -40,7 +40,8 @@ def run(action):
         return action()
     except Unavailable as error:
         cause = error.__cause__
-        endpoint = click.get_current_context().find_object(Context).endpoint
+        context = click.get_current_context().find_object(Context)
+        endpoint = context.endpoint if context else None
         where = (f"the local AWS endpoint {endpoint} is unreachable or failing" if endpoint
                  else "AWS is unreachable or failing")
         hint = "is `make run` running, or did you mean --aws?" if endpoint else "check your AWS credentials and region"

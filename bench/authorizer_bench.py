@@ -10,20 +10,15 @@ import argparse
 import gc
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from scripts.ports import free_port
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/api/v3/user"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class InProcess:
@@ -116,7 +111,7 @@ def bare_client():
 
 def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict:
     from bench.calls import count_calls, live_clients
-    from bench.stats import interleaved_samples, summary
+    from bench.stats import summary
     from chalicelib import token_format
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.settings import get_settings
@@ -146,52 +141,76 @@ def measure(backend, sizes: list[int], rounds: int, listing_rounds: int) -> dict
             # scanning the whole table, so its latency at 100,000 items
             # measures moto; the number of queries does not depend on size.
             for name, owner in zip(("user", "repository"), owners if size == sizes[0] else (), strict=False):
-                store.page(owner, limit=100, cursor=None)
-                with count_calls(live_clients()) as calls:
-                    page = store.page(owner, limit=100, cursor=None)
-                pages, cursor, queries = 0, None, 0
-                while True:  # the same listing, 25 a page
-                    with count_calls(clients) as paged:
-                        part = store.page(owner, limit=25, cursor=cursor)
-                    queries += paged.operations()["Query"]
-                    pages += 1
-                    cursor = part.cursor
-                    if not cursor:
-                        break
-                samples_s = []
-                for _ in range(listing_rounds):
-                    start = time.perf_counter()
-                    store.page(owner, limit=100, cursor=None)
-                    samples_s.append(time.perf_counter() - start)
-                figures[f"listing_{name}"] = {
-                    "items": len(page.items), "total": page.total,
-                    "queries": calls.operations()["Query"], "calls": dict(calls.summary()),
-                    "pages_of_25": pages, "queries_of_25": queries, **summary(samples_s),
-                }
+                figures[f"listing_{name}"] = listing_figures(store, owner, clients, listing_rounds)
             results["sizes"][str(size)] = figures
             store_backend.snapshot(str(size))
-        # Time the sizes in alternating blocks (1k, 100k, 100k, 1k, ...):
-        # the machine's load drifts, and must fall on both sizes alike.
-        gc.collect()
-        gc.freeze()  # the bulk data is the database's, not the function's: keep it out of GC passes
         functions = {
             "decision": lambda i: authorizer(events[i % len(events)]),
             "get_item": lambda i: client.get_item(TableName=table, Key=keys[i % len(keys)], ConsistentRead=True),
         }
-        pooled = {str(size): {name: [] for name in functions} for size in sizes}
         blocks = max(2, min(10, rounds // 50))
-        for block in range(blocks):
-            for size in (sizes if block % 2 == 0 else sizes[::-1]):
-                store_backend.use(str(size))
-                if block < 2:
-                    assert all(allowed(authorizer(event)) for event in events), size
-                for name, values in interleaved_samples(functions, rounds // blocks, warmup=5).items():
-                    pooled[str(size)][name].extend(values)
+
+        def check() -> bool:
+            return all(allowed(authorizer(event)) for event in events)
+
+        pooled = timed_by_size(store_backend, sizes, functions, rounds, blocks, check)
         for size, by_name in pooled.items():
             results["sizes"][size].update({name: summary(values) for name, values in by_name.items()})
             results["sizes"][size]["blocks"] = blocks
-        gc.unfreeze()
     return results
+
+
+def listing_figures(store, owner, clients, rounds: int) -> dict:
+    """One owner's token listing: its calls at 100 a page and at 25 a page, and its latency."""
+    from bench.calls import count_calls, live_clients
+    from bench.stats import summary
+
+    store.page(owner, limit=100, cursor=None)
+    with count_calls(live_clients()) as calls:
+        page = store.page(owner, limit=100, cursor=None)
+    pages, cursor, queries = 0, None, 0
+    while True:  # the same listing, 25 a page
+        with count_calls(clients) as paged:
+            part = store.page(owner, limit=25, cursor=cursor)
+        queries += paged.operations()["Query"]
+        pages += 1
+        cursor = part.cursor
+        if not cursor:
+            break
+    samples_s = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        store.page(owner, limit=100, cursor=None)
+        samples_s.append(time.perf_counter() - start)
+    return {
+        "items": len(page.items), "total": page.total,
+        "queries": calls.operations()["Query"], "calls": dict(calls.summary()),
+        "pages_of_25": pages, "queries_of_25": queries, **summary(samples_s),
+    }
+
+
+def timed_by_size(store_backend, sizes: list[int], functions: dict, rounds: int, blocks: int,
+                  check) -> dict[str, dict[str, list[float]]]:
+    """Samples of each function at each size, `rounds` in all per size.
+
+    The sizes are timed in alternating blocks (1k, 100k, 100k, 1k, ...):
+    the machine's load drifts, and must fall on both sizes alike. `check`
+    (the decisions still allowed) runs in the first two blocks.
+    """
+    from bench.stats import interleaved_samples
+
+    gc.collect()
+    gc.freeze()  # the bulk data is the database's, not the function's: keep it out of GC passes
+    pooled: dict[str, dict[str, list[float]]] = {str(size): {name: [] for name in functions} for size in sizes}
+    for block in range(blocks):
+        for size in (sizes if block % 2 == 0 else sizes[::-1]):
+            store_backend.use(str(size))
+            if block < 2:
+                assert check(), size
+            for name, values in interleaved_samples(functions, rounds // blocks, warmup=5).items():
+                pooled[str(size)][name].extend(values)
+    gc.unfreeze()
+    return pooled
 
 
 def main():

@@ -5,8 +5,6 @@ for a fixed time; requests per second and latency percentiles come out.
 """
 import http.client
 import json
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,16 +13,11 @@ from pathlib import Path
 
 from bench.env import bench_environ
 from bench.stats import summary
+from scripts.ports import free_port, interrupt
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 COVERAGE = {"fileReports": [{"filename": "src/a.py", "coverage": {"10": 1, "19": 0, "20": 3}}]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Stack:
@@ -41,12 +34,7 @@ class Stack:
         return self
 
     def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        interrupt(self.process, timeout=20)
 
 
 def run(port: int, method: str, path: str, headers: dict, body: bytes | None,

@@ -131,18 +131,37 @@ NOTES = """## Reading the figures
 
 
 def render(f: dict) -> str:
+    small, large = (str(size) for size in f["plan"]["sizes"])
+    lines = header_lines(f)
+    lines += summary_section(f, small, large) + [""]
+    lines += calls_section(f, small)
+    lines += decision_section(f, small, large)
+    lines += scale_section(f, small, large)
+    lines += cold_start_section(f["cold_start"])
+    lines += end_to_end_section(f)
+    lines += [""] + keyless_section(f.get("keyless"))
+    lines += [""] + lifecycle_section(f.get("lifecycle"))
+    lines += ["", NOTES]
+    if "uploads" in f:
+        lines += ["", render_uploads(f["uploads"], f.get("date", ""), f.get("quick", False))]
+    return "\n".join(lines)
+
+
+def header_lines(f: dict) -> list[str]:
     m = f["machine"]
     lines = ["# Benchmarks", ""]
     if f.get("quick"):
         lines += ["> **Smoke run (`--quick`)**: tiny sizes and few rounds; these figures mean nothing.", ""]
-    lines += [
+    return lines + [
         f"Measured {f['date']} with `{COMMAND}` (`python -m bench.run`, {f['seconds']:.0f} s) on "
         f"{m['cpus']} CPUs ({m['cpu']}), Python {m['python']}, {m['system']}.",
         "Reproduce: `make bench` from a fresh clone rewrites this file. Goals: authorizer ≤ 1.3 × a bare GetItem; "
         "100,000 vs 1,000 tokens ≤ 1.2.",
         "",
     ]
-    small, large = (str(size) for size in f["plan"]["sizes"])
+
+
+def summary_section(f: dict, small: str, large: str) -> list[str]:
     summary = ["## Summary", "", "| figure | in-process moto | embedded endpoint |", "|---|---|---|"]
     rows = {
         f"authorizer decision ÷ bare GetItem, median ({int(small):,} tokens)":
@@ -163,7 +182,12 @@ def render(f: dict) -> str:
         summary.append(f"| cold start: {label} imports ÷ `import botocore.session` (ms beyond it) | "
                        f"{ratio(cold[name]['median_ms'], cold['botocore']['median_ms'])} "
                        f"(+{cold[name]['beyond_botocore_ms']:.0f} ms) | |")
+    return summary + end_to_end_summary(f, small)
+
+
+def end_to_end_summary(f: dict, small: str) -> list[str]:
     e2e = f["end_to_end"]
+    summary = []
     for name in ("get_user", "coverage_upload"):
         row = e2e.get(name, {})
         if "absent" in row or not row:
@@ -177,21 +201,25 @@ def render(f: dict) -> str:
         summary.append(f"| end to end: GET /api/v3/user rps ÷ its floor rate (one request = public route + 2 × "
                        f"bare GetItem on the endpoint = {floor:.1f} ms of a CPU-bound server → {1000 / floor:.0f} rps) "
                        f"| | {ratio(e2e['get_user']['rps'], 1000 / floor)} |")
-    lines += summary + [""]
+    return summary
 
-    lines += ["## 1. Storage calls per request", "",
-              "Counted exactly through botocore's `before-call` event on every live client "
-              "(`bench/calls.py`); asserted in `make test` by `tests/test_call_counts.py` through "
-              "`chalice.test.Client` on moto.", "", PER_ROUTE]
+
+def calls_section(f: dict, small: str) -> list[str]:
+    lines = ["## 1. Storage calls per request", "",
+             "Counted exactly through botocore's `before-call` event on every live client "
+             "(`bench/calls.py`); asserted in `make test` by `tests/test_call_counts.py` through "
+             "`chalice.test.Client` on moto.", "", PER_ROUTE]
     for backend in ("moto", "server"):
         calls = f[backend]["sizes"][small]["decision_calls"]
         lines.append(f"Measured in this run ({BACKENDS[backend]}), one decision: "
                      + (", ".join(f"{n} × `{c}`" for c, n in calls.items()) or "none") + ".")
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## 2. Authorizer decision vs one bare GetItem (same table, same run)", "",
-              "| backend | tokens | decision median ms | decision p99 ms | GetItem median ms | GetItem p99 ms "
-              "| ratio median | ratio p99 | rounds |", "|---|---|---|---|---|---|---|---|---|"]
+
+def decision_section(f: dict, small: str, large: str) -> list[str]:
+    lines = ["## 2. Authorizer decision vs one bare GetItem (same table, same run)", "",
+             "| backend | tokens | decision median ms | decision p99 ms | GetItem median ms | GetItem p99 ms "
+             "| ratio median | ratio p99 | rounds |", "|---|---|---|---|---|---|---|---|---|"]
     for backend in ("moto", "server"):
         for size in (small, large):
             s = f[backend]["sizes"][size]
@@ -199,11 +227,13 @@ def render(f: dict) -> str:
             lines.append(f"| {BACKENDS[backend]} | {int(size):,} | {ms(d['median_ms'])} | {ms(d['p99_ms'])} | "
                          f"{ms(g['median_ms'])} | {ms(g['p99_ms'])} | {ratio(d['median_ms'], g['median_ms'])} | "
                          f"{ratio(d['p99_ms'], g['p99_ms'])} | {d['n']} |")
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## 3. Flat with scale", "",
-              "| backend | decision median ms, " + f"{int(small):,} → {int(large):,}" + " | ratio | decision p99 ms | ratio "
-              "| GetItem median ms (floor) | ratio |", "|---|---|---|---|---|---|---|"]
+
+def scale_section(f: dict, small: str, large: str) -> list[str]:
+    lines = ["## 3. Flat with scale", "",
+             "| backend | decision median ms, " + f"{int(small):,} → {int(large):,}" + " | ratio | decision p99 ms | ratio "
+             "| GetItem median ms (floor) | ratio |", "|---|---|---|---|---|---|---|"]
     for backend in ("moto", "server"):
         a, b = f[backend]["sizes"][small], f[backend]["sizes"][large]
         lines.append(
@@ -222,22 +252,27 @@ def render(f: dict) -> str:
             all_calls = ", ".join(f"{n} × `{c}`" for c, n in row["calls"].items())
             lines.append(f"| {BACKENDS[backend]} | {owner} | {row['items']} | {row['total']} | {row['queries']} | "
                          f"{all_calls} | {row['pages_of_25']} | {row['queries_of_25']} | {ms(row['median_ms'])} |")
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## 4. Cold start (imports)", "",
-              "| entry | median ms | ÷ `import botocore.session` | ms beyond botocore.session (imported first) | runs |",
-              "|---|---|---|---|---|"]
+
+def cold_start_section(cold: dict) -> list[str]:
+    lines = ["## 4. Cold start (imports)", "",
+             "| entry | median ms | ÷ `import botocore.session` | ms beyond botocore.session (imported first) | runs |",
+             "|---|---|---|---|---|"]
     for row in cold.values():
         lines.append(f"| {row['description']} | {row['median_ms']:.0f} | "
                      f"{ratio(row['median_ms'], cold['botocore']['median_ms'])} | "
                      f"{row['beyond_botocore_ms']:.0f} | {row['runs']} |")
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## 5. End to end through the local server", "",
-              f"{f['plan']['clients']} concurrent keep-alive clients, {f['plan']['seconds']:g} s per request kind, "
-              "127.0.0.1 only.", "",
-              "| request | requests/s | p50 ms | p99 ms | statuses | p50 ÷ public route | rps ÷ public route |",
-              "|---|---|---|---|---|---|---|"]
+
+def end_to_end_section(f: dict) -> list[str]:
+    e2e = f["end_to_end"]
+    lines = ["## 5. End to end through the local server", "",
+             f"{f['plan']['clients']} concurrent keep-alive clients, {f['plan']['seconds']:g} s per request kind, "
+             "127.0.0.1 only.", "",
+             "| request | requests/s | p50 ms | p99 ms | statuses | p50 ÷ public route | rps ÷ public route |",
+             "|---|---|---|---|---|---|---|"]
     for row in e2e.values():
         if "absent" in row:
             lines.append(f"| {row['request']} | {row['absent']} | | | | | |")
@@ -246,12 +281,7 @@ def render(f: dict) -> str:
         lines.append(f"| `{row['request']}` | {row['rps']:.0f} | {ms(row['median_ms'])} | {ms(row['p99_ms'])} | "
                      f"{statuses} | {ratio(row['median_ms'], e2e['ping']['median_ms'])} | "
                      f"{ratio(row['rps'], e2e['ping']['rps'])} |")
-    lines += [""] + keyless_section(f.get("keyless"))
-    lines += [""] + lifecycle_section(f.get("lifecycle"))
-    lines += ["", NOTES]
-    if "uploads" in f:
-        lines += ["", render_uploads(f["uploads"], f.get("date", ""), f.get("quick", False))]
-    return "\n".join(lines)
+    return lines
 
 
 LIFECYCLE_LABELS = {

@@ -10,6 +10,8 @@ import json
 import os
 from dataclasses import dataclass
 
+from chalicelib.stage_names import stage_names
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed."""
@@ -64,7 +66,7 @@ class Settings:
     notify_from: str | None = None
     # Operations (chalicelib.telemetry, infra.operations): the level of the
     # functions' logs; the rest shapes the stage's template only.
-    resource_prefix: str = "latchkey-dev"
+    resource_prefix: str = stage_names().prefix
     log_level: str = "INFO"
     log_retention_days: int = 30
     api_tracing: bool = True
@@ -230,14 +232,15 @@ def _url(environ, name, default):
 
 def from_environ(environ) -> Settings:
     """Build settings from a mapping of environment variables."""
-    prefix = environ.get("LATCHKEY_RESOURCE_PREFIX", "latchkey-dev")
+    prefix = environ.get("LATCHKEY_RESOURCE_PREFIX", stage_names().prefix)
+    names = stage_names(prefix=prefix)
     return Settings(
         region=environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION") or "us-east-1",
-        tokens_table=environ.get("TOKENS_TABLE", f"{prefix}-tokens"),
-        directory_table=environ.get("DIRECTORY_TABLE", f"{prefix}-directory"),
-        uploads_table=environ.get("UPLOADS_TABLE", f"{prefix}-uploads"),
-        uploads_bucket=environ.get("UPLOADS_BUCKET", f"{prefix}-uploads"),
-        audit_table=environ.get("AUDIT_TABLE", f"{prefix}-audit"),
+        tokens_table=environ.get("TOKENS_TABLE", names.tokens_table),
+        directory_table=environ.get("DIRECTORY_TABLE", names.directory_table),
+        uploads_table=environ.get("UPLOADS_TABLE", names.uploads_table),
+        uploads_bucket=environ.get("UPLOADS_BUCKET", names.uploads_bucket),
+        audit_table=environ.get("AUDIT_TABLE", names.audit_table),
         max_account_tokens=_int(environ, "MAX_ACCOUNT_TOKENS", 100, 1, 10_000),
         max_project_tokens=_int(environ, "MAX_PROJECT_TOKENS", 100, 1, 10_000),
         last_used_interval_seconds=_int(environ, "LAST_USED_INTERVAL_SECONDS", 300, 1),

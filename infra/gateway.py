@@ -4,6 +4,7 @@
 import json
 
 from chalicelib.refusals import GATEWAY_DEFAULT_TEMPLATES, GATEWAY_RESPONSES, GATEWAY_TEMPLATES
+from infra.policies import assumed_by
 
 JSON = "application/json"
 
@@ -65,11 +66,7 @@ def authorizer_invoke_role(function_name: str) -> dict:
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
-            },
+            "AssumeRolePolicyDocument": assumed_by("apigateway.amazonaws.com"),
             "Policies": [{
                 "PolicyName": "invoke-token-authorizer",
                 "PolicyDocument": {

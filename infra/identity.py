@@ -10,13 +10,14 @@ gets none of it. The pool admits no self sign-up: operators create users
 (the first admin included, docs/deployment.md), or federate the pool with
 the company's identity provider.
 """
+from chalicelib.stage_names import stage_names
 
 API_STAGE_DEFAULT = "api"
 
 
 def _callback_urls(api_stage: str, console_url: str | None) -> list:
     api = {"Fn::Sub": f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{api_stage}"}
-    urls = [{"Fn::Join": ["", [api, "/console/callback"]]}]
+    urls: list = [{"Fn::Join": ["", [api, "/console/callback"]]}]
     if console_url:
         urls.append(console_url.rstrip("/") + "/console/callback")
     return urls
@@ -35,7 +36,7 @@ def console_identity(stage: str, *, api_stage: str = API_STAGE_DEFAULT, console_
             "DeletionPolicy": policy,
             "UpdateReplacePolicy": policy,
             "Properties": {
-                "UserPoolName": f"latchkey-{stage}-console",
+                "UserPoolName": stage_names(stage).qualified("console"),
                 "UsernameAttributes": ["email"],
                 "AutoVerifiedAttributes": ["email"],
                 "UsernameConfiguration": {"CaseSensitive": False},
@@ -56,14 +57,14 @@ def console_identity(stage: str, *, api_stage: str = API_STAGE_DEFAULT, console_
             "Type": "AWS::Cognito::UserPoolDomain",
             "Properties": {
                 # Hosted sign-in at https://<domain>.auth.<region>.amazoncognito.com (unique per account).
-                "Domain": {"Fn::Sub": f"latchkey-{stage}-${{AWS::AccountId}}"},
+                "Domain": {"Fn::Sub": stage_names(stage).qualified("${AWS::AccountId}")},
                 "UserPoolId": {"Ref": "ConsoleUserPool"},
             },
         },
         "ConsoleUserPoolClient": {
             "Type": "AWS::Cognito::UserPoolClient",
             "Properties": {
-                "ClientName": f"latchkey-{stage}-console",
+                "ClientName": stage_names(stage).qualified("console"),
                 "UserPoolId": {"Ref": "ConsoleUserPool"},
                 # A public client: the authorization code flow with PKCE, no secret.
                 "GenerateSecret": False,

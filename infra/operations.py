@@ -3,9 +3,9 @@ tracing, throttling, an optional per-address rate limit, and alarms.
 
 Each function returns a fragment of the stage's template (`Parameters`,
 `Conditions`, `Resources`, or properties merged into a resource Chalice
-generates); `stage_template` puts them together for `scripts/deploy.py`.
+generates); `stage_template` puts them together for `infra/package.py`.
 Another concern adds its own function and one line in `stage_template`
-(or its own call in the deploy script): nothing here needs to know about it.
+(or its own fragment in `infra/package.py`): nothing here needs to know about it.
 
 Defaults come from the stage's settings (`chalicelib.settings`), and each is
 a template parameter, so `aws cloudformation deploy --parameter-overrides`
@@ -16,6 +16,8 @@ import json
 
 from chalicelib.functions import TOKEN_AUTHORIZER_LOGICAL_ID
 from chalicelib.settings import RETENTION_DAYS
+from chalicelib.stage_names import stage_names
+from infra.policies import assumed_by
 
 API_LOGICAL_ID = "APIHandler"  # `chalice package`'s name for the API function
 REST_API_LOGICAL_ID = "RestAPI"
@@ -111,8 +113,9 @@ def function_names(app: str, stage: str) -> dict[str, str]:
     """The names `chalice deploy` gives (the IAM policies' log groups name them)."""
     from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
 
-    return {API_LOGICAL_ID: f"{app}-{stage}", TOKEN_AUTHORIZER_LOGICAL_ID: f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}",
-            SWEEPER_LOGICAL_ID: f"{app}-{stage}-{SWEEPER_NAME}"}
+    names = stage_names(stage, app)
+    return {API_LOGICAL_ID: names.api_function, TOKEN_AUTHORIZER_LOGICAL_ID: names.qualified(TOKEN_AUTHORIZER_NAME),
+            SWEEPER_LOGICAL_ID: names.qualified(SWEEPER_NAME)}
 
 
 def function_properties(app: str, stage: str, settings) -> dict:
@@ -133,18 +136,14 @@ def access_logs(app: str, stage: str) -> dict:
         "ApiAccessLogGroup": {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {
-                "LogGroupName": f"/aws/apigateway/{app}-{stage}/access",
+                "LogGroupName": f"/aws/apigateway/{stage_names(stage, app).rest_api}/access",
                 "RetentionInDays": {"Ref": "LogRetentionDays"},
             },
         },
         "ApiGatewayCloudWatchRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
-                                   "Action": "sts:AssumeRole"}],
-                },
+                "AssumeRolePolicyDocument": assumed_by("apigateway.amazonaws.com"),
                 "ManagedPolicyArns": [
                     {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                 "AmazonAPIGatewayPushToCloudWatchLogs"}
@@ -164,7 +163,7 @@ def rest_api_properties(app: str, stage: str, settings) -> dict:
     return {
         "DependsOn": ["ApiGatewayAccount"],
         "Properties": {
-            "Name": f"{app}-{stage}",
+            "Name": stage_names(stage, app).rest_api,
             "TracingEnabled": settings.api_tracing,
             "AccessLogSetting": {
                 "DestinationArn": {
@@ -190,12 +189,13 @@ def web_acl(app: str, stage: str) -> dict:
     """An optional AWS WAF web ACL: a per-source-address rate rule, answered
     429 `{"error": ...}` like the rest of the API, attached to the stage."""
     visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True}
+    names = stage_names(stage, app)
     return {
         "WebAcl": {
             "Type": "AWS::WAFv2::WebACL",
             "Condition": "HasWebAcl",
             "Properties": {
-                "Name": f"{app}-{stage}",
+                "Name": names.rest_api,
                 "Scope": "REGIONAL",
                 "DefaultAction": {"Allow": {}},
                 "CustomResponseBodies": {
@@ -220,10 +220,10 @@ def web_acl(app: str, stage: str) -> dict:
                                 "CustomResponse": {"ResponseCode": 429, "CustomResponseBodyKey": "too-many-requests"}
                             }
                         },
-                        "VisibilityConfig": {**visibility, "MetricName": f"{app}-{stage}-per-address-rate"},
+                        "VisibilityConfig": {**visibility, "MetricName": names.qualified("per-address-rate")},
                     }
                 ],
-                "VisibilityConfig": {**visibility, "MetricName": f"{app}-{stage}-web-acl"},
+                "VisibilityConfig": {**visibility, "MetricName": names.qualified("web-acl")},
             },
         },
         "WebAclAssociation": {
@@ -266,7 +266,7 @@ def alarms(app: str, stage: str, api_gateway_stage: str) -> dict:
     """Alarms on what a user would notice: 5xx answers, an authorizer failing
     (every protected request answered 503), throttled functions."""
     api = {"Namespace": "AWS/ApiGateway",
-           "Dimensions": [{"Name": "ApiName", "Value": f"{app}-{stage}"},
+           "Dimensions": [{"Name": "ApiName", "Value": stage_names(stage, app).rest_api},
                           {"Name": "Stage", "Value": api_gateway_stage}]}
 
     def function_metric(name: str, logical_id: str) -> dict:
@@ -274,6 +274,9 @@ def alarms(app: str, stage: str, api_gateway_stage: str) -> dict:
                 "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]}
 
     see = "See docs/operations.md#"
+    # Any error or throttle in two of five minutes: one is already a refused client.
+    any_in_two_of_five_minutes = {"Statistic": "Sum", "Period": 60, "EvaluationPeriods": 5, "DatapointsToAlarm": 2,
+                                  "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"}
     return {
         "Api5xxRateAlarm": _alarm(
             f"latchkey {stage}: over 5% of API answers were 5xx for 5 minutes. {see}5xx-rate",
@@ -284,20 +287,17 @@ def alarms(app: str, stage: str, api_gateway_stage: str) -> dict:
         "AuthorizerErrorsAlarm": _alarm(
             f"latchkey {stage}: the token authorizer failed (clients got 503). {see}authorizer-errors",
             function_metric("Errors", TOKEN_AUTHORIZER_LOGICAL_ID),
-            Statistic="Sum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=2,
-            Threshold=0, ComparisonOperator="GreaterThanThreshold",
+            **any_in_two_of_five_minutes,
         ),
         "AuthorizerThrottlesAlarm": _alarm(
             f"latchkey {stage}: the token authorizer was throttled (clients got 503/500). {see}throttles",
             function_metric("Throttles", TOKEN_AUTHORIZER_LOGICAL_ID),
-            Statistic="Sum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=2,
-            Threshold=0, ComparisonOperator="GreaterThanThreshold",
+            **any_in_two_of_five_minutes,
         ),
         "ApiThrottlesAlarm": _alarm(
             f"latchkey {stage}: the API function was throttled (clients got 502/503). {see}throttles",
             function_metric("Throttles", API_LOGICAL_ID),
-            Statistic="Sum", Period=60, EvaluationPeriods=5, DatapointsToAlarm=2,
-            Threshold=0, ComparisonOperator="GreaterThanThreshold",
+            **any_in_two_of_five_minutes,
         ),
     }
 

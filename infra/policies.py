@@ -8,17 +8,22 @@ prefix: no `*` resource.
 - `token_authorizer`: one consistent GetItem on the tokens table per
   request, and the "last used" UpdateItem, which IAM restricts to the key
   and `last_used_at` attributes (dynamodb:Attributes) returning nothing
-  (dynamodb:ReturnValues); PutItem on the audit table (refused uses).
+  (dynamodb:ReturnValues); PutItem on the audit table (refused uses). Not
+  the directory: a disabled owner is read from the token's own item.
 - `api_handler`: item reads and writes, queries of their indexes and
   transactions on the service's own tables, but only puts and reads on the
   audit table (append-only: AUDIT_ACTIONS); get, put and delete of objects
   under the uploads prefix of its own bucket (S3_CALL_ACTIONS: exactly the
   calls it makes; no listing, no multipart).
 
-Both may write their own CloudWatch log group.
+- `sweeper`: the tokens table and its sweep indexes, owners' addresses in
+  the directory, audit events, and SES from NOTIFY_FROM only.
+
+Each may write its own CloudWatch log group.
 """
 
 from chalicelib.functions import SWEEPER_NAME, TOKEN_AUTHORIZER_NAME
+from chalicelib.stage_names import stage_names
 
 API_FUNCTION = "api_handler"
 
@@ -51,7 +56,7 @@ AUDIT_ACTIONS = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
 def _logs_statement(arns, function_name: str):
     if hasattr(arns, "account"):
         group = f"arn:{arns.partition}:logs:{arns.region}:{arns.account}:log-group:/aws/lambda/{function_name}"
-        resource = [group, f"{group}:*"]
+        resource: list = [group, f"{group}:*"]
     else:
         group = (
             f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}"
@@ -62,6 +67,14 @@ def _logs_statement(arns, function_name: str):
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": resource,
+    }
+
+
+def assumed_by(service: str) -> dict:
+    """A role's trust policy: only `service` (e.g. apigateway.amazonaws.com) may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
 
 
@@ -84,7 +97,7 @@ def authorizer_policy(
     # A console session's "last seen" (its idle limit) is moved on like a token's "last used".
     touched = [token_key, last_used_attribute, *use_attributes] + ([session_seen_attribute] if session_seen_attribute
                                                                    else [])
-    policy = {
+    policy: dict = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -104,15 +117,16 @@ def authorizer_policy(
                 },
             },
             {
-                # Expiry hits and uses of a disabled owner's token go on the
-                # audit trail (chalicelib/authorizer.py): new items only, one
+                # Expiry hits and uses of a disabled owner's token (the token
+                # item carries the mark: no directory read) go on the audit
+                # trail (chalicelib/authorizer.py): new items only, one
                 # PutItem or one transaction of puts (an event and its mark).
                 "Sid": "RecordRefusals",
                 "Effect": "Allow",
                 "Action": ["dynamodb:PutItem"],
                 "Resource": [arns.dynamodb_table(audit_table)],
             },
-            _logs_statement(arns, f"{app}-{stage}-{TOKEN_AUTHORIZER_NAME}"),
+            _logs_statement(arns, stage_names(stage, app).qualified(TOKEN_AUTHORIZER_NAME)),
         ],
     }
     if tracing:
@@ -126,7 +140,7 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
     `append_only` (the audit table) get AUDIT_ACTIONS only."""
     table_arns = [arns.dynamodb_table(name) for name in sorted(tables) if name not in append_only]
     index_arns = [arns.dynamodb_table(name, index) for name in sorted(tables) for index in tables[name]]
-    statements = [
+    statements: list[dict] = [
         {
             "Sid": "OwnTables",
             "Effect": "Allow",
@@ -156,7 +170,7 @@ def api_policy(arns, *, app: str, stage: str, tables: dict[str, list[str]], buck
             "Resource": [arns.s3_bucket(bucket)],
             "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         },
-        _logs_statement(arns, f"{app}-{stage}"),
+        _logs_statement(arns, stage_names(stage, app).api_function),
     ]
     if tracing:
         statements.append(tracing_statement())
@@ -200,7 +214,7 @@ def sweeper_policy(arns, *, app: str, stage: str, tokens_table: str, tokens_inde
             "Action": ["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
             "Resource": [arns.dynamodb_table(audit_table)],
         },
-        _logs_statement(arns, f"{app}-{stage}-{SWEEPER_NAME}"),
+        _logs_statement(arns, stage_names(stage, app).qualified(SWEEPER_NAME)),
     ]
     if notify_from:
         statements.append({

@@ -160,73 +160,8 @@ class LocalIdP:
     # -- HTTP ---------------------------------------------------------------
 
     def start(self) -> "LocalIdP":
-        idp = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet: make run prints its own lines
-                pass
-
-            def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.send_header("X-Content-Type-Options", "nosniff")
-                self.send_header("Content-Security-Policy",
-                                 "default-src 'none'; form-action 'self' http://127.0.0.1:*; frame-ancestors 'none'")
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _json(self, status: int, body: dict):
-                self._send(status, json.dumps(body).encode(), "application/json")
-
-            def _form(self) -> dict:
-                length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
-                return {k: v[-1] for k, v in urllib.parse.parse_qs(self.rfile.read(length).decode()).items()}
-
-            def _page(self, params: dict, error: str = "", status: int = 200):
-                hidden = "\n".join(
-                    f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                    for k, v in params.items() if k != "email")
-                notice = f'<p role="alert">{html.escape(error)}</p>' if error else ""
-                self._send(status, PAGE.format(hidden=hidden, error=notice).encode(), "text/html; charset=utf-8")
-
-            def do_GET(self):
-                url = urllib.parse.urlsplit(self.path)
-                if url.path == "/.well-known/openid-configuration":
-                    return self._json(200, idp.discovery())
-                if url.path == "/jwks":
-                    return self._json(200, idp.jwks())
-                if url.path == "/authorize":
-                    params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
-                    problem = idp.check_request(params)
-                    if problem:
-                        return self._send(400, html.escape(problem).encode(), "text/plain; charset=utf-8")
-                    return self._page(params)
-                return self._json(404, {"error": "not found"})
-
-            def do_POST(self):
-                url = urllib.parse.urlsplit(self.path)
-                form = self._form()
-                if url.path == "/token":
-                    status, body = idp.token(form)
-                    return self._json(status, body)
-                if url.path == "/authorize":
-                    problem = idp.check_request(form)
-                    if problem:
-                        return self._send(400, html.escape(problem).encode(), "text/plain; charset=utf-8")
-                    email = form.get("email", "").strip()
-                    if "@" not in email or len(email) > 254:
-                        return self._page(form, "Enter an email address.", 400)
-                    code = idp.issue_code(form, email)
-                    query = urllib.parse.urlencode({"code": code, "state": form.get("state", "")})
-                    separator = "&" if "?" in form["redirect_uri"] else "?"
-                    return self._send(302, b"", "text/plain", {"Location": form["redirect_uri"] + separator + query})
-                return self._json(404, {"error": "not found"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        handler = type("Handler", (IdPRequestHandler,), {"idp": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self.port = self.server.server_address[1]
         self.issuer = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -236,3 +171,77 @@ class LocalIdP:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+class IdPRequestHandler(BaseHTTPRequestHandler):
+    """The provider's pages and endpoints over HTTP (`idp`: set by `LocalIdP.start`)."""
+
+    idp: LocalIdP
+
+    def log_message(self, *args):  # quiet: make run prints its own lines
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy",
+                         "default-src 'none'; form-action 'self' http://127.0.0.1:*; frame-ancestors 'none'")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, body: dict):
+        self._send(status, json.dumps(body).encode(), "application/json")
+
+    def _form(self) -> dict:
+        length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+        return {k: v[-1] for k, v in urllib.parse.parse_qs(self.rfile.read(length).decode()).items()}
+
+    def _page(self, params: dict, error: str = "", status: int = 200):
+        hidden = "\n".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in params.items() if k != "email")
+        notice = f'<p role="alert">{html.escape(error)}</p>' if error else ""
+        self._send(status, PAGE.format(hidden=hidden, error=notice).encode(), "text/html; charset=utf-8")
+
+    def _bad_request(self, problem: str):
+        self._send(400, html.escape(problem).encode(), "text/plain; charset=utf-8")
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/.well-known/openid-configuration":
+            return self._json(200, self.idp.discovery())
+        if url.path == "/jwks":
+            return self._json(200, self.idp.jwks())
+        if url.path == "/authorize":
+            params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+            problem = self.idp.check_request(params)
+            return self._bad_request(problem) if problem else self._page(params)
+        return self._json(404, {"error": "not found"})
+
+    def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        form = self._form()
+        if url.path == "/token":
+            status, body = self.idp.token(form)
+            return self._json(status, body)
+        if url.path == "/authorize":
+            return self._sign_in(form)
+        return self._json(404, {"error": "not found"})
+
+    def _sign_in(self, form: dict):
+        """The sign-in form posted: back to the client with a code, or the form again."""
+        problem = self.idp.check_request(form)
+        if problem:
+            return self._bad_request(problem)
+        email = form.get("email", "").strip()
+        if "@" not in email or len(email) > 254:
+            return self._page(form, "Enter an email address.", 400)
+        code = self.idp.issue_code(form, email)
+        query = urllib.parse.urlencode({"code": code, "state": form.get("state", "")})
+        separator = "&" if "?" in form["redirect_uri"] else "?"
+        return self._send(302, b"", "text/plain", {"Location": form["redirect_uri"] + separator + query})

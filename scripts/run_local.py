@@ -23,7 +23,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts import stage_env  # noqa: E402
+from scripts import local_stack, stage_env  # noqa: E402
 
 STATE_FILE = stage_env.state_file()
 SAVE_EVERY_SECONDS = float(os.environ.get("LATCHKEY_SAVE_EVERY_SECONDS") or 5)  # tests that discard state: longer
@@ -49,7 +49,7 @@ def _clients():
 def save_state(path: Path = STATE_FILE) -> None:
     """Write every table item and bucket object of the endpoint to `path`."""
     dynamodb, s3 = _clients()
-    state = {"tables": {}, "buckets": {}}
+    state: dict[str, dict] = {"tables": {}, "buckets": {}}
     for table in dynamodb.list_tables()["TableNames"]:
         items = []
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
@@ -126,7 +126,7 @@ def _saver(stop: threading.Event) -> None:
             logging.getLogger(__name__).warning("could not save local state: %s", error)
 
 
-LOOPBACK = "127.0.0.1"
+LOOPBACK = local_stack.LOOPBACK
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -207,16 +207,7 @@ def main(host, port, aws_port, idp_port, stage):
     for noisy in ("werkzeug", "botocore", "pynamodb", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from moto.server import ThreadedMotoServer
-
-    from scripts.local_aws import serialise_dynamodb
-
-    serialise_dynamodb()  # DynamoDB's conditional semantics under concurrent requests
-    aws = ThreadedMotoServer(ip_address=LOOPBACK, port=aws_port, verbose=False)
-    aws.start()
-    from chalicelib.store.tables import ensure_tables
-
-    ensure_tables()
+    aws = local_stack.start_aws_endpoint(aws_port)
     restored = load_state()
     click.echo(f"AWS endpoint: {stage_env.local_endpoint()} ({restored} items restored from {STATE_FILE.name})")
     tokens = seed_demo()
@@ -237,24 +228,7 @@ def main(host, port, aws_port, idp_port, stage):
     click.echo(f"Secret-scanning keys (GITHUB_SECRET_SCANNING_KEYS_URL): {settings.github_secret_scanning_keys_url}")
     save_state()
 
-    from chalice.cli.factory import CLIFactory
-
-    factory = CLIFactory(project_dir=str(stage_env.PROJECT_DIR), environ=os.environ)
-    config = factory.create_config_obj(chalice_stage_name=stage)
-    # Python's HTTP server leaves Nagle's algorithm on: a keep-alive client
-    # then waits ~40 ms for every response (measured by `make bench`).
-    from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer
-
-    ChaliceRequestHandler.disable_nagle_algorithm = True
-    # A keep-alive client holds its handler thread; as daemons they do not
-    # keep Ctrl-C waiting for the client to hang up.
-    ThreadedHTTPServer.daemon_threads = True
-    server = factory.create_local_server(config.chalice_app, config, host, port)
-    # As deployed: repeated headers reach the authorizer, malformed requests
-    # get a prompt JSON 4xx.
-    from chalicelib.api.local_gateway import serve_with_parity
-
-    serve_with_parity(server, config.chalice_app, config)
+    server = local_stack.api_server(stage, host, port)
     # A wildcard address is reached on loopback too; compared only, never bound here.
     shown = LOOPBACK if host in ("0.0.0.0", "::") else host  # nosec B104
     stage_env.write_run_file(f"http://{shown}:{port}", stage_env.local_endpoint(), stage)

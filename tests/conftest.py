@@ -6,17 +6,15 @@ table names when the models are imported.
 """
 import os
 
+from chalicelib.stage_names import stage_names  # reads no setting: safe before the environment is set
+
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_name, None)
 os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
-    TOKENS_TABLE="latchkey-dev-tokens",
-    DIRECTORY_TABLE="latchkey-dev-directory",
-    UPLOADS_TABLE="latchkey-dev-uploads",
-    UPLOADS_BUCKET="latchkey-dev-uploads",
-    AUDIT_TABLE="latchkey-dev-audit",
+    **stage_names("dev").resource_variables(),
 )
 
 import json  # noqa: E402
@@ -226,7 +224,7 @@ def moto_server(monkeypatch):
 
     for name, method in serialised_operations().items():
         monkeypatch.setattr(DynamoDBBackend, name, method)
-    from tests.localserver import free_port
+    from scripts.ports import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -2,8 +2,6 @@
 127.0.0.1 ports with its own state file, for tests that talk real HTTP."""
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,14 +10,9 @@ from pathlib import Path
 
 import requests
 
+from scripts.ports import free_port, interrupt
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (other test runs share this machine)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LocalServer:
@@ -77,10 +70,5 @@ class LocalServer:
 
     def stop(self) -> None:
         """Stop as Ctrl-C does (it saves its state on the way out)."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            interrupt(self.process, timeout=30)

@@ -57,7 +57,7 @@ def string_constants(path: Path) -> list[tuple[int, str]]:
 
 # Outside chalicelib/api/ and app.py, only what starts a Chalice server or
 # runs Chalice's command line may import it.
-CHALICE_ALLOWED = {"app.py", "scripts/chalice_cli.py", "scripts/run_local.py"}
+CHALICE_ALLOWED = {"app.py", "scripts/chalice_cli.py", "scripts/local_stack.py"}
 
 
 def imports_chalice(path: Path) -> bool:

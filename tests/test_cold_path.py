@@ -8,10 +8,11 @@ code. Checked in fresh interpreters, as a Lambda cold start would be.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from scripts.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,12 +38,6 @@ print(json.dumps(seen))
 """
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def probe(**env) -> dict:
     """Run PROBE in a fresh interpreter, as a Lambda function of this app."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -53,7 +48,7 @@ def probe(**env) -> dict:
         AWS_LAMBDA_FUNCTION_NAME="latchkey-dev-token_authorizer",
         AWS_MAX_ATTEMPTS="1",
         # Nothing listens there: the one read fails at once, after its imports.
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
         **env,
     )
     out = subprocess.run(

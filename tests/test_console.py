@@ -363,7 +363,8 @@ def test_prod_settings_refuse_a_provider_on_this_machine():
 
 @pytest.mark.slow
 def test_make_run_refuses_to_start_prod_pointed_at_the_development_provider(tmp_path):
-    from tests.localserver import PROJECT_DIR, free_port
+    from scripts.ports import free_port
+    from tests.localserver import PROJECT_DIR
 
     env = {"PATH": "/usr/bin:/bin", "LATCHKEY_STATE_FILE": str(tmp_path / "state.json"),
            "PORT": str(free_port()), "LOCAL_AWS_PORT": str(free_port()), "LOCAL_IDP_PORT": str(free_port())}

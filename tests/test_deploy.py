@@ -14,7 +14,6 @@ Chalice's dependency zips are cached in build/deploy-cache between runs.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 
 from chalicelib.functions import TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME
 from chalicelib.refusals import GATEWAY_RESPONSES, render_template
+from scripts.ports import free_port
 
 # moto's CloudFormation skips the TLS-only bucket policy (checked on the template instead).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
@@ -430,7 +430,7 @@ def test_table_resource_enables_ttl_for_a_ttl_attribute_and_spares_dev():
 
 
 def test_ensure_stage_gives_a_new_stage_its_own_resources(tmp_path):
-    from scripts.deploy import ensure_stage
+    from infra.stage import ensure_stage
 
     (tmp_path / ".chalice").mkdir()
     shutil.copy(PROJECT / ".chalice" / "config.json", tmp_path / ".chalice" / "config.json")
@@ -460,9 +460,7 @@ def test_chalice_deploy_validation_accepts_the_app():
 def endpoint():
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
@@ -564,7 +562,7 @@ def test_deploy_rerun_changes_nothing_and_second_stage_spares_the_first(deployed
 def test_post_api_steps_wire_authorizer_responses_and_deployment(deployed, boto):
     """What follows `chalice deploy` on AWS, run against a REST API built in moto."""
     from infra.arns import ConcreteArns
-    from scripts.deploy import (
+    from infra.deploy_chalice import (
         create_api_deployment,
         put_gateway_responses,
         verify_methods_protected,
@@ -605,7 +603,7 @@ def test_post_api_steps_wire_authorizer_responses_and_deployment(deployed, boto)
 def test_verify_methods_protected_refuses_an_open_method(boto):
     import click
 
-    from scripts.deploy import verify_methods_protected
+    from infra.deploy_chalice import verify_methods_protected
 
     apigateway = boto("apigateway")
     rest_api_id = apigateway.create_rest_api(name="latchkey-open")["id"]
@@ -622,6 +620,7 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
     from click.testing import CliRunner
 
     from app import app
+    from infra.deploy_chalice import ChaliceDeployer
     from scripts import deploy
 
     apigateway = boto("apigateway")
@@ -648,7 +647,7 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
 
     project = project_copy(tmp_path)
     saved = dict(os.environ)
-    monkeypatch.setattr(deploy.Deployer, "chalice_deploy", chalice_deploy)
+    monkeypatch.setattr(ChaliceDeployer, "chalice_deploy", chalice_deploy)
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         result = CliRunner().invoke(deploy.cli, ["deploy", "--stage", "dev", "--path", "chalice",
@@ -678,14 +677,15 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
 
 def test_restore_chalice_state_gives_a_fresh_clone_the_stage_record(deployed, boto, endpoint, tmp_path):
     """A clone without .chalice/deployed/ must update the stage's REST API, not create another."""
-    from scripts import deploy
+    from infra.deploy_chalice import ChaliceDeployer
+    from infra.stage import prepare
 
     boto("ssm").put_parameter(Name="/latchkey/staging/chalice-deployed", Value='{"resources": []}', Type="String")
     project = project_copy(tmp_path)
     saved = dict(os.environ)
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
-        deployer = deploy.Deployer(deploy.prepare("staging", project))
+        deployer = ChaliceDeployer(prepare("staging", project))
         deployer.restore_chalice_state()
     finally:
         os.environ.clear()
@@ -813,7 +813,7 @@ def test_package_reports_its_size_and_leaves_out_the_runtimes_sdk(packaged):
 
 
 def test_deep_merge_keeps_both_sides():
-    from scripts.deploy import deep_merge
+    from infra.package import deep_merge
 
     merged = deep_merge({"A": {"Properties": {"X": 1, "L": [1]}}}, {"A": {"Properties": {"Y": 2, "L": [2]}}, "B": {}})
     assert merged == {"A": {"Properties": {"X": 1, "Y": 2, "L": [2]}}, "B": {}}
@@ -869,7 +869,7 @@ def test_default_deploy_creates_named_functions_with_their_roles_and_logs(stack_
 def test_concurrent_deploys_of_a_stage_are_serialised(endpoint, boto):
     import click
 
-    from scripts.deploy import DeployLock
+    from infra.deploy import DeployLock
 
     ssm = boto("ssm")
     with (DeployLock(ssm, "latchkey", "locktest", holder="first"),

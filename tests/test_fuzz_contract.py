@@ -12,7 +12,6 @@ the documented schema (so every failure carries a string `error`).
 import functools
 import os
 import re
-import socket
 import subprocess  # nosec B404 - starts the project's own local server
 import sys
 import threading
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from scripts.ports import free_port
 from tests.test_contract import DOCUMENT, PENDING_ROUTES, _n, implemented_routes, operation
 from tests.test_isolation_matrix import normalized
 
@@ -37,12 +37,6 @@ EXAMPLES = {"hostile": max(1, EXAMPLES_PER_RUN // 2), "none": max(1, EXAMPLES_PE
 TOKEN_HEADERS = ("api-token", "api_token", "project-token", "project_token")
 DEMO_PATH = {"provider": "gh", "org": "demo", "repo": "hello", "username": "demo", "project": "hello"}
 CASES = {"count": 0}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

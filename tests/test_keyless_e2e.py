@@ -17,9 +17,10 @@ import threading
 import pytest
 import requests
 
+from scripts.ports import free_port
 from tests.github_keys import LocalGithubKeys, report
 from tests.keyless_world import GITHUB_OWNER_ID, GITHUB_REPOSITORY_ID, Clock, github_claims, install, keyless_settings
-from tests.localserver import LocalServer, free_port
+from tests.localserver import LocalServer
 from tests.oidc_issuer import LocalIssuer
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

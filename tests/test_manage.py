@@ -266,7 +266,7 @@ def test_new_commands_refuse_bad_input_clearly(cli, args, message):
 def test_an_unreachable_endpoint_is_named_in_the_error(monkeypatch, tmp_path):
     """No moto in this process: the CLI's own configuration, aimed at a closed port."""
     import manage
-    from tests.localserver import free_port
+    from scripts.ports import free_port
 
     port = free_port()
     for name in ("AWS_ENDPOINT_URL", "LOCAL_AWS_PORT"):  # set, then removed: restored afterwards

@@ -72,6 +72,14 @@ def test_policies_no_role_may_change_or_delete_audit_items():
     assert on_audit == {"dynamodb:PutItem"}
 
 
+def test_policies_authorizer_role_names_no_table_but_tokens_and_audit():
+    """The authorizer decides from the token item alone (its disabled mark included): no directory."""
+    authorizer = policies.authorizer_policy(Arns(), app="latchkey", stage="prod", tokens_table="t-tokens",
+                                            audit_table="t-audit", token_key="pk", last_used_attribute="x")
+    tables = {r for s in authorizer["Statement"] for r in s["Resource"] if ":dynamodb:" in r}
+    assert tables == {Arns().dynamodb_table("t-tokens"), Arns().dynamodb_table("t-audit")}
+
+
 def test_policies_audit_items_are_never_overwritten(aws, monkeypatch):
     """Every audit write carries attribute_not_exists: an item with the key of
     an existing one is refused and the trail keeps the first."""

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from scripts import run_local
-from tests.localserver import PROJECT_DIR, LocalServer, free_port
+from scripts.ports import free_port
+from tests.localserver import PROJECT_DIR, LocalServer
 
 
 def test_host_warning_only_beyond_loopback():
