@@ -159,14 +159,20 @@ class DirectoryService:
                 items=[RepositoryAccess(r, Role.ADMIN) for r in page.items],
                 cursor=page.cursor, limit=page.limit, total=page.total,
             )
-        roles = {}
-        for grant in self.store.grants_of(require_account(principal)):
-            granted = RepositoryRef.find(grant.target)  # None: an organization's grant
-            if granted is not None and granted.in_organization(provider, org):
-                roles[granted.name] = effective_role(None, grant.role)
+        roles = self._repository_roles(principal, provider, org)
         if snapshot.org_role is None and not roles:
             raise NotFound()
         visible = [RepositoryAccess(r, roles[r.name]) for r in self.store.repositories(provider, org, list(roles))]
         visible = [a for a in visible if matches(a)]
         visible.sort(key=lambda a: a.repository.sk)
         return list_page(visible, limit=limit, cursor=cursor, key=lambda a: a.repository.sk)
+
+    def _repository_roles(self, principal: Principal, provider: str, org: str) -> dict[str, Role | None]:
+        """The caller's roles from repository grants in organization
+        `provider/org`, by repository name."""
+        roles = {}
+        for grant in self.store.grants_of(require_account(principal)):
+            granted = RepositoryRef.find(grant.target)  # None: an organization's grant
+            if granted is not None and granted.in_organization(provider, org):
+                roles[granted.name] = effective_role(None, grant.role)
+        return roles
