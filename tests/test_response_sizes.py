@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from chalicelib import readback, reports
 from chalicelib.access import Principal
+from chalicelib.payloads import checks, readback
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 from tests.upload_bodies import COMMIT
@@ -47,7 +47,7 @@ def answer_bytes(api, path, token) -> tuple[int, dict]:
 def test_coverage_read_back_at_the_largest_commit_stays_small(api, world):
     service, project, reader = world
     settings = get_settings()
-    language = "l" * reports.MAX_LANGUAGE
+    language = "l" * checks.MAX_LANGUAGE
 
     def send(files, partial=True):
         body = {"fileReports": [{"filename": name, "coverage": {str(line): 1 for line in lines}}
@@ -67,9 +67,9 @@ def test_coverage_read_back_at_the_largest_commit_stays_small(api, world):
 def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, world):
     service, project, reader = world
     names = get_settings().max_analysis_names_per_commit
-    tools = [f"{n:03}" + "t" * (reports.MAX_NAME_CHARS - 3) for n in range(names)]
-    levels = [f"{n:03}" + "L" * (reports.MAX_NAME_CHARS - 3) for n in range(readback.MAX_LEVELS_PER_COMMIT)]
-    message = "m" * reports.MAX_KEPT_MESSAGE_CHARS
+    tools = [f"{n:03}" + "t" * (checks.MAX_NAME_CHARS - 3) for n in range(names)]
+    levels = [f"{n:03}" + "L" * (checks.MAX_NAME_CHARS - 3) for n in range(readback.MAX_LEVELS_PER_COMMIT)]
+    message = "m" * checks.MAX_KEPT_MESSAGE_CHARS
 
     def issue(name, level):
         return {"Issue": {"patternId": {"value": "p"}, "filename": name, "message": "x", "level": level,
@@ -84,13 +84,13 @@ def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, wor
         send("issues", [
             {"tool": tool, "issues": {"Success": {"results": [
                 {"filename": name, "results": [issue(name, levels[(t + k) % len(levels)])
-                                               for k in range(reports.MAX_LEVELS)]} for name in files]}}}
+                                               for k in range(checks.MAX_LEVELS)]} for name in files]}}}
             for t, tool in enumerate(tools[start:start + 10], start)])
     # Every kept list full of the longest entries.
     send("issues", [{"tool": tools[0], "issues": {"Success": {"results": [
         {"FileError": {"filename": long_name(n), "message": message}} for n in range(readback.MAX_KEPT_PER_COMMIT)]}}}]
         + [{"tool": tool, "issues": {"Failure": {"message": message}}} for tool in tools])
-    languages = [f"{n:03}" + "g" * (reports.MAX_NAME_CHARS - 3) for n in range(names)]
+    languages = [f"{n:03}" + "g" * (checks.MAX_NAME_CHARS - 3) for n in range(names)]
     send("metrics", [{"language": lang, "metrics": {"Success": {"results": [
         {"file": "a.py", "metrics": {"loc": 10 ** 9, "complexity": 10 ** 9}}]}}} for lang in languages])
     send("metrics", [{"language": lang, "metrics": {"Failure": {"message": message}}} for lang in languages])

@@ -1,10 +1,10 @@
-"""The upload bodies and their summaries (chalicelib.reports) and the
+"""The upload bodies and their summaries (chalicelib.payloads) and the
 UploadService's access rules, without HTTP."""
 import pytest
 
-from chalicelib import reports
 from chalicelib.access import Principal
 from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from chalicelib.payloads import checks
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
 from tests.upload_bodies import COMMIT
@@ -15,17 +15,17 @@ from tests.upload_bodies import COMMIT
     ("visual basic", "visual basic"), ("  go ", "go"), ("c%23", "c#"),
 ])
 def test_language_name_normalizes(raw, expected):
-    assert reports.language_name(raw) == expected
+    assert checks.language_name(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["", "%20", "a%2Fb", "x" * 65])
 def test_language_name_rejects(raw):
     with pytest.raises(BadRequest):
-        reports.language_name(raw)
+        checks.language_name(raw)
 
 
 def test_commit_id_lowercases():
-    assert reports.commit_id(COMMIT.upper()) == COMMIT
+    assert checks.commit_id(COMMIT.upper()) == COMMIT
 
 
 @pytest.mark.parametrize("name", [
@@ -34,7 +34,7 @@ def test_commit_id_lowercases():
 ])
 def test_file_name_rejects(name):
     with pytest.raises(BadRequest):
-        reports.file_name(name, "filename")
+        checks.file_name(name, "filename")
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -45,40 +45,40 @@ def test_file_name_rejects(name):
     ("\\src\\a.py", "src/a.py"), (".\\src\\a.py", "src/a.py"), ("/etc/passwd", "etc/passwd"),
 ])
 def test_file_name_normalises_to_repository_relative(name, expected):
-    assert reports.file_name(name, "filename") == expected
+    assert checks.file_name(name, "filename") == expected
 
 
 def test_two_spellings_of_one_file_merge_into_one_entry():
     body = {"fileReports": [{"filename": "/src/a.py", "coverage": {"1": 1, "2": 0}},
                             {"filename": "./src/a.py", "coverage": {"2": 3}},
                             {"filename": "src\\a.py", "coverage": {"3": 0}}]}
-    assert reports.coverage_report(body) == {"src/a.py": {1: 1, 2: 3, 3: 0}}
+    assert checks.coverage_report(body) == {"src/a.py": {1: 1, 2: 3, 3: 0}}
 
 
 def test_coverage_report_adds_hits_of_a_file_listed_twice():
     body = {"fileReports": [{"filename": "a", "coverage": {"1": 1, "2": 0}},
                             {"filename": "a", "coverage": {"2": 3}}]}
-    assert reports.coverage_report(body) == {"a": {1: 1, 2: 3}}
+    assert checks.coverage_report(body) == {"a": {1: 1, 2: 3}}
 
 
 def test_coverage_report_accepts_missing_coverage():
-    assert reports.coverage_report({"fileReports": [{"filename": "a"}]}) == {"a": {}}
+    assert checks.coverage_report({"fileReports": [{"filename": "a"}]}) == {"a": {}}
 
 
 @pytest.mark.parametrize("hits", [True, "1", None, -3])
 def test_coverage_report_rejects_bad_hits(hits):
     with pytest.raises(BadRequest, match="hit count must be a non-negative integer"):
-        reports.coverage_report({"fileReports": [{"filename": "a", "coverage": {"1": hits}}]})
+        checks.coverage_report({"fileReports": [{"filename": "a", "coverage": {"1": hits}}]})
 
 
 def test_merge_coverage_counts_each_line_once():
-    merged = reports.merge_coverage([{"a": {1: 0, 2: 1}}, {"a": {1: 2}, "b": {1: 0}}])
+    merged = checks.merge_coverage([{"a": {1: 0, 2: 1}}, {"a": {1: 2}, "b": {1: 0}}])
     assert merged == {"a": {1: 2, 2: 1}, "b": {1: 0}}
-    assert reports.coverage_totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
+    assert checks.coverage_totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
 
 
 def test_percentage_of_nothing_is_none():
-    assert reports.file_coverage({"empty.py": {}}) == [
+    assert checks.file_coverage({"empty.py": {}}) == [
         {"filename": "empty.py", "covered": 0, "coverable": 0, "percentage": None}]
 
 
@@ -86,7 +86,7 @@ def test_issues_results_counts_failures_and_file_errors():
     body = [b.issues("eslint", {"a.js": [b.issue(level="Warning"), b.file_error("a.js")]}),
             {"tool": "eslint", "issues": {"Success": {"results": [b.file_error("b.js")]}}},
             b.issues("pmd", failure={"text": "boom"})]
-    summary = reports.issues_results(body, 10)
+    summary = checks.issues_results(body, 10)
     assert summary["tools"] == {
         "eslint": {"issues": 1, "byLevel": {"Warning": 1}, "fileErrors": 2},
         "pmd": {"issues": 0, "byLevel": {}, "fileErrors": 0},
@@ -98,19 +98,19 @@ def test_issues_results_counts_failures_and_file_errors():
 def test_issues_results_over_budget_is_413():
     body = [b.issues("eslint", {"a.js": [b.issue(), b.issue()], "b.js": [b.issue()]})]
     with pytest.raises(PayloadTooLarge):
-        reports.issues_results(body, 2)
+        checks.issues_results(body, 2)
 
 
 def test_metrics_results_accept_filename_spelling():
     body = [{"language": "js", "metrics": {"Success": {"results": [{"filename": "a.js", "metrics": {"loc": 3}}]}}}]
-    assert reports.metrics_results(body, 10)["languages"]["js"]["loc"] == 3
+    assert checks.metrics_results(body, 10)["languages"]["js"]["loc"] == 3
 
 
 def test_duplication_end_before_start_is_400():
     body = b.duplication(clones=[(10, 3)])
     body["duplication"]["Success"]["results"][0]["files"][0]["endLine"] = 0
     with pytest.raises(BadRequest):
-        reports.duplication_results([body], 10)
+        checks.duplication_results([body], 10)
 
 
 # -- access ----------------------------------------------------------------------
@@ -177,8 +177,8 @@ def _issues_batch(tool="eslint", level="Info", message="m", count=1):
 
 
 def test_issues_summary_keeps_messages_short():
-    summary = reports.issues_results(_issues_batch(message="x" * 500_000), 50_000)
-    assert len(summary["fileErrors"][0]["message"]) == reports.MAX_KEPT_MESSAGE_CHARS
+    summary = checks.issues_results(_issues_batch(message="x" * 500_000), 50_000)
+    assert len(summary["fileErrors"][0]["message"]) == checks.MAX_KEPT_MESSAGE_CHARS
 
 
 @pytest.mark.parametrize("batch, field", [
@@ -188,7 +188,7 @@ def test_issues_summary_keeps_messages_short():
     ([{"language": f"l{i}", "metrics": {"Failure": {"message": "m"}}} for i in range(51)], "[50].language"),
 ])
 def test_summaries_refuse_unbounded_names(batch, field):
-    validator = reports.metrics_results if "metrics" in str(batch[0]) else reports.issues_results
+    validator = checks.metrics_results if "metrics" in str(batch[0]) else checks.issues_results
     with pytest.raises(BadRequest, match=field.replace("[", r"\[").replace("]", r"\]")):
         validator(batch, 50_000)
 
@@ -198,4 +198,4 @@ def test_issue_levels_bounded_per_tool():
         {"Issue": {"patternId": {"value": "p"}, "filename": "f.js", "message": "x", "level": f"L{i}",
                    "location": {"LineLocation": {"line": 1}}}} for i in range(11)]}]}}}]
     with pytest.raises(BadRequest, match="at most 10 distinct"):
-        reports.issues_results(batch, 50_000)
+        checks.issues_results(batch, 50_000)

@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from chalicelib import analysis_config, readback, reports
+from chalicelib import analysis_config
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
@@ -33,6 +33,7 @@ from chalicelib.models.uploads import (
     commit_sk,
     repository_key,
 )
+from chalicelib.payloads import checks, readback
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
 from chalicelib.store.pagination import decode_cursor, encode_cursor
@@ -137,13 +138,13 @@ class UploadService:
         return self.directory.repository(principal, provider, org, repo, action).repository
 
     def _target(self, principal, repo_path, commit: str, action: Action = Action.UPLOAD) -> Target:
-        commit = reports.commit_id(commit)
+        commit = checks.commit_id(commit)
         repository = self.repository(principal, repo_path, action)
         return Target(int(repository.repository_id), repository.full_name, commit)
 
     def repository_for_read(self, principal, provider, org, repo, commit) -> Target:
         """Read-back: an account with `read`, or the repository's project token."""
-        commit = reports.commit_id(commit)
+        commit = checks.commit_id(commit)
         repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
         return Target(int(repository.repository_id), repository.full_name, commit)
 
@@ -158,11 +159,11 @@ class UploadService:
         language for the commit; a partial one is added to them and reopens
         a commit that `coverageFinal` had closed.
         """
-        language = reports.language_name(language)
+        language = checks.language_name(language)
         target = self._target(principal, repo_path, commit)
-        files = reports.coverage_report(body)
+        files = checks.coverage_report(body)
         self._check_report(target, files)
-        totals = reports.coverage_totals(files)
+        totals = checks.coverage_totals(files)
         state = readback.coverage_state(files)
         del files
         sha = digest(raw)
@@ -273,7 +274,7 @@ class UploadService:
         """Store one batch of issues, metrics or duplication results, merged
         into the commit's read-back as it arrives, within the commit's bounds."""
         target = self._target(principal, repo_path, commit)
-        summary = reports.ANALYSIS_VALIDATORS[kind](body, self.settings.max_analysis_results)
+        summary = checks.ANALYSIS_VALIDATORS[kind](body, self.settings.max_analysis_results)
         files = readback.issue_files(body) if kind == "issues" else {}
         _check_names_length(files)
         message = f"{summary['results']} {kind} results received for commit {target.commit}"
@@ -341,8 +342,8 @@ class UploadService:
         for what in ("tools", "languages"):
             if names[what] > limit:
                 raise too_large("MAX_ANALYSIS_NAMES_PER_COMMIT", limit, target.commit, f"distinct {what}")
-        if names["levels"] > reports.MAX_LEVELS:
-            raise too_large("MAX_LEVELS", reports.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
+        if names["levels"] > checks.MAX_LEVELS:
+            raise too_large("MAX_LEVELS", checks.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
         if names["all levels"] > readback.MAX_LEVELS_PER_COMMIT:
             raise too_large("MAX_LEVELS_PER_COMMIT", readback.MAX_LEVELS_PER_COMMIT, target.commit,
                             "distinct issue levels")

@@ -19,14 +19,14 @@ import json
 import struct
 from typing import Any
 
-from chalicelib import reports
+from chalicelib.payloads import checks
 
 ROWS_PER_CHUNK = 100
 # A file name a read-back lists (a page holds 100): PATH_MAX-like, so that
 # a page of rows stays far below Lambda's 6 MB answer whatever was sent.
 MAX_FILENAME_CHARS = 1024
 # Distinct issue levels in one commit, all tools together (each tool has at
-# most reports.MAX_LEVELS): a file's row lists its issues by level.
+# most checks.MAX_LEVELS): a file's row lists its issues by level.
 MAX_LEVELS_PER_COMMIT = 20
 # What the merged analysis summary keeps of lists (all are counted).
 MAX_KEPT_PER_COMMIT = 50
@@ -114,7 +114,7 @@ def coverage_totals(state: State) -> dict:
     covered = sum(bits.bit_count() for _, bits in state.values())
     coverable = sum(bits.bit_count() for bits, _ in state.values())
     return {"files": len(state), "covered": covered, "coverable": coverable,
-            "percentage": reports.percentage(covered, coverable)}
+            "percentage": checks.percentage(covered, coverable)}
 
 
 def coverage_rows(state: State):
@@ -123,7 +123,7 @@ def coverage_rows(state: State):
         coverable_bits, covered_bits = state[name]
         covered, coverable = covered_bits.bit_count(), coverable_bits.bit_count()
         yield {"filename": name, "covered": covered, "coverable": coverable,
-               "percentage": reports.percentage(covered, coverable)}
+               "percentage": checks.percentage(covered, coverable)}
 
 
 # -- rows and pages ------------------------------------------------------------
@@ -185,7 +185,7 @@ def _add_counts(target: dict, languages: dict) -> None:
 
 
 def merge_analysis(state: dict, kind: str, summary: dict) -> None:
-    """Fold one batch's summary (`reports.ANALYSIS_VALIDATORS`) into `state`."""
+    """Fold one batch's summary (`checks.ANALYSIS_VALIDATORS`) into `state`."""
     if kind == "issues":
         for tool, counts in summary["tools"].items():
             target = state["tools"].setdefault(tool, {"issues": 0, "byLevel": {}, "fileErrors": 0})
@@ -225,7 +225,7 @@ def render_analysis(state: dict) -> dict:
     for counts in state["tools"].values():
         for level, count in counts["byLevel"].items():
             levels[level] = levels.get(level, 0) + count
-    metric_fields = ("files", *reports.METRIC_FIELDS)
+    metric_fields = ("files", *checks.METRIC_FIELDS)
     duplication_fields = ("clones", "duplicatedLines", "duplicatedTokens", "analysedFiles")
     return {
         "issues": {
@@ -259,7 +259,7 @@ def issue_files(body) -> dict[str, dict]:
     files: dict[str, dict] = {}
 
     def row(name) -> dict:
-        name = reports.file_name(name, "filename")
+        name = checks.file_name(name, "filename")
         return files.setdefault(name, {"issues": 0, "fileErrors": 0, "byLevel": {}})
 
     for entry in body or ():

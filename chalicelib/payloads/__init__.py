@@ -1,0 +1,1 @@
+"""The bodies CI uploads, by Codacy's formats: pure functions, no storage."""
