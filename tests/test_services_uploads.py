@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib.access import Principal
 from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
-from chalicelib.payloads import checks
+from chalicelib.payloads import checks, readback
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
 from tests.upload_bodies import COMMIT
@@ -71,14 +71,14 @@ def test_coverage_report_rejects_bad_hits(hits):
         checks.coverage_report({"fileReports": [{"filename": "a", "coverage": {"1": hits}}]})
 
 
-def test_merge_coverage_counts_each_line_once():
-    merged = checks.merge_coverage([{"a": {1: 0, 2: 1}}, {"a": {1: 2}, "b": {1: 0}}])
-    assert merged == {"a": {1: 2, 2: 1}, "b": {1: 0}}
-    assert checks.coverage_totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
+def test_reports_of_one_commit_count_each_line_once():
+    merged = readback.coverage_state({"a": {1: 0, 2: 1}})
+    readback.merge_state(merged, readback.coverage_state({"a": {1: 2}, "b": {1: 0}}))
+    assert readback.coverage_totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
 
 
 def test_percentage_of_nothing_is_none():
-    assert checks.file_coverage({"empty.py": {}}) == [
+    assert list(readback.coverage_rows(readback.coverage_state({"empty.py": {}}))) == [
         {"filename": "empty.py", "covered": 0, "coverable": 0, "percentage": None}]
 
 

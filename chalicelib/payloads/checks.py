@@ -237,40 +237,6 @@ def percentage(covered: int, coverable: int) -> float | None:
     return round(100.0 * covered / coverable, 2) if coverable else None
 
 
-def coverage_totals(files: dict[str, dict[int, int]]) -> dict:
-    covered = sum(1 for lines in files.values() for hits in lines.values() if hits > 0)
-    coverable = sum(len(lines) for lines in files.values())
-    return {"files": len(files), "covered": covered, "coverable": coverable,
-            "percentage": percentage(covered, coverable)}
-
-
-def merge_coverage(reports: list[dict[str, dict[int, int]]]) -> dict[str, dict[int, int]]:
-    """Several reports of one commit as one: a line's hits are added, so a
-    line counts once however many reports (shards, languages) mention it."""
-    merged: dict[str, dict[int, int]] = {}
-    for files in reports:
-        merge_into(merged, files)
-    return merged
-
-
-def merge_into(merged: dict[str, dict[int, int]], files: dict[str, dict[int, int]]) -> None:
-    """Add one report's hits into `merged`, in place."""
-    for name, lines in files.items():
-        target = merged.setdefault(name, {})
-        for line, hits in lines.items():
-            target[line] = target.get(line, 0) + hits
-
-
-def file_coverage(files: dict[str, dict[int, int]]) -> list[dict]:
-    rows = []
-    for name in sorted(files):
-        lines = files[name]
-        covered = sum(1 for hits in lines.values() if hits > 0)
-        rows.append({"filename": name, "covered": covered, "coverable": len(lines),
-                     "percentage": percentage(covered, len(lines))})
-    return rows
-
-
 # -- analysis results ----------------------------------------------------------
 
 def _location(value, where: str) -> None:
@@ -431,60 +397,3 @@ ANALYSIS_VALIDATORS = {
     "metrics": metrics_results,
     "duplication": duplication_results,
 }
-
-
-def analysis_summary(batches: list[tuple[str, dict]]) -> dict:
-    """Stored batch summaries (kind, summary) of one commit → the read-back."""
-    tools: dict[str, dict] = {}
-    levels: dict[str, int] = {}
-    file_errors, tool_failures = [], []
-    file_error_count = 0
-    metrics: dict[str, dict] = {}
-    metric_failures = []
-    duplication: dict[str, dict] = {}
-    duplication_failures = []
-    for kind, summary in batches:
-        if kind == "issues":
-            for tool, counts in summary["tools"].items():
-                target = tools.setdefault(tool, {"issues": 0, "byLevel": {}, "fileErrors": 0})
-                target["issues"] += counts["issues"]
-                target["fileErrors"] += counts["fileErrors"]
-                file_error_count += counts["fileErrors"]
-                for level, count in counts["byLevel"].items():
-                    target["byLevel"][level] = target["byLevel"].get(level, 0) + count
-                    levels[level] = levels.get(level, 0) + count
-            file_errors.extend(summary["fileErrors"])
-            tool_failures.extend(summary["failures"])
-        elif kind == "metrics":
-            _add_into(metrics, summary["languages"])
-            metric_failures.extend(summary["failures"])
-        elif kind == "duplication":
-            _add_into(duplication, summary["languages"])
-            duplication_failures.extend(summary["failures"])
-    return {
-        "issues": {
-            "total": sum(levels.values()),
-            "byLevel": dict(sorted(levels.items())),
-            "byTool": dict(sorted(tools.items())),
-        },
-        "fileErrors": {"total": file_error_count, "items": file_errors[:MAX_FILE_ERRORS_KEPT]},
-        "toolFailures": tool_failures[:MAX_FAILURES_KEPT],
-        "metrics": {"total": _sum_languages(metrics, ("files", *METRIC_FIELDS)),
-                    "byLanguage": dict(sorted(metrics.items())), "failures": metric_failures[:MAX_FAILURES_KEPT]},
-        "duplication": {
-            "total": _sum_languages(duplication, ("clones", "duplicatedLines", "duplicatedTokens", "analysedFiles")),
-            "byLanguage": dict(sorted(duplication.items())),
-            "failures": duplication_failures[:MAX_FAILURES_KEPT],
-        },
-    }
-
-
-def _add_into(target: dict, languages: dict) -> None:
-    for language, counts in languages.items():
-        into = target.setdefault(language, dict.fromkeys(counts, 0))
-        for name, value in counts.items():
-            into[name] = into.get(name, 0) + value
-
-
-def _sum_languages(languages: dict, fields: tuple) -> dict:
-    return {name: sum(counts.get(name, 0) for counts in languages.values()) for name in fields}

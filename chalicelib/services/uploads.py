@@ -163,8 +163,8 @@ class UploadService:
         target = self._target(principal, repo_path, commit)
         files = checks.coverage_report(body)
         self._check_report(target, files)
-        totals = checks.coverage_totals(files)
         state = readback.coverage_state(files)
+        totals = readback.coverage_totals(state)
         del files
         sha = digest(raw)
         kind = "partial" if partial else "complete"
