@@ -11,7 +11,7 @@ import json
 import pytest
 
 from chalicelib.access import Principal
-from chalicelib.payloads import checks, readback
+from chalicelib.payloads import analysis, checks, readback
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 from tests.upload_bodies import COMMIT
@@ -68,7 +68,7 @@ def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, wor
     service, project, reader = world
     names = get_settings().max_analysis_names_per_commit
     tools = [f"{n:03}" + "t" * (checks.MAX_NAME_CHARS - 3) for n in range(names)]
-    levels = [f"{n:03}" + "L" * (checks.MAX_NAME_CHARS - 3) for n in range(readback.MAX_LEVELS_PER_COMMIT)]
+    levels = [f"{n:03}" + "L" * (checks.MAX_NAME_CHARS - 3) for n in range(analysis.MAX_LEVELS_PER_COMMIT)]
     message = "m" * checks.MAX_KEPT_MESSAGE_CHARS
 
     def issue(name, level):
@@ -84,11 +84,11 @@ def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, wor
         send("issues", [
             {"tool": tool, "issues": {"Success": {"results": [
                 {"filename": name, "results": [issue(name, levels[(t + k) % len(levels)])
-                                               for k in range(checks.MAX_LEVELS)]} for name in files]}}}
+                                               for k in range(analysis.MAX_LEVELS)]} for name in files]}}}
             for t, tool in enumerate(tools[start:start + 10], start)])
     # Every kept list full of the longest entries.
     send("issues", [{"tool": tools[0], "issues": {"Success": {"results": [
-        {"FileError": {"filename": long_name(n), "message": message}} for n in range(readback.MAX_KEPT_PER_COMMIT)]}}}]
+        {"FileError": {"filename": long_name(n), "message": message}} for n in range(analysis.MAX_KEPT_PER_COMMIT)]}}}]
         + [{"tool": tool, "issues": {"Failure": {"message": message}}} for tool in tools])
     languages = [f"{n:03}" + "g" * (checks.MAX_NAME_CHARS - 3) for n in range(names)]
     send("metrics", [{"language": lang, "metrics": {"Success": {"results": [
@@ -98,7 +98,7 @@ def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, wor
     size, body = answer_bytes(api, PATH + "/analysis", reader)
     data = body["data"]
     assert len(data["issues"]["byTool"]) == names and len(data["issues"]["byLevel"]) == len(levels)
-    assert len(data["toolFailures"]) == len(data["fileErrors"]["items"]) == readback.MAX_KEPT_PER_COMMIT
+    assert len(data["toolFailures"]) == len(data["fileErrors"]["items"]) == analysis.MAX_KEPT_PER_COMMIT
     assert len(data["issuesByFile"]) == 100 and body["pagination"]["total"] == 150
     assert size < ANALYSIS_BUDGET * 0.6
 

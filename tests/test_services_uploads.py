@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib.access import Principal
 from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
-from chalicelib.payloads import checks, readback
+from chalicelib.payloads import analysis, checks, coverage
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
 from tests.upload_bodies import COMMIT
@@ -52,33 +52,33 @@ def test_two_spellings_of_one_file_merge_into_one_entry():
     body = {"fileReports": [{"filename": "/src/a.py", "coverage": {"1": 1, "2": 0}},
                             {"filename": "./src/a.py", "coverage": {"2": 3}},
                             {"filename": "src\\a.py", "coverage": {"3": 0}}]}
-    assert checks.coverage_report(body) == {"src/a.py": {1: 1, 2: 3, 3: 0}}
+    assert coverage.report(body) == {"src/a.py": {1: 1, 2: 3, 3: 0}}
 
 
 def test_coverage_report_adds_hits_of_a_file_listed_twice():
     body = {"fileReports": [{"filename": "a", "coverage": {"1": 1, "2": 0}},
                             {"filename": "a", "coverage": {"2": 3}}]}
-    assert checks.coverage_report(body) == {"a": {1: 1, 2: 3}}
+    assert coverage.report(body) == {"a": {1: 1, 2: 3}}
 
 
 def test_coverage_report_accepts_missing_coverage():
-    assert checks.coverage_report({"fileReports": [{"filename": "a"}]}) == {"a": {}}
+    assert coverage.report({"fileReports": [{"filename": "a"}]}) == {"a": {}}
 
 
 @pytest.mark.parametrize("hits", [True, "1", None, -3])
 def test_coverage_report_rejects_bad_hits(hits):
     with pytest.raises(BadRequest, match="hit count must be a non-negative integer"):
-        checks.coverage_report({"fileReports": [{"filename": "a", "coverage": {"1": hits}}]})
+        coverage.report({"fileReports": [{"filename": "a", "coverage": {"1": hits}}]})
 
 
 def test_reports_of_one_commit_count_each_line_once():
-    merged = readback.coverage_state({"a": {1: 0, 2: 1}})
-    readback.merge_state(merged, readback.coverage_state({"a": {1: 2}, "b": {1: 0}}))
-    assert readback.coverage_totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
+    merged = coverage.bitsets({"a": {1: 0, 2: 1}})
+    coverage.merge(merged, coverage.bitsets({"a": {1: 2}, "b": {1: 0}}))
+    assert coverage.totals(merged) == {"files": 2, "covered": 2, "coverable": 3, "percentage": 66.67}
 
 
 def test_percentage_of_nothing_is_none():
-    assert list(readback.coverage_rows(readback.coverage_state({"empty.py": {}}))) == [
+    assert list(coverage.rows(coverage.bitsets({"empty.py": {}}))) == [
         {"filename": "empty.py", "covered": 0, "coverable": 0, "percentage": None}]
 
 
@@ -86,7 +86,7 @@ def test_issues_results_counts_failures_and_file_errors():
     body = [b.issues("eslint", {"a.js": [b.issue(level="Warning"), b.file_error("a.js")]}),
             {"tool": "eslint", "issues": {"Success": {"results": [b.file_error("b.js")]}}},
             b.issues("pmd", failure={"text": "boom"})]
-    summary = checks.issues_results(body, 10)
+    summary = analysis.validate_issues(body, 10)
     assert summary["tools"] == {
         "eslint": {"issues": 1, "byLevel": {"Warning": 1}, "fileErrors": 2},
         "pmd": {"issues": 0, "byLevel": {}, "fileErrors": 0},
@@ -98,19 +98,19 @@ def test_issues_results_counts_failures_and_file_errors():
 def test_issues_results_over_budget_is_413():
     body = [b.issues("eslint", {"a.js": [b.issue(), b.issue()], "b.js": [b.issue()]})]
     with pytest.raises(PayloadTooLarge):
-        checks.issues_results(body, 2)
+        analysis.validate_issues(body, 2)
 
 
 def test_metrics_results_accept_filename_spelling():
     body = [{"language": "js", "metrics": {"Success": {"results": [{"filename": "a.js", "metrics": {"loc": 3}}]}}}]
-    assert checks.metrics_results(body, 10)["languages"]["js"]["loc"] == 3
+    assert analysis.validate_metrics(body, 10)["languages"]["js"]["loc"] == 3
 
 
 def test_duplication_end_before_start_is_400():
     body = b.duplication(clones=[(10, 3)])
     body["duplication"]["Success"]["results"][0]["files"][0]["endLine"] = 0
     with pytest.raises(BadRequest):
-        checks.duplication_results([body], 10)
+        analysis.validate_duplication([body], 10)
 
 
 # -- access ----------------------------------------------------------------------
@@ -177,7 +177,7 @@ def _issues_batch(tool="eslint", level="Info", message="m", count=1):
 
 
 def test_issues_summary_keeps_messages_short():
-    summary = checks.issues_results(_issues_batch(message="x" * 500_000), 50_000)
+    summary = analysis.validate_issues(_issues_batch(message="x" * 500_000), 50_000)
     assert len(summary["fileErrors"][0]["message"]) == checks.MAX_KEPT_MESSAGE_CHARS
 
 
@@ -188,7 +188,7 @@ def test_issues_summary_keeps_messages_short():
     ([{"language": f"l{i}", "metrics": {"Failure": {"message": "m"}}} for i in range(51)], "[50].language"),
 ])
 def test_summaries_refuse_unbounded_names(batch, field):
-    validator = checks.metrics_results if "metrics" in str(batch[0]) else checks.issues_results
+    validator = analysis.validate_metrics if "metrics" in str(batch[0]) else analysis.validate_issues
     with pytest.raises(BadRequest, match=field.replace("[", r"\[").replace("]", r"\]")):
         validator(batch, 50_000)
 
@@ -198,4 +198,4 @@ def test_issue_levels_bounded_per_tool():
         {"Issue": {"patternId": {"value": "p"}, "filename": "f.js", "message": "x", "level": f"L{i}",
                    "location": {"LineLocation": {"line": 1}}}} for i in range(11)]}]}}}]
     with pytest.raises(BadRequest, match="at most 10 distinct"):
-        checks.issues_results(batch, 50_000)
+        analysis.validate_issues(batch, 50_000)

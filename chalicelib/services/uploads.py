@@ -33,7 +33,7 @@ from chalicelib.models.uploads import (
     commit_sk,
     repository_key,
 )
-from chalicelib.payloads import checks, readback
+from chalicelib.payloads import analysis, checks, coverage, readback
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
 from chalicelib.store.pagination import decode_cursor, encode_cursor
@@ -102,11 +102,11 @@ def _backoff(attempt: int) -> None:
 
 def _empty_coverage() -> dict:
     return {"reports": [], "languages": {}, "bytes": 0, "lineSpan": 0,
-            "total": readback.coverage_totals({}), "rows": {"key": None, "offsets": [0], "count": 0}}
+            "total": coverage.totals({}), "rows": {"key": None, "offsets": [0], "count": 0}}
 
 
 def _empty_analysis() -> dict:
-    return {"state": readback.empty_analysis(), "uploads": {"issues": 0, "metrics": 0, "duplication": 0},
+    return {"state": analysis.empty_state(), "uploads": {"issues": 0, "metrics": 0, "duplication": 0},
             "results": 0, "bytes": 0, "rows": {"key": None, "offsets": [0], "count": 0}}
 
 
@@ -161,10 +161,10 @@ class UploadService:
         """
         language = checks.language_name(language)
         target = self._target(principal, repo_path, commit)
-        files = checks.coverage_report(body)
+        files = coverage.report(body)
         self._check_report(target, files)
-        state = readback.coverage_state(files)
-        totals = readback.coverage_totals(state)
+        state = coverage.bitsets(files)
+        totals = coverage.totals(state)
         del files
         sha = digest(raw)
         kind = "partial" if partial else "complete"
@@ -182,11 +182,11 @@ class UploadService:
             previous = summary["languages"].get(language)
             language_state = dict(state)
             if partial and previous:
-                readback.merge_state(language_state, readback.decode_state(self.store.get_object(previous)))
-            merged: readback.State = dict(language_state)
+                coverage.merge(language_state, coverage.decode(self.store.get_object(previous)))
+            merged: coverage.State = dict(language_state)
             for other, key in summary["languages"].items():
                 if other != language:
-                    readback.merge_state(merged, readback.decode_state(self.store.get_object(key)))
+                    coverage.merge(merged, coverage.decode(self.store.get_object(key)))
             self._check_merged(target, merged)
             if not stored:  # within every bound: from here on, things are stored
                 self.store.put_object(raw_key, raw)
@@ -194,9 +194,9 @@ class UploadService:
             version = int(head.version) + 1 if head else 1
             suffix = f"{version}-{secrets.token_hex(4)}"
             state_key = object_key(target.repository_id, target.commit, COVERAGE, "state", suffix, language)
-            rows, offsets, count = readback.rows_object(readback.coverage_rows(merged))
+            rows, offsets, count = readback.rows_object(coverage.rows(merged))
             rows_key = object_key(target.repository_id, target.commit, COVERAGE, "rows", f"{suffix}.jsonl")
-            self.store.put_object(state_key, readback.encode_state(language_state))
+            self.store.put_object(state_key, coverage.encode(language_state))
             self.store.put_object(rows_key, rows)
             now = self.clock()
             report = {"language": language, "partial": partial, "digest": sha, "receivedAt": iso(now),
@@ -205,8 +205,8 @@ class UploadService:
                 "reports": [*kept, report],
                 "languages": {**summary["languages"], language: state_key},
                 "bytes": sum(r["bytes"] for r in kept) + len(raw),
-                "lineSpan": readback.line_span(merged),
-                "total": readback.coverage_totals(merged),
+                "lineSpan": coverage.line_span(merged),
+                "total": coverage.totals(merged),
                 "rows": {"key": rows_key, "offsets": offsets, "count": count},
             }
             item = UploadItem(
@@ -228,7 +228,7 @@ class UploadService:
         if len(files) > settings.max_coverage_files_per_commit:
             raise too_large("MAX_COVERAGE_FILES_PER_COMMIT", settings.max_coverage_files_per_commit,
                             target.commit, "files of coverage")
-        if readback.line_span(files) > settings.max_coverage_lines_per_commit:
+        if coverage.line_span(files) > settings.max_coverage_lines_per_commit:
             raise too_large("MAX_COVERAGE_LINES_PER_COMMIT", settings.max_coverage_lines_per_commit,
                             target.commit, "lines of coverage (the sum of each file's highest line)")
 
@@ -245,7 +245,7 @@ class UploadService:
             raise too_large("MAX_COVERAGE_REPORTS_PER_COMMIT", settings.max_coverage_reports_per_commit,
                             target.commit, "coverage reports")
 
-    def _check_merged(self, target: Target, merged: readback.State) -> None:
+    def _check_merged(self, target: Target, merged: coverage.State) -> None:
         self._check_report(target, merged)
 
     def finish_coverage(self, principal, repo_path, commit: str) -> str:
@@ -274,8 +274,8 @@ class UploadService:
         """Store one batch of issues, metrics or duplication results, merged
         into the commit's read-back as it arrives, within the commit's bounds."""
         target = self._target(principal, repo_path, commit)
-        summary = checks.ANALYSIS_VALIDATORS[kind](body, self.settings.max_analysis_results)
-        files = readback.issue_files(body) if kind == "issues" else {}
+        summary = analysis.FORMATS[kind].validate(body, self.settings.max_analysis_results)
+        files = analysis.issue_files(body) if kind == "issues" else {}
         _check_names_length(files)
         message = f"{summary['results']} {kind} results received for commit {target.commit}"
         sha = digest(raw)
@@ -286,12 +286,12 @@ class UploadService:
             current = head.summary if head else _empty_analysis()
             self._check_analysis(target, current, summary, len(raw))
             state = copy.deepcopy(current["state"])
-            readback.merge_analysis(state, kind, summary)
+            analysis.FORMATS[kind].fold(state, summary)
             self._check_names(target, state)
             rows_ref, new_rows_key = current["rows"], None
             if files:
                 old = self.store.get_object(rows_ref["key"]) if rows_ref["key"] else b""
-                merged_rows = readback.merge_file_rows(readback.read_rows(old), files)
+                merged_rows = analysis.merge_file_rows(readback.read_rows(old), files)
                 if len(merged_rows) > self.settings.max_analysis_files_per_commit:
                     raise too_large("MAX_ANALYSIS_FILES_PER_COMMIT", self.settings.max_analysis_files_per_commit,
                                     target.commit, "files with issues")
@@ -337,15 +337,15 @@ class UploadService:
                             target.commit, "bytes of analysis results")
 
     def _check_names(self, target: Target, state: dict) -> None:
-        names = readback.analysis_names(state)
+        names = analysis.names(state)
         limit = self.settings.max_analysis_names_per_commit
         for what in ("tools", "languages"):
             if names[what] > limit:
                 raise too_large("MAX_ANALYSIS_NAMES_PER_COMMIT", limit, target.commit, f"distinct {what}")
-        if names["levels"] > checks.MAX_LEVELS:
-            raise too_large("MAX_LEVELS", checks.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
-        if names["all levels"] > readback.MAX_LEVELS_PER_COMMIT:
-            raise too_large("MAX_LEVELS_PER_COMMIT", readback.MAX_LEVELS_PER_COMMIT, target.commit,
+        if names["levels"] > analysis.MAX_LEVELS:
+            raise too_large("MAX_LEVELS", analysis.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
+        if names["all levels"] > analysis.MAX_LEVELS_PER_COMMIT:
+            raise too_large("MAX_LEVELS_PER_COMMIT", analysis.MAX_LEVELS_PER_COMMIT, target.commit,
                             "distinct issue levels")
 
     def finish_results(self, principal, repo_path, commit: str) -> str:
@@ -434,7 +434,7 @@ class UploadService:
             "commit": target.commit,
             "resultsFinal": final_at is not None,
             "resultsFinalAt": iso(final_at),
-            **readback.render_analysis(summary["state"]),
+            **analysis.render(summary["state"]),
             "issuesByFile": files,
             "uploads": {**summary["uploads"], "results": summary["results"], "bytes": summary["bytes"],
                         "lastReceivedAt": summary.get("lastReceivedAt")},
