@@ -15,7 +15,7 @@ from chalicelib.api.http import (
     pagination,
     path_id,
 )
-from chalicelib.clock import utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.scopes import REPOSITORY_READ, SCOPES
 
 api = ApiBlueprint(__name__)
@@ -39,10 +39,6 @@ def services():
 
     directory = DirectoryService()
     return TokenService(directory=directory), directory
-
-
-def iso(moment) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 def api_token(token, value: str | None = None) -> dict:

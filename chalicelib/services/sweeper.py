@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.clock import utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.models.tokens import SWEEP_SHARDS, Token
 from chalicelib.request_meta import RequestMeta
 from chalicelib.services import audit as audit_events
@@ -85,10 +85,6 @@ class SesNotifier:
             Destination={"ToAddresses": [notice.to]},
             Message={"Subject": {"Data": notice.subject}, "Body": {"Text": {"Data": notice.text}}},
         )
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Sweeper:

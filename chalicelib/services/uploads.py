@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from chalicelib import analysis_config
 from chalicelib.access import Action, Principal
-from chalicelib.clock import utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.models.uploads import (
     ANALYSIS,
@@ -62,10 +62,6 @@ class Target:
     repository_id: int
     repository: str
     commit: str
-
-
-def iso(moment) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 def digest(raw: bytes) -> str:
