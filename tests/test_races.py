@@ -194,6 +194,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def uploads(services):
     import json
 
+    from chalicelib.repository_ref import RepositoryRef
     from chalicelib.services.uploads import UploadService
 
     admin, _ = services
@@ -219,7 +220,7 @@ def uploads(services):
                                                json.dumps(body).encode())
 
     def read():
-        return service.coverage(project, "gh", "racers", "widgets", COMMIT)[0]
+        return service.coverage(project, RepositoryRef("gh", "racers", "widgets"), COMMIT)[0]
 
     read.committed = committed
     return send, read

@@ -5,6 +5,7 @@ import pytest
 from chalicelib.access import Principal
 from chalicelib.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.payloads import analysis, checks, coverage
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
 from tests.upload_bodies import COMMIT
@@ -158,7 +159,8 @@ def test_account_token_needs_repository_path(service, make):
     writer = make.user("w@example.com").grant("gh/acme/widgets", "write")
     with pytest.raises(Forbidden):
         service.repository(writer.principal(), None, action=_upload())
-    assert service.repository(writer.principal(), ("gh", "acme", "widgets"), _upload()).full_name == "gh/acme/widgets"
+    widgets = RepositoryRef.parse("gh/acme/widgets")
+    assert service.repository(writer.principal(), widgets, _upload()).full_name == "gh/acme/widgets"
 
 
 def _upload():

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.access import Principal
 from chalicelib.errors import Unavailable
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 from tests import upload_bodies as b
@@ -53,7 +54,7 @@ def upload(service, principal, body, language="python", partial=False, raw=None)
 
 
 def readback(service, principal, **kwargs):
-    return service.coverage(principal, *REPO.split("/"), COMMIT, **kwargs)
+    return service.coverage(principal, RepositoryRef.parse(REPO), COMMIT, **kwargs)
 
 
 def test_ensure_tables_creates_the_bucket(aws):

@@ -7,6 +7,7 @@ one page of per-file rows (`cursor`, `limit` 1-100, default 100).
 """
 from chalicelib.api.http import ApiBlueprint, json_body, json_response, pagination, request_meta
 from chalicelib.api.v2 import services
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.scopes import REPOSITORY_READ
 
 api = ApiBlueprint(__name__)
@@ -17,14 +18,14 @@ COMMIT = "/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}"
 @api.route(COMMIT + "/coverage", methods=["GET"], scope=REPOSITORY_READ)
 def commit_coverage(principal, provider, org, repo, commit):
     limit, cursor = pagination(api.current_request)
-    data, page = services().coverage(principal, provider, org, repo, commit, limit=limit, cursor=cursor)
+    data, page = services().coverage(principal, RepositoryRef(provider, org, repo), commit, limit=limit, cursor=cursor)
     return json_response({"data": data, "pagination": page})
 
 
 @api.route(COMMIT + "/analysis", methods=["GET"], scope=REPOSITORY_READ)
 def commit_analysis(principal, provider, org, repo, commit):
     limit, cursor = pagination(api.current_request)
-    data, page = services().analysis(principal, provider, org, repo, commit, limit=limit, cursor=cursor)
+    data, page = services().analysis(principal, RepositoryRef(provider, org, repo), commit, limit=limit, cursor=cursor)
     return json_response({"data": data, "pagination": page})
 
 
@@ -36,7 +37,8 @@ CONFIGURATION = "/organizations/{provider}/{org}/repositories/{repo}/analysis/co
 @api.route(CONFIGURATION, methods=["GET"])
 def get_analysis_configuration(principal, provider, org, repo):
     """What the analysis CLI reads (`read`, or the repository's project token)."""
-    return json_response({"data": services().configuration(principal, (provider, org, repo), any_token=True)})
+    repository = RepositoryRef(provider, org, repo)
+    return json_response({"data": services().configuration(principal, repository, any_token=True)})
 
 
 @api.route(CONFIGURATION, methods=["PUT"])
@@ -47,5 +49,6 @@ def put_analysis_configuration(principal, provider, org, repo):
 
     request = api.current_request
     body = json_body(request, max_bytes=MAX_BODY_BYTES)
-    configuration = services().set_configuration(principal, provider, org, repo, body, meta=request_meta(request))
+    repository = RepositoryRef(provider, org, repo)
+    configuration = services().set_configuration(principal, repository, body, meta=request_meta(request))
     return json_response({"data": configuration})

@@ -11,6 +11,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.directory import User
 from chalicelib.names import check_name
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.services.tokens import NewToken, TokenService
 from chalicelib.store.directory import DirectoryStore
 from chalicelib.store.uploads import UploadStore
@@ -207,4 +208,4 @@ class AdminService:
         if self.store.repository(provider, org, repo) is None:
             raise NotFound(f"no repository {provider}/{org}/{repo}")
         uploads = UploadService(directory=DirectoryService(self.store), clock=self.clock)
-        return uploads.set_configuration(None, provider, org, repo, body)
+        return uploads.set_configuration(None, RepositoryRef(provider, org, repo), body)

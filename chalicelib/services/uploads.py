@@ -34,6 +34,7 @@ from chalicelib.models.uploads import (
     repository_key,
 )
 from chalicelib.payloads import analysis, checks, coverage, readback
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
 from chalicelib.store.pagination import decode_cursor, encode_cursor
@@ -56,12 +57,22 @@ DEFAULT_PAGE = 100
 
 @dataclass(frozen=True)
 class Target:
-    """Where an upload goes: the repository's id (what everything is keyed
-    by), its name (for messages) and the commit."""
+    """Where an upload goes: the repository, as the directory resolved it
+    (its id is what everything is keyed by), and the commit."""
 
-    repository_id: int
-    repository: str
+    repository: RepositoryRef
     commit: str
+
+    @property
+    def repository_id(self) -> int:
+        return resolved_id(self.repository)
+
+
+def resolved_id(repository: RepositoryRef) -> int:
+    """The id of a repository the directory resolved (`RepositoryRef.of` sets it)."""
+    if repository.id is None:  # a name only: nothing is known of it
+        raise NotFound()
+    return repository.id
 
 
 def digest(raw: bytes) -> str:
@@ -116,37 +127,37 @@ class UploadService:
 
     # -- access ------------------------------------------------------------
 
-    def repository(self, principal: Principal, repo_path: tuple[str, str, str] | None, action: Action):
+    def repository(self, principal: Principal, path: RepositoryRef | None, action: Action) -> RepositoryRef:
         """The repository an upload or read-back acts on, checked live: its
         name resolves to its id here, in the read the check makes anyway.
 
-        `repo_path` is (provider, org, repo) from an account-token path, or
-        None on a project-token path.
+        `path` is what an account-token path names, or None on a
+        project-token path (the token names it).
         """
-        if repo_path is None:
+        if path is None:
             if principal.kind is not Kind.PROJECT or principal.repository is None:
                 raise Forbidden(PROJECT_PATH_NEEDS_PROJECT_TOKEN)
-            provider, org, repo = principal.repository.split("/", 2)
-        else:
-            if principal.kind is not Kind.ACCOUNT:
-                raise Forbidden(ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN)
-            provider, org, repo = repo_path
-        return self.directory.repository(principal, provider, org, repo, action).repository
+            path = RepositoryRef.parse(principal.repository)
+        elif principal.kind is not Kind.ACCOUNT:
+            raise Forbidden(ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN)
+        return self._resolve(principal, path, action)
 
-    def _target(self, principal, repo_path, commit: str, action: Action = Action.UPLOAD) -> Target:
+    def _resolve(self, principal: Principal, repository: RepositoryRef, action: Action) -> RepositoryRef:
+        """`repository` with its id, if `principal` may do `action` on it (the directory's check)."""
+        return RepositoryRef.of(self.directory.repository(principal, *repository.path, action).repository)
+
+    def _target(self, principal, path: RepositoryRef | None, commit: str, action: Action = Action.UPLOAD) -> Target:
         commit = checks.commit_id(commit)
-        repository = self.repository(principal, repo_path, action)
-        return Target(int(repository.repository_id), repository.full_name, commit)
+        return Target(self.repository(principal, path, action), commit)
 
-    def repository_for_read(self, principal, provider, org, repo, commit) -> Target:
+    def repository_for_read(self, principal, repository: RepositoryRef, commit) -> Target:
         """Read-back: an account with `read`, or the repository's project token."""
         commit = checks.commit_id(commit)
-        repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
-        return Target(int(repository.repository_id), repository.full_name, commit)
+        return Target(self._resolve(principal, repository, Action.READ), commit)
 
     # -- coverage ----------------------------------------------------------
 
-    def upload_coverage(self, principal, repo_path, commit: str, language: str, partial: bool,
+    def upload_coverage(self, principal, path: RepositoryRef | None, commit: str, language: str, partial: bool,
                         body, raw: bytes) -> str:
         """Store one coverage report of one language, merged into the commit's
         read-back as it arrives.
@@ -156,7 +167,7 @@ class UploadService:
         a commit that `coverageFinal` had closed.
         """
         language = checks.language_name(language)
-        target = self._target(principal, repo_path, commit)
+        target = self._target(principal, path, commit)
         files = coverage.report(body)
         self._check_report(target, files)
         state = coverage.bitsets(files)
@@ -244,9 +255,9 @@ class UploadService:
     def _check_merged(self, target: Target, merged: coverage.State) -> None:
         self._check_report(target, merged)
 
-    def finish_coverage(self, principal, repo_path, commit: str) -> str:
+    def finish_coverage(self, principal, path: RepositoryRef | None, commit: str) -> str:
         """`coverageFinal`: close the commit (what arrived is merged already)."""
-        target = self._target(principal, repo_path, commit)
+        target = self._target(principal, path, commit)
         self._finish(target, COVERAGE, _empty_coverage)
         return f"Coverage of commit {target.commit} is final"
 
@@ -266,10 +277,10 @@ class UploadService:
 
     # -- analysis ----------------------------------------------------------
 
-    def upload_analysis(self, principal, repo_path, commit: str, kind: str, body, raw: bytes) -> str:
+    def upload_analysis(self, principal, path: RepositoryRef | None, commit: str, kind: str, body, raw: bytes) -> str:
         """Store one batch of issues, metrics or duplication results, merged
         into the commit's read-back as it arrives, within the commit's bounds."""
-        target = self._target(principal, repo_path, commit)
+        target = self._target(principal, path, commit)
         summary = analysis.FORMATS[kind].validate(body, self.settings.max_analysis_results)
         files = analysis.issue_files(body) if kind == "issues" else {}
         _check_names_length(files)
@@ -344,12 +355,12 @@ class UploadService:
             raise too_large("MAX_LEVELS_PER_COMMIT", analysis.MAX_LEVELS_PER_COMMIT, target.commit,
                             "distinct issue levels")
 
-    def finish_results(self, principal, repo_path, commit: str) -> str:
-        target = self._target(principal, repo_path, commit)
+    def finish_results(self, principal, path: RepositoryRef | None, commit: str) -> str:
+        target = self._target(principal, path, commit)
         self._finish(target, ANALYSIS, _empty_analysis)
         return f"Analysis results of commit {target.commit} are final"
 
-    def configuration(self, principal, repo_path, any_token: bool = False) -> dict:
+    def configuration(self, principal, path: RepositoryRef | None, any_token: bool = False) -> dict:
         """The repository's analysis configuration, in the shape the analysis
         CLI decodes (`chalicelib.analysis_config`; empty until one is set).
 
@@ -358,31 +369,30 @@ class UploadService:
         where the path names the repository for either kind of token (as the
         read-backs), not the v2 paths that tell the kinds apart.
         """
-        if any_token and repo_path is not None:
-            provider, org, repo = repo_path
-            repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
+        if any_token and path is not None:
+            repository = self._resolve(principal, path, Action.READ)
         else:
-            repository = self.repository(principal, repo_path, Action.READ)
-        return analysis_config.answer(self.store.configuration(int(repository.repository_id)))
+            repository = self.repository(principal, path, Action.READ)
+        return analysis_config.answer(self.store.configuration(resolved_id(repository)))
 
-    def set_configuration(self, principal: Principal | None, provider: str, org: str, repo: str, body,
-                          meta=None) -> dict:
+    def set_configuration(self, principal: Principal | None, repository: RepositoryRef, body, meta=None) -> dict:
         """Replace the repository's analysis configuration (validated), on
         record in the audit trail. A repository admin's (or organization
         admin's) account token; `principal` None is the operator (manage.py).
         """
         if principal is None:
-            repository = self.directory.store.repository(provider, org, repo)
-            if repository is None:
+            item = self.directory.store.repository(*repository.path)
+            if item is None:
                 raise NotFound()
+            repository = RepositoryRef.of(item)
         elif principal.kind is Kind.PROJECT:
-            self.directory.repository(principal, provider, org, repo, Action.READ)  # 404 if not its own
+            self._resolve(principal, repository, Action.READ)  # 404 if not its own
             raise Forbidden("setting the analysis configuration needs an account API token (api-token header) "
                             "of a repository admin")
         else:
-            repository = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS).repository
+            repository = self._resolve(principal, repository, Action.MANAGE_TOKENS)
         configuration = analysis_config.validate(body)
-        repository_id = int(repository.repository_id)
+        repository_id = resolved_id(repository)
         events = self.audit.configuration_items(repository_id, repository.full_name, principal=principal, meta=meta)
         self.store.save_configuration(repository_id, configuration, self.clock(), events)
         return analysis_config.answer(configuration)
@@ -395,11 +405,11 @@ class UploadService:
 
     # -- reading back ------------------------------------------------------
 
-    def coverage(self, principal, provider, org, repo, commit, *, limit: int = DEFAULT_PAGE,
+    def coverage(self, principal, repository: RepositoryRef, commit, *, limit: int = DEFAULT_PAGE,
                  cursor: str | None = None) -> tuple[dict, dict]:
         """(the commit's coverage with one page of files, the page's pagination):
         one GetItem and at most one ranged S3 read, whatever was uploaded."""
-        target = self.repository_for_read(principal, provider, org, repo, commit)
+        target = self.repository_for_read(principal, repository, commit)
         start = row_cursor(cursor)
         head, files = self._page(target, COVERAGE, start, limit)
         summary = head.summary if head else _empty_coverage()
@@ -417,11 +427,11 @@ class UploadService:
         }
         return data, self._pagination(summary["rows"]["count"], start, limit)
 
-    def analysis(self, principal, provider, org, repo, commit, *, limit: int = DEFAULT_PAGE,
+    def analysis(self, principal, repository: RepositoryRef, commit, *, limit: int = DEFAULT_PAGE,
                  cursor: str | None = None) -> tuple[dict, dict]:
         """(the commit's analysis summary with one page of issues by file, its
         pagination): one GetItem and at most one ranged S3 read."""
-        target = self.repository_for_read(principal, provider, org, repo, commit)
+        target = self.repository_for_read(principal, repository, commit)
         start = row_cursor(cursor)
         head, files = self._page(target, ANALYSIS, start, limit)
         summary = head.summary if head else _empty_analysis()
