@@ -194,6 +194,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def uploads(services):
     import json
 
+    from chalicelib.api.v3_commits import coverage_body
     from chalicelib.repository_ref import RepositoryRef
     from chalicelib.services.uploads import UploadService
 
@@ -220,7 +221,7 @@ def uploads(services):
                                                json.dumps(body).encode())
 
     def read():
-        return service.coverage(project, RepositoryRef("gh", "racers", "widgets"), COMMIT)[0]
+        return coverage_body(service.coverage(project, RepositoryRef("gh", "racers", "widgets"), COMMIT))["data"]
 
     read.committed = committed
     return send, read

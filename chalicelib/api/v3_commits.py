@@ -5,10 +5,17 @@ project token. Registered at `/api/v3` beside `chalicelib.api.v3`. Both
 read-backs are computed as the data arrived: one read of the summary, and
 one page of per-file rows (`cursor`, `limit` 1-100, default 100).
 """
-from chalicelib.api.http import ApiBlueprint, json_body, json_response, pagination, request_meta
+from typing import TYPE_CHECKING
+
+from chalicelib.api.http import ApiBlueprint, json_body, json_response, pagination, pagination_body, request_meta
 from chalicelib.api.v2 import services
+from chalicelib.clock import iso
+from chalicelib.payloads import analysis
 from chalicelib.repository_ref import RepositoryRef
 from chalicelib.scopes import REPOSITORY_READ
+
+if TYPE_CHECKING:  # the service is imported by the first request (no PynamoDB at import)
+    from chalicelib.services.uploads import CommitAnalysis, CommitCoverage, ReceivedReport
 
 api = ApiBlueprint(__name__)
 
@@ -18,15 +25,55 @@ COMMIT = "/organizations/{provider}/{org}/repositories/{repo}/commits/{commit}"
 @api.route(COMMIT + "/coverage", methods=["GET"], scope=REPOSITORY_READ)
 def commit_coverage(principal, provider, org, repo, commit):
     limit, cursor = pagination(api.current_request)
-    data, page = services().coverage(principal, RepositoryRef(provider, org, repo), commit, limit=limit, cursor=cursor)
-    return json_response({"data": data, "pagination": page})
+    coverage = services().coverage(principal, RepositoryRef(provider, org, repo), commit, limit=limit, cursor=cursor)
+    return json_response(coverage_body(coverage))
 
 
 @api.route(COMMIT + "/analysis", methods=["GET"], scope=REPOSITORY_READ)
 def commit_analysis(principal, provider, org, repo, commit):
     limit, cursor = pagination(api.current_request)
-    data, page = services().analysis(principal, RepositoryRef(provider, org, repo), commit, limit=limit, cursor=cursor)
-    return json_response({"data": data, "pagination": page})
+    results = services().analysis(principal, RepositoryRef(provider, org, repo), commit, limit=limit, cursor=cursor)
+    return json_response(analysis_body(results))
+
+
+def coverage_body(coverage: "CommitCoverage") -> dict:
+    """A commit's coverage as the read-back answers it."""
+    total = coverage.total
+    return {
+        "data": {
+            "commit": coverage.commit,
+            "final": coverage.final,
+            "finalizedAt": iso(coverage.finalized_at),
+            "total": {"files": total.files, "covered": total.covered, "coverable": total.coverable,
+                      "percentage": total.percentage},
+            "files": coverage.files.items,
+            "reports": [_report(report) for report in coverage.reports],
+        },
+        "pagination": pagination_body(coverage.files),
+    }
+
+
+def _report(report: "ReceivedReport") -> dict:
+    return {"language": report.language, "partial": report.partial, "receivedAt": report.received_at,
+            "files": report.files, "covered": report.covered, "coverable": report.coverable, "bytes": report.bytes}
+
+
+def analysis_body(results: "CommitAnalysis") -> dict:
+    """A commit's analysis results as the read-back answers them."""
+    uploads = results.uploads
+    return {
+        "data": {
+            "commit": results.commit,
+            "resultsFinal": results.final,
+            "resultsFinalAt": iso(results.final_at),
+            **analysis.render(results.state),
+            "issuesByFile": results.files.items,
+            "uploads": {"issues": uploads.issues, "metrics": uploads.metrics, "duplication": uploads.duplication,
+                        "results": uploads.results, "bytes": uploads.bytes,
+                        "lastReceivedAt": uploads.last_received_at},
+        },
+        "pagination": pagination_body(results.files),
+    }
 
 
 # -- the analysis configuration the analysis CLI reads ---------------------------

@@ -19,6 +19,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib import analysis_config
 from chalicelib.access import Action, Principal
@@ -37,7 +38,7 @@ from chalicelib.payloads import analysis, checks, coverage, readback
 from chalicelib.repository_ref import RepositoryRef
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import get_settings
-from chalicelib.store.pagination import decode_cursor, encode_cursor
+from chalicelib.store.pagination import Page, decode_cursor, encode_cursor
 from chalicelib.store.uploads import UploadStore, object_key
 from chalicelib.token_format import Kind
 
@@ -66,6 +67,68 @@ class Target:
     @property
     def repository_id(self) -> int:
         return resolved_id(self.repository)
+
+
+@dataclass(frozen=True)
+class CoverageTotals:
+    """Files, covered and coverable lines, and the covered share in percent (None if nothing is coverable)."""
+
+    files: int
+    covered: int
+    coverable: int
+    percentage: float | None
+
+
+@dataclass(frozen=True)
+class ReceivedReport:
+    """One coverage report a commit holds (a complete one replaced its language's earlier ones)."""
+
+    language: str
+    partial: bool
+    received_at: str  # ISO 8601 (clock.iso), as stored
+    files: int
+    covered: int
+    coverable: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class CommitCoverage:
+    """A commit's coverage read back, with one page of its files' rows."""
+
+    commit: str
+    final: bool  # closed by coverageFinal, or every report is complete
+    finalized_at: datetime | None
+    total: CoverageTotals
+    reports: tuple[ReceivedReport, ...]
+    files: Page[dict]  # rows {"filename", "covered", "coverable", "percentage"}, by file name
+
+
+@dataclass(frozen=True)
+class AnalysisUploads:
+    """What a commit's analysis results came in: batches per kind, results and bytes in all."""
+
+    issues: int
+    metrics: int
+    duplication: int
+    results: int
+    bytes: int
+    last_received_at: str | None  # ISO 8601 (clock.iso), as stored
+
+
+@dataclass(frozen=True)
+class CommitAnalysis:
+    """A commit's analysis results read back, with one page of its issues by file."""
+
+    commit: str
+    final_at: datetime | None  # closed by resultsFinal
+    state: dict  # the commit's folded state: `payloads.analysis.render` shows it
+    uploads: AnalysisUploads
+    files: Page[dict]  # rows {"filename", "issues", "fileErrors", "byLevel"}, by file name
+
+    @property
+    def final(self) -> bool:
+        return self.final_at is not None
 
 
 def resolved_id(repository: RepositoryRef) -> int:
@@ -406,46 +469,43 @@ class UploadService:
     # -- reading back ------------------------------------------------------
 
     def coverage(self, principal, repository: RepositoryRef, commit, *, limit: int = DEFAULT_PAGE,
-                 cursor: str | None = None) -> tuple[dict, dict]:
-        """(the commit's coverage with one page of files, the page's pagination):
-        one GetItem and at most one ranged S3 read, whatever was uploaded."""
+                 cursor: str | None = None) -> CommitCoverage:
+        """The commit's coverage with one page of files: one GetItem and at
+        most one ranged S3 read, whatever was uploaded."""
         target = self.repository_for_read(principal, repository, commit)
         start = row_cursor(cursor)
         head, files = self._page(target, COVERAGE, start, limit)
         summary = head.summary if head else _empty_coverage()
-        reports_list = summary["reports"]
-        complete = bool(reports_list) and not any(r["partial"] for r in reports_list)
+        reports = tuple(ReceivedReport(r["language"], r["partial"], r["receivedAt"], r["files"], r["covered"],
+                                       r["coverable"], r["bytes"]) for r in summary["reports"])
+        complete = bool(reports) and not any(r.partial for r in reports)
         final_at = head.final_at if head else None
-        data = {
-            "commit": target.commit,
-            "final": final_at is not None or complete,
-            "finalizedAt": iso(final_at),
-            "total": summary["total"],
-            "files": files,
-            "reports": [{name: r[name] for name in ("language", "partial", "receivedAt", "files", "covered",
-                                                    "coverable", "bytes")} for r in reports_list],
-        }
-        return data, self._pagination(summary["rows"]["count"], start, limit)
+        return CommitCoverage(
+            commit=target.commit,
+            final=final_at is not None or complete,
+            finalized_at=final_at,
+            total=CoverageTotals(**summary["total"]),
+            reports=reports,
+            files=self._page_of(files, summary["rows"]["count"], start, limit),
+        )
 
     def analysis(self, principal, repository: RepositoryRef, commit, *, limit: int = DEFAULT_PAGE,
-                 cursor: str | None = None) -> tuple[dict, dict]:
-        """(the commit's analysis summary with one page of issues by file, its
-        pagination): one GetItem and at most one ranged S3 read."""
+                 cursor: str | None = None) -> CommitAnalysis:
+        """The commit's analysis summary with one page of issues by file: one
+        GetItem and at most one ranged S3 read."""
         target = self.repository_for_read(principal, repository, commit)
         start = row_cursor(cursor)
         head, files = self._page(target, ANALYSIS, start, limit)
         summary = head.summary if head else _empty_analysis()
-        final_at = head.final_at if head else None
-        data = {
-            "commit": target.commit,
-            "resultsFinal": final_at is not None,
-            "resultsFinalAt": iso(final_at),
-            **analysis.render(summary["state"]),
-            "issuesByFile": files,
-            "uploads": {**summary["uploads"], "results": summary["results"], "bytes": summary["bytes"],
-                        "lastReceivedAt": summary.get("lastReceivedAt")},
-        }
-        return data, self._pagination(summary["rows"]["count"], start, limit)
+        batches = summary["uploads"]
+        return CommitAnalysis(
+            commit=target.commit,
+            final_at=head.final_at if head else None,
+            state=summary["state"],
+            uploads=AnalysisUploads(batches["issues"], batches["metrics"], batches["duplication"],
+                                    summary["results"], summary["bytes"], summary.get("lastReceivedAt")),
+            files=self._page_of(files, summary["rows"]["count"], start, limit),
+        )
 
     def _page(self, target: Target, kind: str, start: int, limit: int):
         """The read-back item and rows start..start+limit-1 of its file rows."""
@@ -463,8 +523,7 @@ class UploadService:
         raise Conflict(f"commit {target.commit} is being changed by other uploads; retry")
 
     @staticmethod
-    def _pagination(total: int, start: int, limit: int) -> dict:
-        body: dict = {"limit": limit, "total": total}
-        if start + limit < total:
-            body["cursor"] = encode_cursor({"row": {"N": str(start + limit)}})
-        return body
+    def _page_of(rows: list[dict], total: int, start: int, limit: int) -> Page[dict]:
+        """Rows start..start+limit-1 of `total`, with the next page's cursor if there is one."""
+        cursor = encode_cursor({"row": {"N": str(start + limit)}}) if start + limit < total else None
+        return Page(rows, cursor, limit, total)
