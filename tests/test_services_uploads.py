@@ -83,7 +83,47 @@ def test_percentage_of_nothing_is_none():
         {"filename": "empty.py", "covered": 0, "coverable": 0, "percentage": None}]
 
 
-def test_issues_results_counts_failures_and_file_errors():
+def test_coverage_state_round_trips_through_its_stored_bytes():
+    state = coverage.bitsets({"a.py": {1: 1, 9: 0, 100_000: 3}, "dir/é.py": {2: 0}, "empty.py": {}})
+    assert coverage.decode(coverage.encode(state)) == state
+    assert coverage.line_span(state) == coverage.line_span({"a.py": {100_000: 1}, "dir/é.py": {2: 0}})
+
+
+@pytest.mark.parametrize("kind, body, section, expected", [
+    ("issues", [b.issues("eslint", {"a.js": [b.issue(level="Warning"), b.issue(level="Error")]})],
+     "issues", {"total": 2, "byLevel": {"Error": 1, "Warning": 1},
+                "byTool": {"eslint": {"issues": 2, "byLevel": {"Warning": 1, "Error": 1}, "fileErrors": 0}}}),
+    ("metrics", [b.metrics("js", {"a.js": {"loc": 3, "complexity": 2}}), b.metrics("go", failure="boom")],
+     "metrics", {"total": {"files": 1, "complexity": 2, "loc": 3, "cloc": 0, "nrMethods": 0, "nrClasses": 0},
+                 "byLanguage": {"go": {"files": 0, "complexity": 0, "loc": 0, "cloc": 0, "nrMethods": 0,
+                                       "nrClasses": 0},
+                                "js": {"files": 1, "complexity": 2, "loc": 3, "cloc": 0, "nrMethods": 0,
+                                       "nrClasses": 0}},
+                 "failures": [{"language": "go", "message": "boom"}]}),
+    ("duplication", [b.duplication("js", clones=[(10, 3)])],
+     "duplication", {"total": {"clones": 1, "duplicatedLines": 3, "duplicatedTokens": 10, "analysedFiles": 2},
+                     "byLanguage": {"js": {"clones": 1, "duplicatedLines": 3, "duplicatedTokens": 10,
+                                           "analysedFiles": 2}},
+                     "failures": []}),
+])
+def test_each_analysis_kind_validates_folds_and_renders(kind, body, section, expected):
+    state = analysis.empty_state()
+    for _ in range(2):  # two batches add up
+        analysis.FORMATS[kind].fold(state, analysis.FORMATS[kind].validate(body, 10))
+    doubled = _doubled(expected)
+    assert analysis.render(state)[section] == doubled
+
+
+def _doubled(value):
+    """Every count of a rendered section, twice (failures are kept, not counted)."""
+    if isinstance(value, dict):
+        return {key: _doubled(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return value * 2
+    return value * 2 if isinstance(value, int) else value
+
+
+def test_validate_issues_counts_failures_and_file_errors():
     body = [b.issues("eslint", {"a.js": [b.issue(level="Warning"), b.file_error("a.js")]}),
             {"tool": "eslint", "issues": {"Success": {"results": [b.file_error("b.js")]}}},
             b.issues("pmd", failure={"text": "boom"})]
@@ -96,13 +136,13 @@ def test_issues_results_counts_failures_and_file_errors():
     assert summary["results"] == 3
 
 
-def test_issues_results_over_budget_is_413():
+def test_validate_issues_over_budget_is_413():
     body = [b.issues("eslint", {"a.js": [b.issue(), b.issue()], "b.js": [b.issue()]})]
     with pytest.raises(PayloadTooLarge):
         analysis.validate_issues(body, 2)
 
 
-def test_metrics_results_accept_filename_spelling():
+def test_validate_metrics_accepts_filename_spelling():
     body = [{"language": "js", "metrics": {"Success": {"results": [{"filename": "a.js", "metrics": {"loc": 3}}]}}}]
     assert analysis.validate_metrics(body, 10)["languages"]["js"]["loc"] == 3
 
