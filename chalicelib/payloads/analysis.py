@@ -251,24 +251,6 @@ def fold_duplication(state: dict, summary: dict) -> None:
     _keep(state["duplicationFailures"], summary["failures"])
 
 
-# -- the kinds -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Format:
-    """One kind of analysis results: its validator (batch → summary) and
-    its reducer (summary folded into the commit's state)."""
-
-    validate: Callable[[Any, int], dict]
-    fold: Callable[[dict, dict], None]
-
-
-FORMATS = {
-    "issues": Format(validate_issues, fold_issues),
-    "metrics": Format(validate_metrics, fold_metrics),
-    "duplication": Format(validate_duplication, fold_duplication),
-}
-
-
 # -- the commit's state ----------------------------------------------------------
 
 def empty_state() -> dict:
@@ -375,3 +357,27 @@ def merge_file_rows(rows: list[dict], files: dict[str, dict]) -> list[dict]:
         target["fileErrors"] += counts["fileErrors"]
         _add(target["byLevel"], counts["byLevel"])
     return [by_name[name] for name in sorted(by_name)]
+
+
+# -- the kinds -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Format:
+    """One kind of analysis results: its validator (batch → summary), its
+    reducer (summary folded into the commit's state) and its per-file rows
+    (a validated batch → {filename: counts}; only issues have any)."""
+
+    validate: Callable[[Any, int], dict]
+    fold: Callable[[dict, dict], None]
+    files: Callable[[Any], dict[str, dict]]
+
+
+def _no_files(body) -> dict[str, dict]:
+    return {}
+
+
+FORMATS = {
+    "issues": Format(validate_issues, fold_issues, issue_files),
+    "metrics": Format(validate_metrics, fold_metrics, _no_files),
+    "duplication": Format(validate_duplication, fold_duplication, _no_files),
+}

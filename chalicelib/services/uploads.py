@@ -344,8 +344,9 @@ class UploadService:
         """Store one batch of issues, metrics or duplication results, merged
         into the commit's read-back as it arrives, within the commit's bounds."""
         target = self._target(principal, path, commit)
-        summary = analysis.FORMATS[kind].validate(body, self.settings.max_analysis_results)
-        files = analysis.issue_files(body) if kind == "issues" else {}
+        payload = analysis.FORMATS[kind]
+        summary = payload.validate(body, self.settings.max_analysis_results)
+        files = payload.files(body)
         _check_names_length(files)
         message = f"{summary['results']} {kind} results received for commit {target.commit}"
         sha = digest(raw)
@@ -356,7 +357,7 @@ class UploadService:
             current = head.summary if head else _empty_analysis()
             self._check_analysis(target, current, summary, len(raw))
             state = copy.deepcopy(current["state"])
-            analysis.FORMATS[kind].fold(state, summary)
+            payload.fold(state, summary)
             self._check_names(target, state)
             rows_ref, new_rows_key = current["rows"], None
             if files:
