@@ -155,10 +155,13 @@ def fold_issues(state: dict, summary: dict) -> None:
 
 # -- metrics and duplication: per language ---------------------------------------
 
-def _per_language(body, field: str, summary: dict, empty_totals: dict):
-    """The `{"language", field: {"Success" | "Failure"}}` entries of a metrics
-    or duplication batch: failures are kept in `summary`; yields (where,
-    success, that language's totals) for the others."""
+def _language_batch(body, field: str, empty_totals: dict, max_results: int, per_result, per_success=None) -> dict:
+    """A metrics or duplication batch, `[{"language", field: {"Success" | "Failure"}}]`
+    → per-language totals and the failures kept. Of each success,
+    `per_success` (if any) checks the rest, then `per_result` each of its
+    `results`; both add to that language's totals."""
+    budget = Budget(max_results)
+    summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
     for index, entry in enumerate(as_list(body, "body")):
         where = f"[{index}]"
         entry = as_object(entry, where)
@@ -168,21 +171,21 @@ def _per_language(body, field: str, summary: dict, empty_totals: dict):
         if failure is not None:
             _keep_failure(summary, {"language": language, "message": failure})
             continue
-        yield where, success, totals
+        success_where = f"{where}.{field}.Success"
+        if per_success is not None:
+            per_success(success, success_where, totals)
+        results = as_list(success.get("results"), f"{success_where}.results")
+        budget.take(len(results))
+        for result_index, result in enumerate(results):
+            per_result(result, f"{success_where}.results[{result_index}]", totals)
+    summary["results"] = budget.used
+    return summary
 
 
 def validate_metrics(body, max_results: int) -> dict:
     """A `metricsRemoteResults` batch → per-language sums of the metrics."""
-    budget = Budget(max_results)
-    summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
-    empty = {"files": 0, **dict.fromkeys(METRIC_FIELDS, 0)}
-    for where, success, totals in _per_language(body, "metrics", summary, empty):
-        results = as_list(success.get("results"), f"{where}.metrics.Success.results")
-        budget.take(len(results))
-        for index, result in enumerate(results):
-            _metrics_of_file(result, f"{where}.metrics.Success.results[{index}]", totals)
-    summary["results"] = budget.used
-    return summary
+    return _language_batch(body, "metrics", {"files": 0, **dict.fromkeys(METRIC_FIELDS, 0)}, max_results,
+                           _metrics_of_file)
 
 
 def _metrics_of_file(value, where: str, totals: dict) -> None:
@@ -211,21 +214,15 @@ def fold_metrics(state: dict, summary: dict) -> None:
 
 def validate_duplication(body, max_results: int) -> dict:
     """A `duplicationRemoteResults` batch → per-language clone counts."""
-    budget = Budget(max_results)
-    summary: dict[str, Any] = {"languages": {}, "failures": [], "results": 0}
-    empty = {"clones": 0, "duplicatedLines": 0, "duplicatedTokens": 0, "analysedFiles": 0}
-    for where, success, totals in _per_language(body, "duplication", summary, empty):
-        analysed = as_list(optional(success, "analysedFiles", default=[]),
-                           f"{where}.duplication.Success.analysedFiles")
-        for index, name in enumerate(analysed):
-            file_name(name, f"{where}.duplication.Success.analysedFiles[{index}]")
-        totals["analysedFiles"] += len(analysed)
-        results = as_list(success.get("results"), f"{where}.duplication.Success.results")
-        budget.take(len(results))
-        for index, clone in enumerate(results):
-            _clone(clone, f"{where}.duplication.Success.results[{index}]", totals)
-    summary["results"] = budget.used
-    return summary
+    return _language_batch(body, "duplication", dict.fromkeys(DUPLICATION_FIELDS, 0), max_results,
+                           _clone, _analysed_files)
+
+
+def _analysed_files(success: dict, where: str, totals: dict) -> None:
+    analysed = as_list(optional(success, "analysedFiles", default=[]), f"{where}.analysedFiles")
+    for index, name in enumerate(analysed):
+        file_name(name, f"{where}.analysedFiles[{index}]")
+    totals["analysedFiles"] += len(analysed)
 
 
 def _clone(value, where: str, totals: dict) -> None:
