@@ -15,7 +15,8 @@ from chalicelib.repository_ref import RepositoryRef
 from chalicelib.scopes import REPOSITORY_READ
 
 if TYPE_CHECKING:  # the service is imported by the first request (no PynamoDB at import)
-    from chalicelib.services.uploads import CommitAnalysis, CommitCoverage, ReceivedReport
+    from chalicelib.services.uploads import AnalysisUploads, CommitAnalysis, CommitCoverage, ReceivedReport
+    from chalicelib.store.pagination import Page
 
 api = ApiBlueprint(__name__)
 
@@ -39,18 +40,15 @@ def commit_analysis(principal, provider, org, repo, commit):
 def coverage_body(coverage: "CommitCoverage") -> dict:
     """A commit's coverage as the read-back answers it."""
     total = coverage.total
-    return {
-        "data": {
-            "commit": coverage.commit,
-            "final": coverage.final,
-            "finalizedAt": iso(coverage.finalized_at),
-            "total": {"files": total.files, "covered": total.covered, "coverable": total.coverable,
-                      "percentage": total.percentage},
-            "files": coverage.files.items,
-            "reports": [_report(report) for report in coverage.reports],
-        },
-        "pagination": pagination_body(coverage.files),
-    }
+    return _read_back(coverage.files, {
+        "commit": coverage.commit,
+        "final": coverage.final,
+        "finalizedAt": iso(coverage.finalized_at),
+        "total": {"files": total.files, "covered": total.covered, "coverable": total.coverable,
+                  "percentage": total.percentage},
+        "files": coverage.files.items,
+        "reports": [_report(report) for report in coverage.reports],
+    })
 
 
 def _report(report: "ReceivedReport") -> dict:
@@ -60,20 +58,24 @@ def _report(report: "ReceivedReport") -> dict:
 
 def analysis_body(results: "CommitAnalysis") -> dict:
     """A commit's analysis results as the read-back answers them."""
-    uploads = results.uploads
-    return {
-        "data": {
-            "commit": results.commit,
-            "resultsFinal": results.final,
-            "resultsFinalAt": iso(results.final_at),
-            **analysis.render(results.state),
-            "issuesByFile": results.files.items,
-            "uploads": {"issues": uploads.issues, "metrics": uploads.metrics, "duplication": uploads.duplication,
-                        "results": uploads.results, "bytes": uploads.bytes,
-                        "lastReceivedAt": uploads.last_received_at},
-        },
-        "pagination": pagination_body(results.files),
-    }
+    return _read_back(results.files, {
+        "commit": results.commit,
+        "resultsFinal": results.final,
+        "resultsFinalAt": iso(results.final_at),
+        **analysis.render(results.state),
+        "issuesByFile": results.files.items,
+        "uploads": _uploads(results.uploads),
+    })
+
+
+def _uploads(uploads: "AnalysisUploads") -> dict:
+    return {"issues": uploads.issues, "metrics": uploads.metrics, "duplication": uploads.duplication,
+            "results": uploads.results, "bytes": uploads.bytes, "lastReceivedAt": uploads.last_received_at}
+
+
+def _read_back(rows: "Page[dict]", data: dict) -> dict:
+    """A read-back's answer: its data, and the pagination of its page of rows."""
+    return {"data": data, "pagination": pagination_body(rows)}
 
 
 # -- the analysis configuration the analysis CLI reads ---------------------------
