@@ -251,7 +251,7 @@ PATHS = st.text(alphabet="ab./\\:\x00 ", max_size=12)
 @example("/src/a.py")
 @example(".\\src\\a.py")
 def test_file_name_is_repository_relative_or_bad_request(value):
-    from chalicelib.reports import file_name
+    from chalicelib.payloads.checks import file_name
 
     try:
         name = file_name(value, "filename")

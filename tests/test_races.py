@@ -195,6 +195,8 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def uploads(services):
     import json
 
+    from chalicelib.api.v3_commits import coverage_body
+
     admin, _ = services
     repo = admin.create_repository("gh", "racers", "widgets") if admin.create_organization("gh", "racers") else None
     project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(repo))
@@ -218,7 +220,7 @@ def uploads(services):
                                                json.dumps(body).encode())
 
     def read():
-        return service.coverage(project, "gh", "racers", "widgets", COMMIT)[0]
+        return coverage_body(service.coverage(project, RepositoryRef("gh", "racers", "widgets"), COMMIT))["data"]
 
     read.committed = committed
     return send, read

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from chalicelib import readback, reports
 from chalicelib.access import Principal
+from chalicelib.payloads import analysis, checks, readback
 from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
@@ -46,7 +46,7 @@ def answer_bytes(api, path, token) -> tuple[int, dict]:
 def test_coverage_read_back_at_the_largest_commit_stays_small(api, world):
     service, project, reader = world
     settings = get_settings()
-    language = "l" * reports.MAX_LANGUAGE
+    language = "l" * checks.MAX_LANGUAGE
 
     def send(files, partial=True):
         body = {"fileReports": [{"filename": name, "coverage": {str(line): 1 for line in lines}}
@@ -66,9 +66,9 @@ def test_coverage_read_back_at_the_largest_commit_stays_small(api, world):
 def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, world):
     service, project, reader = world
     names = get_settings().max_analysis_names_per_commit
-    tools = [f"{n:03}" + "t" * (reports.MAX_NAME_CHARS - 3) for n in range(names)]
-    levels = [f"{n:03}" + "L" * (reports.MAX_NAME_CHARS - 3) for n in range(readback.MAX_LEVELS_PER_COMMIT)]
-    message = "m" * reports.MAX_KEPT_MESSAGE_CHARS
+    tools = [f"{n:03}" + "t" * (checks.MAX_NAME_CHARS - 3) for n in range(names)]
+    levels = [f"{n:03}" + "L" * (checks.MAX_NAME_CHARS - 3) for n in range(analysis.MAX_LEVELS_PER_COMMIT)]
+    message = "m" * checks.MAX_KEPT_MESSAGE_CHARS
 
     def issue(name, level):
         return {"Issue": {"patternId": {"value": "p"}, "filename": name, "message": "x", "level": level,
@@ -83,13 +83,13 @@ def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, wor
         send("issues", [
             {"tool": tool, "issues": {"Success": {"results": [
                 {"filename": name, "results": [issue(name, levels[(t + k) % len(levels)])
-                                               for k in range(reports.MAX_LEVELS)]} for name in files]}}}
+                                               for k in range(analysis.MAX_LEVELS)]} for name in files]}}}
             for t, tool in enumerate(tools[start:start + 10], start)])
     # Every kept list full of the longest entries.
     send("issues", [{"tool": tools[0], "issues": {"Success": {"results": [
-        {"FileError": {"filename": long_name(n), "message": message}} for n in range(readback.MAX_KEPT_PER_COMMIT)]}}}]
+        {"FileError": {"filename": long_name(n), "message": message}} for n in range(analysis.MAX_KEPT_PER_COMMIT)]}}}]
         + [{"tool": tool, "issues": {"Failure": {"message": message}}} for tool in tools])
-    languages = [f"{n:03}" + "g" * (reports.MAX_NAME_CHARS - 3) for n in range(names)]
+    languages = [f"{n:03}" + "g" * (checks.MAX_NAME_CHARS - 3) for n in range(names)]
     send("metrics", [{"language": lang, "metrics": {"Success": {"results": [
         {"file": "a.py", "metrics": {"loc": 10 ** 9, "complexity": 10 ** 9}}]}}} for lang in languages])
     send("metrics", [{"language": lang, "metrics": {"Failure": {"message": message}}} for lang in languages])
@@ -97,7 +97,7 @@ def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, wor
     size, body = answer_bytes(api, PATH + "/analysis", reader)
     data = body["data"]
     assert len(data["issues"]["byTool"]) == names and len(data["issues"]["byLevel"]) == len(levels)
-    assert len(data["toolFailures"]) == len(data["fileErrors"]["items"]) == readback.MAX_KEPT_PER_COMMIT
+    assert len(data["toolFailures"]) == len(data["fileErrors"]["items"]) == analysis.MAX_KEPT_PER_COMMIT
     assert len(data["issuesByFile"]) == 100 and body["pagination"]["total"] == 150
     assert size < ANALYSIS_BUDGET * 0.6
 

@@ -52,7 +52,11 @@ def upload(service, principal, body, language="python", partial=False, raw=None)
 
 
 def readback(service, principal, **kwargs):
-    return service.coverage(principal, *REPO.split("/"), COMMIT, **kwargs)
+    """(data, pagination) of the coverage read-back, as the route renders them."""
+    from chalicelib.api.v3_commits import coverage_body
+
+    body = coverage_body(service.coverage(principal, RepositoryRef.parse(REPO), COMMIT, **kwargs))
+    return body["data"], body["pagination"]
 
 
 def test_ensure_tables_creates_the_bucket(aws):

@@ -195,12 +195,17 @@ def paged_response(request, find, render) -> Response:
 
 
 def page_body(page, render) -> dict:
+    return {"data": [render(item) for item in page.items], "pagination": pagination_body(page)}
+
+
+def pagination_body(page) -> dict:
+    """A page's `pagination`: its limit, the total if known, the next page's cursor if any."""
     pagination_info = {"limit": page.limit}
     if page.total is not None:
         pagination_info["total"] = page.total
     if page.cursor:
         pagination_info["cursor"] = page.cursor
-    return {"data": [render(item) for item in page.items], "pagination": pagination_info}
+    return pagination_info
 
 
 def path_id(raw: str) -> int:

@@ -14,7 +14,8 @@ from chalicelib.api.http import (
     path_id,
     request_meta,
 )
-from chalicelib.api.v3 import REPOSITORY, iso
+from chalicelib.api.v3 import REPOSITORY
+from chalicelib.clock import iso
 from chalicelib.errors import BadRequest, PayloadTooLarge, Unavailable
 from chalicelib.wiring import root
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from chalicelib.api.http import ApiBlueprint, json_body, json_response
 from chalicelib.errors import BadRequest, PayloadTooLarge
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.scopes import ANALYSIS_WRITE, COVERAGE_WRITE
 from chalicelib.settings import get_settings
 from chalicelib.wiring import root
@@ -83,14 +84,14 @@ def _bounded() -> None:
     _check_size(_raw())
 
 
-def _coverage(principal, repo_path, commit, language):
+def _coverage(principal, path: RepositoryRef | None, commit, language):
     body, raw = _body()
-    return success(services().upload_coverage(principal, repo_path, commit, language, _partial(), body, raw))
+    return success(services().upload_coverage(principal, path, commit, language, _partial(), body, raw))
 
 
-def _analysis(principal, repo_path, commit, kind):
+def _analysis(principal, path: RepositoryRef | None, commit, kind):
     body, raw = _body()
-    return success(services().upload_analysis(principal, repo_path, commit, kind, body, raw))
+    return success(services().upload_analysis(principal, path, commit, kind, body, raw))
 
 
 # -- project token: the token names the repository ------------------------------
@@ -136,42 +137,42 @@ def project_configuration(principal):
 
 @api.route(ACCOUNT + "/commit/{commit}/coverage/{language}", methods=["POST"], scope=COVERAGE_WRITE)
 def account_coverage(principal, provider, username, project, commit, language):
-    return _coverage(principal, (provider, username, project), commit, language)
+    return _coverage(principal, RepositoryRef(provider, username, project), commit, language)
 
 
 @api.route("/{provider}/{username}/commit/{commit}/coverage/{language}", methods=["POST"], scope=COVERAGE_WRITE)
 def legacy_account_coverage(principal, provider, username, commit, language):
     # Really /2.0/{username}/{project}/commit/...: see the module docstring.
-    return _coverage(principal, (LEGACY_PROVIDER, provider, username), commit, language)
+    return _coverage(principal, RepositoryRef(LEGACY_PROVIDER, provider, username), commit, language)
 
 
 @api.route(ACCOUNT + "/commit/{commit}/coverageFinal", methods=["POST"], scope=COVERAGE_WRITE)
 def account_coverage_final(principal, provider, username, project, commit):
     _bounded()
-    return success(services().finish_coverage(principal, (provider, username, project), commit))
+    return success(services().finish_coverage(principal, RepositoryRef(provider, username, project), commit))
 
 
 @api.route(ACCOUNT + "/commit/{commit}/issuesRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_issues(principal, provider, username, project, commit):
-    return _analysis(principal, (provider, username, project), commit, "issues")
+    return _analysis(principal, RepositoryRef(provider, username, project), commit, "issues")
 
 
 @api.route(ACCOUNT + "/commit/{commit}/metricsRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_metrics(principal, provider, username, project, commit):
-    return _analysis(principal, (provider, username, project), commit, "metrics")
+    return _analysis(principal, RepositoryRef(provider, username, project), commit, "metrics")
 
 
 @api.route(ACCOUNT + "/commit/{commit}/duplicationRemoteResults", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_duplication(principal, provider, username, project, commit):
-    return _analysis(principal, (provider, username, project), commit, "duplication")
+    return _analysis(principal, RepositoryRef(provider, username, project), commit, "duplication")
 
 
 @api.route(ACCOUNT + "/commit/{commit}/resultsFinal", methods=["POST"], scope=ANALYSIS_WRITE)
 def account_results_final(principal, provider, username, project, commit):
     _bounded()
-    return success(services().finish_results(principal, (provider, username, project), commit))
+    return success(services().finish_results(principal, RepositoryRef(provider, username, project), commit))
 
 
 @api.route(ACCOUNT + "/analysis/configuration", methods=["GET"], scope=ANALYSIS_WRITE)
 def account_configuration(principal, provider, username, project):
-    return json_response(services().configuration(principal, (provider, username, project)))
+    return json_response(services().configuration(principal, RepositoryRef(provider, username, project)))

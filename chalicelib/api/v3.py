@@ -17,7 +17,7 @@ from chalicelib.api.http import (
     path_id,
     created_response,
 )
-from chalicelib.clock import utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.scopes import REPOSITORY_READ, SCOPES
 from chalicelib.wiring import root
 
@@ -36,10 +36,6 @@ MAX_SEARCH = 100
 def services():
     """(TokenService, DirectoryService), from the composition root."""
     return root().tokens, root().directory
-
-
-def iso(moment) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 def api_token(token, value: str | None = None) -> dict:

@@ -212,4 +212,4 @@ class AdminService:
         check_provider(provider)
         if self.store.repository(provider, org, repo) is None:
             raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
-        return self.upload_service.set_configuration(None, provider, org, repo, body)
+        return self.upload_service.set_configuration(None, RepositoryRef(provider, org, repo), body)

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.clock import utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.models.tokens import SWEEP_SHARDS, Token
 from chalicelib.owner_key import OwnerKey
 from chalicelib.request_meta import RequestMeta
@@ -92,10 +92,6 @@ class SesNotifier:
 def notifiers(settings: Settings) -> list:
     """Where notices go: the log always, SES too with NOTIFY_FROM."""
     return [LogNotifier()] + ([SesNotifier(settings.notify_from)] if settings.notify_from else [])
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Sweeper:

@@ -18,10 +18,11 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
-from chalicelib import analysis_config, readback, reports
+from chalicelib import analysis_config
 from chalicelib.access import Action, Principal
-from chalicelib.clock import utcnow
+from chalicelib.clock import iso, utcnow
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.models.uploads import (
     ANALYSIS,
@@ -32,10 +33,12 @@ from chalicelib.models.uploads import (
     commit_sk,
     repository_key,
 )
+from chalicelib.payloads import analysis, checks, coverage, readback
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
 from chalicelib.settings import Settings
-from chalicelib.store.pagination import decode_cursor, encode_cursor
+from chalicelib.store.pagination import Page, decode_cursor, encode_cursor
 from chalicelib.store.uploads import UploadStore, object_key
 from chalicelib.token_format import Kind
 
@@ -55,16 +58,84 @@ DEFAULT_PAGE = 100
 
 @dataclass(frozen=True)
 class Target:
-    """Where an upload goes: the repository's id (what everything is keyed
-    by), its name (for messages) and the commit."""
+    """Where an upload goes: the repository, as the directory resolved it
+    (its id is what everything is keyed by), and the commit."""
 
-    repository_id: int
-    repository: str
+    repository: RepositoryRef
     commit: str
 
+    @property
+    def repository_id(self) -> int:
+        return resolved_id(self.repository)
 
-def iso(moment) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+
+@dataclass(frozen=True)
+class CoverageTotals:
+    """Files, covered and coverable lines, and the covered share in percent (None if nothing is coverable)."""
+
+    files: int
+    covered: int
+    coverable: int
+    percentage: float | None
+
+
+@dataclass(frozen=True)
+class ReceivedReport:
+    """One coverage report a commit holds (a complete one replaced its language's earlier ones)."""
+
+    language: str
+    partial: bool
+    received_at: str  # ISO 8601 (clock.iso), as stored
+    files: int
+    covered: int
+    coverable: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class CommitCoverage:
+    """A commit's coverage read back, with one page of its files' rows."""
+
+    commit: str
+    final: bool  # closed by coverageFinal, or every report is complete
+    finalized_at: datetime | None
+    total: CoverageTotals
+    reports: tuple[ReceivedReport, ...]
+    files: Page[dict]  # rows {"filename", "covered", "coverable", "percentage"}, by file name
+
+
+@dataclass(frozen=True)
+class AnalysisUploads:
+    """What a commit's analysis results came in: batches per kind, results and bytes in all."""
+
+    issues: int
+    metrics: int
+    duplication: int
+    results: int
+    bytes: int
+    last_received_at: str | None  # ISO 8601 (clock.iso), as stored
+
+
+@dataclass(frozen=True)
+class CommitAnalysis:
+    """A commit's analysis results read back, with one page of its issues by file."""
+
+    commit: str
+    final_at: datetime | None  # closed by resultsFinal
+    state: dict  # the commit's folded state: `payloads.analysis.render` shows it
+    uploads: AnalysisUploads
+    files: Page[dict]  # rows {"filename", "issues", "fileErrors", "byLevel"}, by file name
+
+    @property
+    def final(self) -> bool:
+        return self.final_at is not None
+
+
+def resolved_id(repository: RepositoryRef) -> int:
+    """The id of a repository the directory resolved (`RepositoryRef.of` sets it)."""
+    if repository.id is None:  # a name only: nothing is known of it
+        raise NotFound()
+    return repository.id
 
 
 def digest(raw: bytes) -> str:
@@ -101,11 +172,11 @@ def _backoff(attempt: int) -> None:
 
 def _empty_coverage() -> dict:
     return {"reports": [], "languages": {}, "bytes": 0, "lineSpan": 0,
-            "total": readback.coverage_totals({}), "rows": {"key": None, "offsets": [0], "count": 0}}
+            "total": coverage.totals({}), "rows": {"key": None, "offsets": [0], "count": 0}}
 
 
 def _empty_analysis() -> dict:
-    return {"state": readback.empty_analysis(), "uploads": {"issues": 0, "metrics": 0, "duplication": 0},
+    return {"state": analysis.empty_state(), "uploads": {"issues": 0, "metrics": 0, "duplication": 0},
             "results": 0, "bytes": 0, "rows": {"key": None, "offsets": [0], "count": 0}}
 
 
@@ -120,37 +191,37 @@ class UploadService:
 
     # -- access ------------------------------------------------------------
 
-    def repository(self, principal: Principal, repo_path: tuple[str, str, str] | None, action: Action):
+    def repository(self, principal: Principal, path: RepositoryRef | None, action: Action) -> RepositoryRef:
         """The repository an upload or read-back acts on, checked live: its
         name resolves to its id here, in the read the check makes anyway.
 
-        `repo_path` is (provider, org, repo) from an account-token path, or
-        None on a project-token path.
+        `path` is what an account-token path names, or None on a
+        project-token path (the token names it).
         """
-        if repo_path is None:
+        if path is None:
             if principal.kind is not Kind.PROJECT or principal.repository is None:
                 raise Forbidden(PROJECT_PATH_NEEDS_PROJECT_TOKEN)
-            provider, org, repo = principal.repository.path
-        else:
-            if principal.kind is not Kind.ACCOUNT:
-                raise Forbidden(ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN)
-            provider, org, repo = repo_path
-        return self.directory.repository(principal, provider, org, repo, action).repository
+            path = principal.repository
+        elif principal.kind is not Kind.ACCOUNT:
+            raise Forbidden(ACCOUNT_PATH_NEEDS_ACCOUNT_TOKEN)
+        return self._resolve(principal, path, action)
 
-    def _target(self, principal, repo_path, commit: str, action: Action = Action.UPLOAD) -> Target:
-        commit = reports.commit_id(commit)
-        repository = self.repository(principal, repo_path, action)
-        return Target(int(repository.repository_id), repository.full_name, commit)
+    def _resolve(self, principal: Principal, repository: RepositoryRef, action: Action) -> RepositoryRef:
+        """`repository` with its id, if `principal` may do `action` on it (the directory's check)."""
+        return RepositoryRef.of(self.directory.repository(principal, *repository.path, action).repository)
 
-    def repository_for_read(self, principal, provider, org, repo, commit) -> Target:
+    def _target(self, principal, path: RepositoryRef | None, commit: str, action: Action = Action.UPLOAD) -> Target:
+        commit = checks.commit_id(commit)
+        return Target(self.repository(principal, path, action), commit)
+
+    def repository_for_read(self, principal, repository: RepositoryRef, commit) -> Target:
         """Read-back: an account with `read`, or the repository's project token."""
-        commit = reports.commit_id(commit)
-        repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
-        return Target(int(repository.repository_id), repository.full_name, commit)
+        commit = checks.commit_id(commit)
+        return Target(self._resolve(principal, repository, Action.READ), commit)
 
     # -- coverage ----------------------------------------------------------
 
-    def upload_coverage(self, principal, repo_path, commit: str, language: str, partial: bool,
+    def upload_coverage(self, principal, path: RepositoryRef | None, commit: str, language: str, partial: bool,
                         body, raw: bytes) -> str:
         """Store one coverage report of one language, merged into the commit's
         read-back as it arrives.
@@ -159,12 +230,12 @@ class UploadService:
         language for the commit; a partial one is added to them and reopens
         a commit that `coverageFinal` had closed.
         """
-        language = reports.language_name(language)
-        target = self._target(principal, repo_path, commit)
-        files = reports.coverage_report(body)
+        language = checks.language_name(language)
+        target = self._target(principal, path, commit)
+        files = coverage.report(body)
         self._check_report(target, files)
-        totals = reports.coverage_totals(files)
-        state = readback.coverage_state(files)
+        state = coverage.bitsets(files)
+        totals = coverage.totals(state)
         del files
         sha = digest(raw)
         kind = "partial" if partial else "complete"
@@ -182,11 +253,11 @@ class UploadService:
             previous = summary["languages"].get(language)
             language_state = dict(state)
             if partial and previous:
-                readback.merge_state(language_state, readback.decode_state(self.store.get_object(previous)))
-            merged: readback.State = dict(language_state)
+                coverage.merge(language_state, coverage.decode(self.store.get_object(previous)))
+            merged: coverage.State = dict(language_state)
             for other, key in summary["languages"].items():
                 if other != language:
-                    readback.merge_state(merged, readback.decode_state(self.store.get_object(key)))
+                    coverage.merge(merged, coverage.decode(self.store.get_object(key)))
             self._check_merged(target, merged)
             if not stored:  # within every bound: from here on, things are stored
                 self.store.put_object(raw_key, raw)
@@ -194,9 +265,9 @@ class UploadService:
             version = int(head.version) + 1 if head else 1
             suffix = f"{version}-{secrets.token_hex(4)}"
             state_key = object_key(target.repository_id, target.commit, COVERAGE, "state", suffix, language)
-            rows, offsets, count = readback.rows_object(readback.coverage_rows(merged))
+            rows, offsets, count = readback.rows_object(coverage.rows(merged))
             rows_key = object_key(target.repository_id, target.commit, COVERAGE, "rows", f"{suffix}.jsonl")
-            self.store.put_object(state_key, readback.encode_state(language_state))
+            self.store.put_object(state_key, coverage.encode(language_state))
             self.store.put_object(rows_key, rows)
             now = self.clock()
             report = {"language": language, "partial": partial, "digest": sha, "receivedAt": iso(now),
@@ -205,8 +276,8 @@ class UploadService:
                 "reports": [*kept, report],
                 "languages": {**summary["languages"], language: state_key},
                 "bytes": sum(r["bytes"] for r in kept) + len(raw),
-                "lineSpan": readback.line_span(merged),
-                "total": readback.coverage_totals(merged),
+                "lineSpan": coverage.line_span(merged),
+                "total": coverage.totals(merged),
                 "rows": {"key": rows_key, "offsets": offsets, "count": count},
             }
             item = UploadItem(
@@ -228,7 +299,7 @@ class UploadService:
         if len(files) > settings.max_coverage_files_per_commit:
             raise too_large("MAX_COVERAGE_FILES_PER_COMMIT", settings.max_coverage_files_per_commit,
                             target.commit, "files of coverage")
-        if readback.line_span(files) > settings.max_coverage_lines_per_commit:
+        if coverage.line_span(files) > settings.max_coverage_lines_per_commit:
             raise too_large("MAX_COVERAGE_LINES_PER_COMMIT", settings.max_coverage_lines_per_commit,
                             target.commit, "lines of coverage (the sum of each file's highest line)")
 
@@ -245,12 +316,12 @@ class UploadService:
             raise too_large("MAX_COVERAGE_REPORTS_PER_COMMIT", settings.max_coverage_reports_per_commit,
                             target.commit, "coverage reports")
 
-    def _check_merged(self, target: Target, merged: readback.State) -> None:
+    def _check_merged(self, target: Target, merged: coverage.State) -> None:
         self._check_report(target, merged)
 
-    def finish_coverage(self, principal, repo_path, commit: str) -> str:
+    def finish_coverage(self, principal, path: RepositoryRef | None, commit: str) -> str:
         """`coverageFinal`: close the commit (what arrived is merged already)."""
-        target = self._target(principal, repo_path, commit)
+        target = self._target(principal, path, commit)
         self._finish(target, COVERAGE, _empty_coverage)
         return f"Coverage of commit {target.commit} is final"
 
@@ -270,12 +341,13 @@ class UploadService:
 
     # -- analysis ----------------------------------------------------------
 
-    def upload_analysis(self, principal, repo_path, commit: str, kind: str, body, raw: bytes) -> str:
+    def upload_analysis(self, principal, path: RepositoryRef | None, commit: str, kind: str, body, raw: bytes) -> str:
         """Store one batch of issues, metrics or duplication results, merged
         into the commit's read-back as it arrives, within the commit's bounds."""
-        target = self._target(principal, repo_path, commit)
-        summary = reports.ANALYSIS_VALIDATORS[kind](body, self.settings.max_analysis_results)
-        files = readback.issue_files(body) if kind == "issues" else {}
+        target = self._target(principal, path, commit)
+        payload = analysis.FORMATS[kind]
+        summary = payload.validate(body, self.settings.max_analysis_results)
+        files = payload.files(body)
         _check_names_length(files)
         message = f"{summary['results']} {kind} results received for commit {target.commit}"
         sha = digest(raw)
@@ -286,12 +358,12 @@ class UploadService:
             current = head.summary if head else _empty_analysis()
             self._check_analysis(target, current, summary, len(raw))
             state = copy.deepcopy(current["state"])
-            readback.merge_analysis(state, kind, summary)
+            payload.fold(state, summary)
             self._check_names(target, state)
             rows_ref, new_rows_key = current["rows"], None
             if files:
                 old = self.store.get_object(rows_ref["key"]) if rows_ref["key"] else b""
-                merged_rows = readback.merge_file_rows(readback.read_rows(old), files)
+                merged_rows = analysis.merge_file_rows(readback.read_rows(old), files)
                 if len(merged_rows) > self.settings.max_analysis_files_per_commit:
                     raise too_large("MAX_ANALYSIS_FILES_PER_COMMIT", self.settings.max_analysis_files_per_commit,
                                     target.commit, "files with issues")
@@ -337,23 +409,23 @@ class UploadService:
                             target.commit, "bytes of analysis results")
 
     def _check_names(self, target: Target, state: dict) -> None:
-        names = readback.analysis_names(state)
+        names = analysis.names(state)
         limit = self.settings.max_analysis_names_per_commit
         for what in ("tools", "languages"):
             if names[what] > limit:
                 raise too_large("MAX_ANALYSIS_NAMES_PER_COMMIT", limit, target.commit, f"distinct {what}")
-        if names["levels"] > reports.MAX_LEVELS:
-            raise too_large("MAX_LEVELS", reports.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
-        if names["all levels"] > readback.MAX_LEVELS_PER_COMMIT:
-            raise too_large("MAX_LEVELS_PER_COMMIT", readback.MAX_LEVELS_PER_COMMIT, target.commit,
+        if names["levels"] > analysis.MAX_LEVELS:
+            raise too_large("MAX_LEVELS", analysis.MAX_LEVELS, target.commit, "distinct issue levels of one tool")
+        if names["all levels"] > analysis.MAX_LEVELS_PER_COMMIT:
+            raise too_large("MAX_LEVELS_PER_COMMIT", analysis.MAX_LEVELS_PER_COMMIT, target.commit,
                             "distinct issue levels")
 
-    def finish_results(self, principal, repo_path, commit: str) -> str:
-        target = self._target(principal, repo_path, commit)
+    def finish_results(self, principal, path: RepositoryRef | None, commit: str) -> str:
+        target = self._target(principal, path, commit)
         self._finish(target, ANALYSIS, _empty_analysis)
         return f"Analysis results of commit {target.commit} are final"
 
-    def configuration(self, principal, repo_path, any_token: bool = False) -> dict:
+    def configuration(self, principal, path: RepositoryRef | None, any_token: bool = False) -> dict:
         """The repository's analysis configuration, in the shape the analysis
         CLI decodes (`chalicelib.analysis_config`; empty until one is set).
 
@@ -362,78 +434,74 @@ class UploadService:
         where the path names the repository for either kind of token (as the
         read-backs), not the v2 paths that tell the kinds apart.
         """
-        if any_token and repo_path is not None:
-            provider, org, repo = repo_path
-            repository = self.directory.repository(principal, provider, org, repo, Action.READ).repository
+        if any_token and path is not None:
+            repository = self._resolve(principal, path, Action.READ)
         else:
-            repository = self.repository(principal, repo_path, Action.READ)
-        return analysis_config.answer(self.store.configuration(int(repository.repository_id)))
+            repository = self.repository(principal, path, Action.READ)
+        return analysis_config.answer(self.store.configuration(resolved_id(repository)))
 
-    def set_configuration(self, principal: Principal | None, provider: str, org: str, repo: str, body,
-                          meta=None) -> dict:
+    def set_configuration(self, principal: Principal | None, repository: RepositoryRef, body, meta=None) -> dict:
         """Replace the repository's analysis configuration (validated), on
         record in the audit trail. A repository admin's (or organization
         admin's) account token; `principal` None is the operator (manage.py).
         """
         if principal is None:
-            repository = self.directory.store.repository(provider, org, repo)
-            if repository is None:
+            item = self.directory.store.repository(*repository.path)
+            if item is None:
                 raise NotFound()
+            repository = RepositoryRef.of(item)
         elif principal.kind is Kind.PROJECT:
-            self.directory.repository(principal, provider, org, repo, Action.READ)  # 404 if not its own
+            self._resolve(principal, repository, Action.READ)  # 404 if not its own
             raise Forbidden("setting the analysis configuration needs an account API token (api-token header) "
                             "of a repository admin")
         else:
-            repository = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS).repository
+            repository = self._resolve(principal, repository, Action.MANAGE_TOKENS)
         configuration = analysis_config.validate(body)
-        repository_id = int(repository.repository_id)
+        repository_id = resolved_id(repository)
         events = self.audit.configuration_items(repository_id, repository.full_name, principal=principal, meta=meta)
         self.store.save_configuration(repository_id, configuration, self.clock(), events)
         return analysis_config.answer(configuration)
 
     # -- reading back ------------------------------------------------------
 
-    def coverage(self, principal, provider, org, repo, commit, *, limit: int = DEFAULT_PAGE,
-                 cursor: str | None = None) -> tuple[dict, dict]:
-        """(the commit's coverage with one page of files, the page's pagination):
-        one GetItem and at most one ranged S3 read, whatever was uploaded."""
-        target = self.repository_for_read(principal, provider, org, repo, commit)
+    def coverage(self, principal, repository: RepositoryRef, commit, *, limit: int = DEFAULT_PAGE,
+                 cursor: str | None = None) -> CommitCoverage:
+        """The commit's coverage with one page of files: one GetItem and at
+        most one ranged S3 read, whatever was uploaded."""
+        target = self.repository_for_read(principal, repository, commit)
         start = row_cursor(cursor)
         head, files = self._page(target, COVERAGE, start, limit)
         summary = head.summary if head else _empty_coverage()
-        reports_list = summary["reports"]
-        complete = bool(reports_list) and not any(r["partial"] for r in reports_list)
+        reports = tuple(ReceivedReport(r["language"], r["partial"], r["receivedAt"], r["files"], r["covered"],
+                                       r["coverable"], r["bytes"]) for r in summary["reports"])
+        complete = bool(reports) and not any(r.partial for r in reports)
         final_at = head.final_at if head else None
-        data = {
-            "commit": target.commit,
-            "final": final_at is not None or complete,
-            "finalizedAt": iso(final_at),
-            "total": summary["total"],
-            "files": files,
-            "reports": [{name: r[name] for name in ("language", "partial", "receivedAt", "files", "covered",
-                                                    "coverable", "bytes")} for r in reports_list],
-        }
-        return data, self._pagination(summary["rows"]["count"], start, limit)
+        return CommitCoverage(
+            commit=target.commit,
+            final=final_at is not None or complete,
+            finalized_at=final_at,
+            total=CoverageTotals(**summary["total"]),
+            reports=reports,
+            files=self._page_of(files, summary["rows"]["count"], start, limit),
+        )
 
-    def analysis(self, principal, provider, org, repo, commit, *, limit: int = DEFAULT_PAGE,
-                 cursor: str | None = None) -> tuple[dict, dict]:
-        """(the commit's analysis summary with one page of issues by file, its
-        pagination): one GetItem and at most one ranged S3 read."""
-        target = self.repository_for_read(principal, provider, org, repo, commit)
+    def analysis(self, principal, repository: RepositoryRef, commit, *, limit: int = DEFAULT_PAGE,
+                 cursor: str | None = None) -> CommitAnalysis:
+        """The commit's analysis summary with one page of issues by file: one
+        GetItem and at most one ranged S3 read."""
+        target = self.repository_for_read(principal, repository, commit)
         start = row_cursor(cursor)
         head, files = self._page(target, ANALYSIS, start, limit)
         summary = head.summary if head else _empty_analysis()
-        final_at = head.final_at if head else None
-        data = {
-            "commit": target.commit,
-            "resultsFinal": final_at is not None,
-            "resultsFinalAt": iso(final_at),
-            **readback.render_analysis(summary["state"]),
-            "issuesByFile": files,
-            "uploads": {**summary["uploads"], "results": summary["results"], "bytes": summary["bytes"],
-                        "lastReceivedAt": summary.get("lastReceivedAt")},
-        }
-        return data, self._pagination(summary["rows"]["count"], start, limit)
+        batches = summary["uploads"]
+        return CommitAnalysis(
+            commit=target.commit,
+            final_at=head.final_at if head else None,
+            state=summary["state"],
+            uploads=AnalysisUploads(batches["issues"], batches["metrics"], batches["duplication"],
+                                    summary["results"], summary["bytes"], summary.get("lastReceivedAt")),
+            files=self._page_of(files, summary["rows"]["count"], start, limit),
+        )
 
     def _page(self, target: Target, kind: str, start: int, limit: int):
         """The read-back item and rows start..start+limit-1 of its file rows."""
@@ -451,8 +519,7 @@ class UploadService:
         raise Conflict(f"commit {target.commit} is being changed by other uploads; retry")
 
     @staticmethod
-    def _pagination(total: int, start: int, limit: int) -> dict:
-        body: dict = {"limit": limit, "total": total}
-        if start + limit < total:
-            body["cursor"] = encode_cursor({"row": {"N": str(start + limit)}})
-        return body
+    def _page_of(rows: list[dict], total: int, start: int, limit: int) -> Page[dict]:
+        """Rows start..start+limit-1 of `total`, with the next page's cursor if there is one."""
+        cursor = encode_cursor({"row": {"N": str(start + limit)}}) if start + limit < total else None
+        return Page(rows, cursor, limit, total)
