@@ -11,52 +11,9 @@ from tests.upload_bodies import COMMIT, OTHER_COMMIT
 NOT_FOUND = (404, {"error": "not found"})
 REPO = "gh/acme/widgets"
 READ_BACK = "/api/v3/organizations/gh/acme/repositories/widgets/commits/{commit}/{what}"
-ACCOUNT = "/2.0/gh/acme/widgets"
 
 COVERAGE_BODY = b.coverage({"src/a.py": {1: 1, 2: 0}})
 ISSUES_BODY = [b.issues(files={"src/a.js": [b.issue()]})]
-METRICS_BODY = [b.metrics(files={"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3}})]
-DUPLICATION_BODY = [b.duplication(clones=[(40, 5)])]
-
-# (method, path after the repository part, body)
-ROUTES = [
-    ("POST", "/commit/{c}/coverage/python", COVERAGE_BODY),
-    ("POST", "/commit/{c}/coverage/python?partial=true", COVERAGE_BODY),
-    ("POST", "/commit/{c}/coverageFinal", {}),
-    ("POST", "/commit/{c}/issuesRemoteResults", ISSUES_BODY),
-    ("POST", "/commit/{c}/metricsRemoteResults", METRICS_BODY),
-    ("POST", "/commit/{c}/duplicationRemoteResults", DUPLICATION_BODY),
-    ("POST", "/commit/{c}/resultsFinal", None),
-    ("GET", "/analysis/configuration", None),
-]
-
-
-def project_path(path: str) -> str:
-    """The project-token form of an account-route suffix."""
-    if path.startswith("/commit/{c}/coverage/"):
-        return "/2.0/coverage/{c}/" + path.rsplit("/", 1)[1]
-    if path == "/analysis/configuration":
-        return "/2.0/project/analysis/configuration"
-    return "/2.0" + path
-
-
-PROJECT_ROUTES = [(m, project_path(p), body) for m, p, body in ROUTES]
-ACCOUNT_ROUTES = [(m, ACCOUNT + p, body) for m, p, body in ROUTES] + [
-    ("POST", "/2.0/acme/widgets/commit/{c}/coverage/python", COVERAGE_BODY),  # old Node reporter
-]
-
-
-def send(api, method, path, token, names, body=None, commit=COMMIT):
-    headers = dict.fromkeys(names, token)
-    return api.call(method, path.replace("{c}", commit), headers=headers, body=body)
-
-
-def assert_answer(method, status, body):
-    assert status == 200, body
-    if method == "POST":
-        assert set(body) == {"success"} and isinstance(body["success"], str)
-    else:
-        assert body == {"ignoredPaths": [], "defaultIgnores": [], "projectExtensions": [], "toolConfiguration": []}
 
 
 class Tokens(dict):
