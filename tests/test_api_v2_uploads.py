@@ -1,6 +1,6 @@
-"""Uploads from CI through chalice.test.Client: every /2.0 route with both
-token kinds and every header spelling, bad input, and what a user sees when
-reading it back through /api/v3."""
+"""Uploads from CI through chalice.test.Client: partial and final reports,
+retries, bad input, size limits, and what a user sees when reading it back
+through /api/v3. Who may call each /2.0 route: tests/test_api_v2_access.py."""
 import json
 
 import pytest
