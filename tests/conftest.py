@@ -27,6 +27,7 @@ from moto import mock_aws  # noqa: E402
 
 from chalicelib.access import Principal  # noqa: E402
 from chalicelib.token_format import Kind  # noqa: E402
+from tests.isolation_rows import CALLER_KINDS  # noqa: E402
 
 
 @pytest.fixture
@@ -223,12 +224,6 @@ def moto_server(monkeypatch):
 
 
 # -- callers of every kind (the isolation matrix and the contract tests) ------
-
-CALLER_KINDS = (
-    "none", "garbage", "wrong_checksum", "revoked", "expired", "disabled_owner", "deleted_repo",
-    "other_project", "own_project", "no_access", "read", "write", "repo_admin", "org_admin", "two_tokens",
-)
-
 
 @dataclass
 class Callers:

@@ -25,8 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from tests.test_contract import DOCUMENT, PENDING_ROUTES, _n, implemented_routes, operation
-from tests.test_isolation_matrix import normalized
+from tests.helpers import DOCUMENT, PENDING_ROUTES, by_shape, implemented_routes, normalized, operation
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_RUN = int(os.environ.get("LATCHKEY_FUZZ_EXAMPLES", "10"))
@@ -105,9 +104,9 @@ def schema():
 
 def operations():
     schema_ops = []
-    implemented = _n(implemented_routes())
+    implemented = by_shape(implemented_routes())
     for method, path in sorted((m.upper(), p) for p, ops in DOCUMENT["paths"].items() for m in ops):
-        if (method, normalized(path)) in implemented and (method, normalized(path)) not in _n(PENDING_ROUTES):
+        if (method, normalized(path)) in implemented and (method, normalized(path)) not in by_shape(PENDING_ROUTES):
             schema_ops.append(pytest.param(method, path, id=f"{method} {path}"))
     return schema_ops
 
