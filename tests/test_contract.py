@@ -142,6 +142,60 @@ def world():
             yield client, callers
 
 
+def _success_target(method, route):
+    """The `SUCCESS_TARGETS` entry of `method route` (any parameter names), or None."""
+    return next((make for (m, r), make in SUCCESS_TARGETS.items()
+                 if (m, normalized(r)) == (method, normalized(route))), None)
+
+
+def _succeed(client, method, route, path, callers, body):
+    """A success where the matrix's caller or target would not get one (None
+    where it would): a fresh caller, or a target the caller may act on."""
+    if (method, route) in FRESH_CALLER:
+        fresh = {"api-token": callers.make.user(f"{os.urandom(4).hex()}@x.example").token()}
+        return _send(client, method, path, fresh, body)
+    make_target = _success_target(method, route)
+    if make_target is not None:
+        return _send(client, method, make_target(callers), callers.headers("org_admin"), body)
+    return None
+
+
+def _conflict(client, method, route, target, callers, body):
+    """409: the same token rotated twice, or the same name (or publisher) twice."""
+    if route.endswith("/rotate"):
+        make_target = _success_target(method, route)
+        target = make_target(callers) if make_target is not None else target
+    else:
+        body = CONFLICT_BODIES.get((method, route), {"name": "twice"})
+    _send(client, method, target, callers.headers("org_admin"), body)
+    return _send(client, method, target, callers.headers("org_admin"), body)
+
+
+def _too_large(client, method, route, target, callers):
+    """413: a body one byte past the route's limit."""
+    size = TOO_LARGE[max((prefix for prefix in TOO_LARGE if route.startswith(prefix)), key=len)]
+    return _send(client, method, target, callers.headers("org_admin"), b"{" + b" " * size + b"}")
+
+
+def _break(status, monkeypatch):
+    """Make the next request fail inside: a bug (500) or a throttled table (503)."""
+    if status == 500:
+        from chalicelib.api import http
+
+        def broken(request):
+            raise RuntimeError("injected by test_contract")
+
+        monkeypatch.setattr(http, "current_principal", broken)
+    else:
+        from chalicelib.errors import Unavailable
+        from chalicelib.store.tokens import TokenStore
+
+        def throttled(self, digest):
+            raise Unavailable()
+
+        monkeypatch.setattr(TokenStore, "find", throttled)
+
+
 def produce(status, method, route, client, callers, monkeypatch):
     """A request answered `status` by `method route`, and the answer."""
     if route == "/openapi.json":
@@ -151,47 +205,18 @@ def produce(status, method, route, client, callers, monkeypatch):
     if (method, route) in SCENARIOS:
         return SCENARIOS[(method, route)](status, client, callers, monkeypatch)
     path, body, columns = _row(method, route)
-    if 200 <= status < 300 and (method, route) in FRESH_CALLER:
-        return _send(client, method, path, {"api-token": callers.make.user(f"{os.urandom(4).hex()}@x.example").token()},
-                     body)
-    if 200 <= status < 300 and (method, normalized(route)) in by_shape(SUCCESS_TARGETS):
-        make_target = next(
-            p for (m, r), p in SUCCESS_TARGETS.items() if (m, normalized(r)) == (method, normalized(route))
-        )
-        return _send(client, method, make_target(callers), callers.headers("org_admin"), body)
-    expected = expected_row(columns)
+    succeeded = _succeed(client, method, route, path, callers, body) if 200 <= status < 300 else None
+    if succeeded is not None:
+        return succeeded
     target = path(callers) if callable(path) else path
-    org_admin = callers.headers("org_admin")
-    if status == 409 and route.endswith("/rotate"):  # the same token rotated twice
-        if (method, normalized(route)) in by_shape(SUCCESS_TARGETS):
-            target = next(p for (m, r), p in SUCCESS_TARGETS.items()
-                          if (m, normalized(r)) == (method, normalized(route)))(callers)
-        _send(client, method, target, org_admin, body)
-        return _send(client, method, target, org_admin, body)
-    if status == 409:  # the same name (or publisher) twice
-        twice = CONFLICT_BODIES.get((method, route), {"name": "twice"})
-        _send(client, method, target, org_admin, twice)
-        return _send(client, method, target, org_admin, twice)
+    if status == 409:
+        return _conflict(client, method, route, target, callers, body)
     if status == 413:
-        size = TOO_LARGE[max((prefix for prefix in TOO_LARGE if route.startswith(prefix)), key=len)]
-        return _send(client, method, target, org_admin, b"{" + b" " * size + b"}")
-    if status == 500:
-        from chalicelib.api import http
-
-        def broken(request):
-            raise RuntimeError("injected by test_contract")
-
-        monkeypatch.setattr(http, "current_principal", broken)
-        return _send(client, method, target, org_admin, body)
-    if status == 503:
-        from chalicelib.errors import Unavailable
-        from chalicelib.store.tokens import TokenStore
-
-        def throttled(self, digest):
-            raise Unavailable()
-
-        monkeypatch.setattr(TokenStore, "find", throttled)
-        return _send(client, method, target, org_admin, body)
+        return _too_large(client, method, route, target, callers)
+    if status in (500, 503):
+        _break(status, monkeypatch)
+        return _send(client, method, target, callers.headers("org_admin"), body)
+    expected = expected_row(columns)
     kind = next((k for k in CALLER_KINDS if expected[k] == status), None)
     if kind is None:
         raise LookupError(f"no scenario answers {status} for {method} {route}")
