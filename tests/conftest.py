@@ -223,6 +223,17 @@ def moto_server(monkeypatch):
         BackendDict.reset()  # the next test starts from empty tables
 
 
+def pytest_terminal_summary(terminalreporter):
+    """What the tests counted on their way (`tests.helpers.tally`): faults
+    injected, races run, matrix cells, cases fuzzed."""
+    from tests.helpers import TALLY
+
+    if TALLY:
+        terminalreporter.section("counted")
+        for what, count in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{what}: {count}")
+
+
 # -- callers of every kind (the isolation matrix and the contract tests) ------
 
 @dataclass

@@ -2,11 +2,14 @@
 
 - `Clock`: the one movable clock the services, the authorizer and the
   verifiers take in tests.
+- `tally`: counts a test wants on record (faults injected, races run, cases
+  fuzzed); `conftest.pytest_terminal_summary` prints them after the run.
 - The API's routes as the contract tests see them: which are the web
   console's, the OpenAPI document, its operations, routes compared by shape.
 """
 import json
 import re
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,6 +28,16 @@ class Clock:
 
     def advance(self, **delta) -> None:
         self.now += timedelta(**delta)
+
+
+# -- counts on record ------------------------------------------------------------
+
+TALLY: Counter = Counter()
+
+
+def tally(what: str, count: int = 1) -> None:
+    """Add `count` to `what` (printed in the terminal summary, see conftest.py)."""
+    TALLY[what] += count
 
 
 # -- the API's routes --------------------------------------------------------------

@@ -23,6 +23,7 @@ from tests.helpers import (
     normalized,
     operation,
     resolve,
+    tally,
 )
 from tests.isolation_rows import CALLER_KINDS, ROWS, deleted_id, expected_row
 
@@ -48,8 +49,8 @@ def test_openapi_every_documented_route_is_implemented_or_pending():
     unimplemented = by_shape(documented_routes()) - by_shape(implemented_routes())
     unexplained = sorted(unimplemented - by_shape(PENDING_ROUTES))
     assert not unexplained, f"documented, not implemented, not in PENDING_ROUTES: {unexplained}"
-    print(f"\nOpenAPI: {len(documented_routes())} operations documented, "
-          f"{len(documented_routes()) - len(unimplemented)} implemented here, {len(unimplemented)} pending")
+    tally("OpenAPI operations documented", len(documented_routes()))
+    tally("OpenAPI operations pending", len(unimplemented))
 
 
 def test_openapi_pending_routes_only_shrink():
