@@ -161,6 +161,14 @@ def local_server(tmp_path_factory):
 
 
 @pytest.fixture
+def clock():
+    """A movable clock (tests.helpers.Clock) for the code under test."""
+    from tests.helpers import Clock
+
+    return Clock()
+
+
+@pytest.fixture
 def faults(monkeypatch):
     """Record AWS calls and fail chosen ones (see tests/faults.py)."""
     from tests.faults import Faults

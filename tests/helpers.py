@@ -18,7 +18,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 class Clock:
     """Now, as the code under test sees it: call it for the time; `advance`
-    moves it (`clock.advance(minutes=15)`). Whole seconds, as tokens store them."""
+    moves it (`clock.advance(90)`, `clock.advance(minutes=15)`). Whole
+    seconds, as tokens store them."""
 
     def __init__(self, now: datetime | None = None):
         self.now = now or datetime.now(timezone.utc).replace(microsecond=0)
@@ -26,8 +27,8 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
+    def advance(self, seconds: float = 0, **delta) -> None:
+        self.now += timedelta(seconds=seconds, **delta)
 
 
 # -- counts on record ------------------------------------------------------------

@@ -3,6 +3,7 @@ record without the token, readable by the right people, newest first."""
 from datetime import datetime, timedelta, timezone
 
 from chalicelib.models.audit import AuditEvent
+from tests.helpers import Clock
 
 EVENTS = "/api/v3/user/tokens/events"
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
@@ -236,12 +237,6 @@ def test_audit_folded_requests_are_counted_into_the_next_interval(make, aws):
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.models.audit import user_stream
     from chalicelib.services.audit import AuditService
-
-    class Clock:
-        now = datetime.now(timezone.utc)
-
-        def __call__(self):
-            return self.now
 
     clock = Clock()
     alice = make.user()

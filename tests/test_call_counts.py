@@ -7,7 +7,7 @@ plus what its route needs (listed per route below); the `lastUsedAt` write
 happens at most once per token per interval; a token rejected by its format
 or checksum costs nothing at all.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -16,19 +16,12 @@ from chalicelib import authorizer as authorizer_module
 from chalicelib import token_format
 from chalicelib.authorizer import TokenAuthorizer
 from chalicelib.settings import get_settings
+from tests.helpers import Clock
 
 TOKENS = get_settings().tokens_table
 DIRECTORY = get_settings().directory_table
 TOKEN_READ = f"dynamodb.GetItem({TOKENS})"
 TOUCH = f"dynamodb.UpdateItem({TOKENS})"
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from bench.calls import count_calls
 from chalicelib import token_format
 from chalicelib.settings import get_settings
 from tests.github_keys import LocalGithubKeys, p256_key, report
-from tests.keyless_world import Clock
 
 GITHUB = "/api/v3/secret-scanning/github"
 REVOKE = "/api/v3/credentials/revoke"
@@ -23,11 +22,6 @@ TOKENS = get_settings().tokens_table
 def github_keys():
     with LocalGithubKeys() as keys:
         yield keys
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
