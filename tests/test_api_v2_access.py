@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from tests import upload_bodies as b
-from tests.conftest import Api, Made
+from tests.helpers import Api, Made
 
 NOT_FOUND = (404, {"error": "not found"})
 REPO = "gh/acme/widgets"

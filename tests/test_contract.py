@@ -128,7 +128,7 @@ def world():
     from chalice.test import Client
     from moto import mock_aws
 
-    from tests.conftest import Made, build_callers
+    from tests.helpers import Made, build_callers
 
     with mock_aws():
         from chalicelib.services.admin import AdminService

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from chalicelib import token_format
-from tests.conftest import Api
+from tests.helpers import Api
 from tests.invariants import raw_items
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
