@@ -128,13 +128,17 @@ def test_call_counts_repository_by_account_token_is_one_batch_read(counted, make
     assert calls == {TOKEN_READ: 1, f"dynamodb.BatchGetItem({DIRECTORY})": 1}
 
 
-def test_call_counts_repository_by_project_token_is_one_read(counted, make):
-    token = make.project_token(make.repo("gh/acme/widgets"))
+def repository_read_by_project_token(counted, make, **limits):
+    """(status, calls) of a project token's second read of its repository."""
+    token = make.project_token(make.repo("gh/acme/widgets"), **limits)
     path = "/api/v3/organizations/gh/acme/repositories/widgets"
     counted("GET", path, token)
-    status, calls = counted("GET", path, token)
-    assert status == 200
-    assert calls == {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1}
+    return counted("GET", path, token)
+
+
+def test_call_counts_repository_by_project_token_is_one_read(counted, make):
+    answer = repository_read_by_project_token(counted, make)
+    assert answer == (200, {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1})
 
 
 def test_call_counts_listing_100_account_tokens_is_one_query_per_page(counted, make):
@@ -223,13 +227,9 @@ def test_call_counts_read_back_is_one_item_and_one_ranged_read_at_any_size(count
 
 
 def test_call_counts_scoped_cidr_token_is_still_one_read(counted, make):
-    token = make.project_token(make.repo("gh/acme/widgets"), scopes=["repository:read"],
-                               allowed_cidrs=["127.0.0.0/8", "2001:db8::/32"])
-    path = "/api/v3/organizations/gh/acme/repositories/widgets"
-    counted("GET", path, token)
-    status, calls = counted("GET", path, token)
-    assert status == 200
-    assert calls == {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1}
+    answer = repository_read_by_project_token(counted, make, scopes=["repository:read"],
+                                              allowed_cidrs=["127.0.0.0/8", "2001:db8::/32"])
+    assert answer == (200, {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1})
 
 
 def test_call_counts_max_uses_token_adds_one_conditional_update(counted, make):

@@ -96,12 +96,7 @@ def test_public_routes_answer_every_caller_alike(client, callers, monkeypatch):
     failures = []
     for (method, route), (body, expected) in PUBLIC_ROWS.items():
         for kind in CALLER_KINDS:
-            headers = callers.headers(kind)
-            raw = b""
-            if body is not None:
-                raw = json.dumps(body).encode()
-                headers["content-type"] = "application/json"
-            response = client.http.request(method, route, headers=headers, body=raw)
+            response, _ = call(client, callers, kind, method, route, body)
             if response.status_code != expected:
                 failures.append(f"{method} {route} as {kind}: expected {expected}, got {response.status_code}")
     assert not failures, "\n".join(failures)

@@ -51,6 +51,13 @@ def principal_of(user) -> Principal:
     return Principal(Kind.ACCOUNT, token_id=1, user_id=int(user.user_id))
 
 
+def user_with_token(admin, tokens, email: str, name: str):
+    """A new user with one account token: (the user, its principal, the token's id)."""
+    user = admin.create_user(email)
+    me = principal_of(user)
+    return user, me, int(tokens.create_account_token(me, name=name).token.token_id)
+
+
 def test_races_parallel_creates_never_pass_the_limit(services):
     admin, tokens = services
     for round_ in range(3):
@@ -118,10 +125,7 @@ def test_races_revoke_vs_use_nothing_succeeds_after_the_revoke_answer(services):
 def test_races_revoke_vs_revoke_exactly_one_wins(services):
     admin, tokens = services
     for round_ in range(5):
-        user = admin.create_user(f"double{round_}@example.com")
-        me = principal_of(user)
-        created = tokens.create_account_token(me, name="victim")
-        token_id = int(created.token.token_id)
+        _, me, token_id = user_with_token(admin, tokens, f"double{round_}@example.com", "victim")
         results = together([(lambda me=me, i=token_id: tokens.delete_account_token(me, i)) for _ in range(4)])
         tally("races run (test_races.py)")
         assert results.count(None) == 1, results
@@ -133,10 +137,7 @@ def test_races_parallel_rotations_make_exactly_one_successor(services):
     """Issue 16: never two live successors, never none."""
     admin, tokens = services
     for round_ in range(3):
-        user = admin.create_user(f"rotator{round_}@example.com")
-        me = principal_of(user)
-        old = tokens.create_account_token(me, name="ci")
-        old_id = int(old.token.token_id)
+        user, me, old_id = user_with_token(admin, tokens, f"rotator{round_}@example.com", "ci")
         results = together([
             (lambda me=me, i=old_id: tokens.rotate_account_token(me, i, grace_period_seconds=600))
             for _ in range(THREADS)
