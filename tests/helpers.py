@@ -2,6 +2,8 @@
 
 - `Clock`: the one movable clock the services, the authorizer and the
   verifiers take in tests.
+- `JsonServer`, `JsonHandler`: a JSON endpoint on a free 127.0.0.1 port
+  (GitHub's secret-scanning keys, an OIDC issuer).
 - `tally`: counts a test wants on record (faults injected, races run, cases
   fuzzed); `conftest.pytest_terminal_summary` prints them after the run.
 - `Made` (factories for users, repositories and tokens over the real
@@ -15,9 +17,11 @@
 import json
 import os
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from chalicelib.access import Principal
@@ -40,6 +44,47 @@ class Clock:
 
     def advance(self, seconds: float = 0, **delta) -> None:
         self.now += timedelta(seconds=seconds, **delta)
+
+
+# -- JSON endpoints on 127.0.0.1 ----------------------------------------------------
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """An http.server handler that answers JSON and logs nothing."""
+
+    def send_json(self, status: int, body) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+class JsonServer:
+    """`handler` served on a free 127.0.0.1 port from a daemon thread; `port`
+    is known from the start. `start()`/`stop()`, or use it as a context manager."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 # -- counts on record ------------------------------------------------------------
