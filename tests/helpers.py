@@ -2,6 +2,7 @@
 
 - `Clock`: the one movable clock the services, the authorizer and the
   verifiers take in tests.
+- `shell_environ`: the environment of a process the tests start.
 - `JsonServer`, `JsonHandler`: a JSON endpoint on a free 127.0.0.1 port
   (GitHub's secret-scanning keys, an OIDC issuer).
 - `tally`: counts a test wants on record (faults injected, races run, cases
@@ -44,6 +45,23 @@ class Clock:
 
     def advance(self, seconds: float = 0, **delta) -> None:
         self.now += timedelta(seconds=seconds, **delta)
+
+
+# -- the environment of a process the tests start ----------------------------------
+
+def shell_environ(*, fake_aws: bool = False, **extra) -> dict:
+    """This environment as a new shell would give it: without the AWS settings
+    (endpoint, profile, account), the stage's table and bucket names or the OIDC
+    settings that conftest.py and the tests set here; with `fake_aws`,
+    conftest.py's fake account and region again; then `extra`."""
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith(("AWS_", "OIDC_")) and not name.endswith(("_TABLE", "_BUCKET"))
+               and name != "LATCHKEY_RESOURCE_PREFIX"}
+    if fake_aws:
+        environ.update({name: os.environ[name] for name in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+                                                            "AWS_SECRET_ACCESS_KEY")})
+    environ.update(extra)
+    return environ
 
 
 # -- JSON endpoints on 127.0.0.1 ----------------------------------------------------

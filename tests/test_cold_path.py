@@ -7,11 +7,12 @@ code. Checked in fresh interpreters, as a Lambda cold start would be.
 """
 
 import json
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.helpers import shell_environ
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,11 +46,8 @@ def closed_port() -> int:
 
 def probe(**env) -> dict:
     """Run PROBE in a fresh interpreter, as a Lambda function of this app."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+    environ = shell_environ(
+        fake_aws=True,
         AWS_LAMBDA_FUNCTION_NAME="latchkey-dev-token_authorizer",
         AWS_MAX_ATTEMPTS="1",
         # Nothing listens there: the one read fails at once, after its imports.

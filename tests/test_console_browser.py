@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import shell_environ
 from tests.localserver import PROJECT_DIR, LocalServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.e2e]
@@ -33,8 +34,7 @@ CHECKED: set[str] = set()  # kinds of page axe has passed
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     server = LocalServer(tmp_path_factory.mktemp("console") / "state.json").start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
-    env.update(LOCAL_AWS_PORT=str(server.aws_port))
+    env = shell_environ(LOCAL_AWS_PORT=str(server.aws_port))
     # What `manage.py create-user` and `grant` do, in one process (one start-up, not two).
     seed = ("from scripts import stage_env; stage_env.configure('dev', local=True); "
             "from chalicelib.services.admin import AdminService; a = AdminService(); "

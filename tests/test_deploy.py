@@ -22,14 +22,13 @@ from pathlib import Path
 import pytest
 
 from chalicelib.gateway import GATEWAY_RESPONSES, TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME, render_template
+from tests.helpers import shell_environ
 
 # moto's CloudFormation skips the TLS-only bucket policy (checked on the template instead).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-STAGE_VARIABLES = ("TOKENS_TABLE", "DIRECTORY_TABLE", "UPLOADS_TABLE", "UPLOADS_BUCKET", "AUDIT_TABLE",
-                   "LATCHKEY_RESOURCE_PREFIX", "AWS_ENDPOINT_URL", "AWS_PROFILE")
 
 
 def project_copy(target: Path) -> Path:
@@ -48,11 +47,7 @@ def project_copy(target: Path) -> Path:
 
 
 def clean_env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in STAGE_VARIABLES}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-    env.update(extra)
-    return env
+    return shell_environ(fake_aws=True, PATH=f"{BIN}:{os.environ.get('PATH', '')}", **extra)
 
 
 def make(project: Path, target: str, stage: str, path: str = "stack", **env) -> subprocess.CompletedProcess:

@@ -25,7 +25,16 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from tests.helpers import DOCUMENT, PENDING_ROUTES, by_shape, implemented_routes, normalized, operation, tally
+from tests.helpers import (
+    DOCUMENT,
+    PENDING_ROUTES,
+    by_shape,
+    implemented_routes,
+    normalized,
+    operation,
+    shell_environ,
+    tally,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_RUN = int(os.environ.get("LATCHKEY_FUZZ_EXAMPLES", "10"))
@@ -52,13 +61,11 @@ def local_server(tmp_path_factory):
 
     keys = LocalGithubKeys().__enter__()
     port, aws_port = free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "LOCAL_AWS_PORT": str(aws_port), "LOCAL_IDP_PORT": str(free_port()),
-           "GITHUB_SECRET_SCANNING_KEYS_URL": keys.url,
-           "LATCHKEY_STATE_FILE": str(tmp_path_factory.mktemp("state") / "state.json"),
-           # the state is thrown away: no saving every 5 s (a full scan under the GIL)
-           "LATCHKEY_SAVE_EVERY_SECONDS": "3600"}
-    for name in ("TOKENS_TABLE", "DIRECTORY_TABLE", "UPLOADS_TABLE", "UPLOADS_BUCKET", "AUDIT_TABLE"):
-        env.pop(name, None)
+    env = shell_environ(PORT=str(port), LOCAL_AWS_PORT=str(aws_port), LOCAL_IDP_PORT=str(free_port()),
+                        GITHUB_SECRET_SCANNING_KEYS_URL=keys.url,
+                        LATCHKEY_STATE_FILE=str(tmp_path_factory.mktemp("state") / "state.json"),
+                        # the state is thrown away: no saving every 5 s (a full scan under the GIL)
+                        LATCHKEY_SAVE_EVERY_SECONDS="3600")
     server = subprocess.Popen(  # nosec B603 - fixed command
         [sys.executable, str(ROOT / "scripts" / "run_local.py")], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
