@@ -484,19 +484,27 @@ def function_state(boto, name):
     return {key: configuration.get(key) for key in keys}
 
 
-def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deployed):
-    _, result = deployed
+def succeeded_saying(result, *lines) -> str:
+    """`result`'s output, once it is known to have succeeded and to hold each of `lines`."""
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    for line in ("[stack] latchkey-dev-data: CREATE_COMPLETE",
-                 "[env] stage variables name the stack's",
-                 "[chalice] functions latchkey-dev and latchkey-dev-token_authorizer exist",
-                 "[authorizer] SKIPPED (local endpoint): needs the REST API",
-                 "[responses] SKIPPED (local endpoint): needs the REST API",
-                 "[deployment] SKIPPED (local endpoint): needs the REST API",
-                 "REHEARSAL: stack, stage variables, roles and functions done",
-                 '[domain] no custom domain: the Scala coverage reporter', 'new URL(new URL(base), "/2.0")'):
+    for line in lines:
         assert line in output, output
+    return output
+
+
+def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deployed):
+    _, result = deployed
+    succeeded_saying(
+        result,
+        "[stack] latchkey-dev-data: CREATE_COMPLETE",
+        "[env] stage variables name the stack's",
+        "[chalice] functions latchkey-dev and latchkey-dev-token_authorizer exist",
+        "[authorizer] SKIPPED (local endpoint): needs the REST API",
+        "[responses] SKIPPED (local endpoint): needs the REST API",
+        "[deployment] SKIPPED (local endpoint): needs the REST API",
+        "REHEARSAL: stack, stage variables, roles and functions done",
+        '[domain] no custom domain: the Scala coverage reporter', 'new URL(new URL(base), "/2.0")')
 
 
 def test_deploy_creates_the_tables_and_bucket(deployed, boto):
@@ -826,16 +834,15 @@ def stack_deployed(tmp_path_factory, endpoint):
 
 def test_default_deploy_is_one_stack_from_one_change_set(stack_deployed, boto):
     _, first, again = stack_deployed
-    output = first.stdout + first.stderr
-    assert first.returncode == 0, output
-    for line in ("[lock] holding /latchkey/qa/deploy-lock",
-                 "[package] deployment.zip:",
-                 "[artifacts] created bucket latchkey-qa-artifacts-123456789012-us-east-1",
-                 "[stack] SKIPPED (local endpoint):",
-                 "(CREATE):",
-                 "[stack] latchkey-qa: CREATE_COMPLETE",
-                 "[lock] released /latchkey/qa/deploy-lock"):
-        assert line in output, output
+    output = succeeded_saying(
+        first,
+        "[lock] holding /latchkey/qa/deploy-lock",
+        "[package] deployment.zip:",
+        "[artifacts] created bucket latchkey-qa-artifacts-123456789012-us-east-1",
+        "[stack] SKIPPED (local endpoint):",
+        "(CREATE):",
+        "[stack] latchkey-qa: CREATE_COMPLETE",
+        "[lock] released /latchkey/qa/deploy-lock")
     assert "chalice deploy" not in output and "REHEARSAL: stack latchkey-qa from one change set" in output
     assert again.returncode == 0 and "[stack] latchkey-qa is up to date" in again.stdout, again.stdout + again.stderr
     cfn = boto("cloudformation")
