@@ -217,6 +217,7 @@ def compact_issue(line):
                       "location": {"LineLocation": {"line": line}}}}
 
 
+@pytest.mark.slow  # 6 MB bodies
 def test_analysis_batch_as_large_as_6_mb_allows_is_accepted(api, tokens):
     results = [compact_issue(n + 1) for n in range(30_000)]
     body = [b.issues("eslint", {"a": results})]
@@ -386,6 +387,7 @@ def test_body_over_6_mb_is_a_json_413_and_stores_nothing(api, tokens, route):
     assert coverage_of(api, tokens["project"])["reports"] == []
 
 
+@pytest.mark.slow  # 6 MB bodies
 def test_body_under_6_mb_that_lambda_would_see_over_it_is_413(api, tokens):
     # 5.4 MB of bytes, but every line entry's quotes are escaped in Lambda's
     # event: past 6,000,000 there, which deployed Lambda would refuse.
@@ -395,6 +397,7 @@ def test_body_under_6_mb_that_lambda_would_see_over_it_is_413(api, tokens):
     assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw) == (413, SIZE_ERROR)
 
 
+@pytest.mark.slow  # 6 MB bodies
 def test_body_of_6_mb_as_lambda_sees_it_is_accepted(api, tokens):
     from chalicelib.api.v2 import event_bytes
 

@@ -2,6 +2,8 @@
 record without the token, readable by the right people, newest first."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from chalicelib.models.audit import AuditEvent
 from tests.helpers import Clock
 
@@ -217,6 +219,7 @@ def test_audit_refused_uses_of_one_token_fold_into_one_event_per_interval(api, m
     assert [(e["count"], e["reason"]) for e in expired] == [(1, "expired")]
 
 
+@pytest.mark.slow  # a fault per step of every route
 def test_audit_refused_by_routes_folds_per_reason(api, make, faults):
     make.repo()
     make.repo("gh/acme/secret")

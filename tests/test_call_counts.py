@@ -141,6 +141,7 @@ def test_call_counts_repository_by_project_token_is_one_read(counted, make):
     assert answer == (200, {TOKEN_READ: 1, f"dynamodb.GetItem({DIRECTORY})": 1})
 
 
+@pytest.mark.slow  # 100 tokens made first
 def test_call_counts_listing_100_account_tokens_is_one_query_per_page(counted, make):
     alice = make.user()
     token = alice.token()
@@ -160,6 +161,7 @@ def test_call_counts_listing_100_account_tokens_is_one_query_per_page(counted, m
     assert len(counted.body["data"]) == 40 and "cursor" not in counted.body["pagination"]
 
 
+@pytest.mark.slow  # 100 tokens made first
 def test_call_counts_listing_100_project_tokens_is_one_query_per_page(counted, make, admin):
     repo = make.repo("gh/acme/widgets")
     owner = make.user().grant(repo, "admin")

@@ -89,6 +89,7 @@ def packaged_with_domain(tmp_path_factory):
     return path, json.loads(path.read_text()), result.stdout
 
 
+@pytest.mark.slow
 def test_package_with_a_domain_serves_the_stage_at_its_root(packaged_with_domain):
     from infra.domain import DOMAIN_LOGICAL_ID, MAPPING_LOGICAL_ID
 
@@ -114,6 +115,7 @@ def test_package_with_a_domain_serves_the_stage_at_its_root(packaged_with_domain
     assert f"clients' base URL: https://{DOMAIN}" in output and "us-east-1" in output
 
 
+@pytest.mark.slow
 def test_package_without_a_domain_says_why_one_is_needed(packaged):
     from infra.domain import DOMAIN_LOGICAL_ID
 
@@ -214,11 +216,13 @@ def resources_of(template, kind):
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
+@pytest.mark.slow
 def test_package_template_passes_cfn_lint(packaged):
     result = subprocess.run([str(BIN / "cfn-lint"), str(packaged[0])], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_package_every_protected_route_uses_the_authorizer(swagger):
     from app import app
 
@@ -243,6 +247,7 @@ def test_package_every_protected_route_uses_the_authorizer(swagger):
         ("GET", "/console/signin"), ("GET", "/console/callback")}
 
 
+@pytest.mark.slow
 def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swagger):
     definition = swagger["securityDefinitions"][TOKEN_AUTHORIZER_NAME]["x-amazon-apigateway-authorizer"]
     assert definition["type"] == "request"
@@ -257,6 +262,7 @@ def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swag
     assert permission["SourceArn"]["Fn::Sub"].endswith("${RestAPI}/authorizers/*")
 
 
+@pytest.mark.slow
 def test_package_gateway_responses_answer_like_the_local_gateway(swagger):
     responses = swagger["x-amazon-apigateway-gateway-responses"]
     assert set(responses) == set(GATEWAY_RESPONSES) | {"DEFAULT_4XX", "DEFAULT_5XX"}
@@ -286,6 +292,7 @@ def _resource_text(resource) -> str:
     return resource if isinstance(resource, str) else json.dumps(resource)
 
 
+@pytest.mark.slow
 def test_package_policies_name_no_wildcard_resource(packaged):
     roles = resources_of(packaged[1], "AWS::IAM::Role")
     # One role per function, and API Gateway's own for writing access logs
@@ -312,6 +319,7 @@ def test_package_policies_name_no_wildcard_resource(packaged):
                     assert "*" not in bucket_part, (name, resource)
 
 
+@pytest.mark.slow
 def test_package_authorizer_may_only_read_record_last_use_and_append_audit_events(packaged):
     role = packaged[1]["Resources"]["TokenAuthorizerRole"]
     by_action = {}
@@ -337,6 +345,7 @@ def _table_arn(name):
     return {"Fn::Sub": f"{prefix}:table/latchkey-prod-{name}"}
 
 
+@pytest.mark.slow
 def test_package_has_the_console_user_pool_its_domain_and_a_pkce_client(packaged):
     template = packaged[1]
     (pool,) = resources_of(template, "AWS::Cognito::UserPool").values()
@@ -356,6 +365,7 @@ def test_package_has_the_console_user_pool_its_domain_and_a_pkce_client(packaged
     assert "OIDC_ISSUER" not in json.dumps(template["Resources"]["TokenAuthorizer"])
 
 
+@pytest.mark.slow
 def test_package_bucket_is_private_encrypted_versioned_and_tls_only(packaged):
     resources = packaged[1]["Resources"]
     bucket = resources["UploadsBucket"]["Properties"]
@@ -369,6 +379,7 @@ def test_package_bucket_is_private_encrypted_versioned_and_tls_only(packaged):
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+@pytest.mark.slow
 def test_package_has_a_table_per_model_with_its_keys_and_indexes(packaged):
     from chalicelib.store.tables import TABLE_MODELS
 
@@ -390,6 +401,7 @@ def test_package_has_a_table_per_model_with_its_keys_and_indexes(packaged):
             i["index_name"] for i in schema["global_secondary_indexes"])
 
 
+@pytest.mark.slow
 def test_package_functions_are_sized_per_function(packaged):
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     resources = packaged[1]["Resources"]
@@ -493,6 +505,7 @@ def succeeded_saying(result, *lines) -> str:
     return output
 
 
+@pytest.mark.slow
 def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deployed):
     _, result = deployed
     succeeded_saying(
@@ -507,6 +520,7 @@ def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deplo
         '[domain] no custom domain: the Scala coverage reporter', 'new URL(new URL(base), "/2.0")')
 
 
+@pytest.mark.slow
 def test_deploy_creates_the_tables_and_bucket(deployed, boto):
     from chalicelib.store.tables import TABLE_MODELS
 
@@ -520,6 +534,7 @@ def test_deploy_creates_the_tables_and_bucket(deployed, boto):
     assert "latchkey-dev-uploads" in [b["Name"] for b in boto("s3").list_buckets()["Buckets"]]
 
 
+@pytest.mark.slow
 def test_deploy_gives_each_function_its_role_sizing_and_stage_variables(deployed, boto):
     api = function_state(boto, "latchkey-dev")
     authorizer = function_state(boto, "latchkey-dev-token_authorizer")
@@ -536,6 +551,7 @@ def test_deploy_gives_each_function_its_role_sizing_and_stage_variables(deployed
     assert not any(":s3:" in r for r in resources)
 
 
+@pytest.mark.slow
 def test_deploy_rerun_changes_nothing_and_second_stage_spares_the_first(deployed, boto, endpoint):
     project, _ = deployed
     cfn = boto("cloudformation")
@@ -563,6 +579,7 @@ def test_deploy_rerun_changes_nothing_and_second_stage_spares_the_first(deployed
     assert "latchkey-prod-tokens" in boto("dynamodb").list_tables()["TableNames"]
 
 
+@pytest.mark.slow
 def test_post_api_steps_wire_authorizer_responses_and_deployment(deployed, boto):
     """What follows `chalice deploy` on AWS, run against a REST API built in moto."""
     from infra.arns import ConcreteArns
@@ -604,6 +621,7 @@ def test_post_api_steps_wire_authorizer_responses_and_deployment(deployed, boto)
     assert apigateway.get_stage(restApiId=rest_api_id, stageName="api")["stageName"] == "api"
 
 
+@pytest.mark.slow
 def test_verify_methods_protected_refuses_an_open_method(boto):
     import click
 
@@ -617,6 +635,7 @@ def test_verify_methods_protected_refuses_an_open_method(boto):
         verify_methods_protected(apigateway, rest_api_id)
 
 
+@pytest.mark.slow
 def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto, endpoint, monkeypatch, tmp_path):
     """The whole `deploy` command as on AWS, with Chalice's REST API step stood in
     for by a REST API built in moto (wrong authorizer URI and TTL, every app
@@ -678,6 +697,7 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
     assert json.loads(saved)["resources"][0]["rest_api_id"] == rest_api["id"]
 
 
+@pytest.mark.slow
 def test_restore_chalice_state_gives_a_fresh_clone_the_stage_record(deployed, boto, endpoint, tmp_path):
     """A clone without .chalice/deployed/ must update the stage's REST API, not create another."""
     from scripts import deploy
@@ -714,6 +734,7 @@ def test_deploy_refuses_a_certificate_of_another_region(tmp_path, monkeypatch):
     assert "CERTIFICATE_ARN is in eu-west-1, the stage in us-east-1" in result.output
 
 
+@pytest.mark.slow
 def test_package_sweeper_runs_daily_with_its_own_role(packaged):
     """Issue 16: the sweeper is a scheduled function in the deployed stack."""
     resources = packaged[1]["Resources"]
@@ -730,6 +751,7 @@ def test_package_sweeper_runs_daily_with_its_own_role(packaged):
 # -- operations in the template (infra/operations.py) ---------------------------------------
 
 
+@pytest.mark.slow
 def test_package_every_function_keeps_its_logs_for_the_retention_setting(packaged):
     template = packaged[1]
     assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
@@ -745,6 +767,7 @@ def test_package_every_function_keeps_its_logs_for_the_retention_setting(package
     assert names == {"latchkey-prod", f"latchkey-prod-{TOKEN_AUTHORIZER_NAME}", "latchkey-prod-sweeper"}
 
 
+@pytest.mark.slow
 def test_package_api_stage_has_json_access_logs_throttling_and_tracing(packaged):
     resources = packaged[1]["Resources"]
     api = resources["RestAPI"]["Properties"]
@@ -765,6 +788,7 @@ def test_package_api_stage_has_json_access_logs_throttling_and_tracing(packaged)
         "Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
 
 
+@pytest.mark.slow
 def test_package_optional_web_acl_limits_each_address(packaged):
     template = packaged[1]
     assert template["Parameters"]["WafRateLimit"]["Default"] == 0  # off unless set
@@ -781,6 +805,7 @@ def test_package_optional_web_acl_limits_each_address(packaged):
     assert str(CODACY_RATE_PER_5_MINUTES) in template["Parameters"]["WafRateLimit"]["Description"]
 
 
+@pytest.mark.slow
 def test_package_alarms_cover_5xx_rate_authorizer_errors_and_throttles(packaged):
     alarms = resources_of(packaged[1], "AWS::CloudWatch::Alarm")
     by_metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"],
@@ -804,6 +829,7 @@ def test_package_alarms_cover_5xx_rate_authorizer_errors_and_throttles(packaged)
         assert alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
 
 
+@pytest.mark.slow
 def test_package_reports_its_size_and_leaves_out_the_runtimes_sdk(packaged):
     import zipfile
 
@@ -832,6 +858,7 @@ def stack_deployed(tmp_path_factory, endpoint):
     return project, first, again
 
 
+@pytest.mark.slow
 def test_default_deploy_is_one_stack_from_one_change_set(stack_deployed, boto):
     _, first, again = stack_deployed
     output = succeeded_saying(
@@ -854,6 +881,7 @@ def test_default_deploy_is_one_stack_from_one_change_set(stack_deployed, boto):
             "APIHandlerLogGroup", "TokenAuthorizerLogGroup", "ApiAccessLogGroup"} <= set(logical)
 
 
+@pytest.mark.slow
 def test_default_deploy_creates_named_functions_with_their_roles_and_logs(stack_deployed, boto):
     functions = {f["FunctionName"]: f for f in boto("lambda").list_functions()["Functions"]}
     api, authorizer = functions["latchkey-qa"], functions[f"latchkey-qa-{TOKEN_AUTHORIZER_NAME}"]
@@ -867,6 +895,7 @@ def test_default_deploy_creates_named_functions_with_their_roles_and_logs(stack_
     assert "latchkey-qa-tokens" in boto("dynamodb").list_tables()["TableNames"]
 
 
+@pytest.mark.slow
 def test_concurrent_deploys_of_a_stage_are_serialised(endpoint, boto):
     import click
 
@@ -883,6 +912,7 @@ def test_concurrent_deploys_of_a_stage_are_serialised(endpoint, boto):
         ssm.get_parameter(Name="/latchkey/locktest/deploy-lock")
 
 
+@pytest.mark.slow
 def test_default_deploy_refuses_a_stage_of_the_chalice_path(deployed, endpoint):
     project, result = deployed
     assert result.returncode == 0
@@ -920,6 +950,7 @@ def test_authorizer_credentials_reach_the_definition(monkeypatch):
     assert "authorizerCredentials" not in TOKEN_AUTHORIZER.to_swagger()["x-amazon-apigateway-authorizer"]
 
 
+@pytest.mark.slow
 def test_chalice_path_creates_the_authorizer_invoke_role_before_the_api(deployed, boto):
     _, result = deployed
     assert result.returncode == 0

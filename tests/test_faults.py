@@ -132,6 +132,7 @@ def kinds_for(operation):
 
 
 @pytest.mark.parametrize("flow_class", FLOWS, ids=lambda f: f.__name__)
+@pytest.mark.slow  # each step x each kind of failure
 def test_faults_every_step_of_token_writes_is_503_or_harmless(api, make, admin, faults, flow_class):
     flow = flow_class(api, make, admin)
     state = flow.setup()
@@ -233,6 +234,7 @@ def admin_steps(faults, action):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow  # each step of the fan-out
 def test_faults_disable_user_fan_out_resumes(api, make, admin, faults, kind):
     """A failed fan-out raises Unavailable (the CLI says so); running it again
     finishes it. In between, the user's leftover tokens reach nothing."""
@@ -263,6 +265,7 @@ def test_faults_disable_user_fan_out_resumes(api, make, admin, faults, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow  # each step of the fan-out
 def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind):
     make.repo("gh/acme/probe")
     for _ in range(2):

@@ -36,6 +36,8 @@ from tests.helpers import (
     tally,
 )
 
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # the local server, minutes of cases
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_RUN = int(os.environ.get("LATCHKEY_FUZZ_EXAMPLES", "10"))
 # Without a valid token the authorizer answers before any route parses its

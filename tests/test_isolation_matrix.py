@@ -5,6 +5,8 @@ alike.
 """
 import json
 
+import pytest
+
 from tests.helpers import is_web_console, normalized, tally
 from tests.isolation_rows import (
     CALLER_KINDS,
@@ -47,6 +49,7 @@ def call(client, callers, kind, method, path, body):
     return response, (json.loads(response.body) if response.body else None)
 
 
+@pytest.mark.slow  # 630 cells
 def test_isolation_matrix(client, callers):
     implemented = {(m, normalized(p)) for m, p in protected_routes()}
     failures, cells, skipped = [], 0, []
@@ -102,6 +105,7 @@ def test_public_routes_answer_every_caller_alike(client, callers, monkeypatch):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow  # 126 cells
 def test_isolation_matrix_scoped_project_tokens(client, callers):
     """Every protected route x each single-scope project token of widgets."""
     failures, cells = [], 0

@@ -20,6 +20,8 @@ from tests.helpers import tally
 from tests.invariants import assert_tokens_consistent
 
 THREADS = 12
+# Real threads against a real moto server, many rounds each.
+pytestmark = pytest.mark.slow
 
 
 def together(functions):
