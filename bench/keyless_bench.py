@@ -20,7 +20,8 @@ from bench.stats import summary
 def measure(rounds: int) -> dict:
     from moto import mock_aws
 
-    from tests.keyless_world import Clock, github_claims
+    from tests.helpers import Clock
+    from tests.keyless_world import github_claims
     from tests.oidc_issuer import LocalIssuer
 
     with mock_aws(), LocalIssuer() as issuer:

@@ -35,7 +35,7 @@ ITEM_WRITES = [
     "dynamodb:BatchWriteItem",
 ]
 # Exactly the S3 calls the API makes, and the action each needs. The policy
-# grants the actions of these calls and nothing else (tests/test_policies.py
+# grants the actions of these calls and nothing else (tests/test_infra_policies.py
 # checks it against the calls in chalicelib/): `s3:DeleteObject` is for
 # deleting a repository's uploads (issue 11's repository deletion).
 S3_CALL_ACTIONS = {

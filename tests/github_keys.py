@@ -4,11 +4,11 @@ over the raw body bytes, base64 DER in `Github-Public-Key-Signature`, the
 key's id in `Github-Public-Key-Identifier` (GitHub's partner program docs)."""
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.helpers import JsonHandler, JsonServer
 
 
 def p256_key():
@@ -20,7 +20,7 @@ def pem(private_key) -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-class LocalGithubKeys:
+class LocalGithubKeys(JsonServer):
     def __init__(self):
         self.keys = {"key-a": p256_key()}
         self.unpublished: set[str] = set()
@@ -28,33 +28,15 @@ class LocalGithubKeys:
         self.fail = False
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 owner.fetches += 1
-                status = 503 if owner.fail else 200
-                body = json.dumps({"public_keys": [
+                self.send_json(503 if owner.fail else 200, {"public_keys": [
                     {"key_identifier": kid, "key": pem(key), "is_current": True}
-                    for kid, key in owner.keys.items() if kid not in owner.unpublished]}).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                    for kid, key in owner.keys.items() if kid not in owner.unpublished]})
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/meta/public_keys/secret_scanning"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/meta/public_keys/secret_scanning"
 
     def sign(self, body: bytes, kid: str = "key-a", key=None) -> dict:
         signing_key = key if key is not None else self.keys[kid]

@@ -1,10 +1,8 @@
 """Shared by the keyless CI tests: GitHub- and GitLab-shaped issuers on
-127.0.0.1, settings that trust them, a movable clock for the exchange and the
-authorizer, and GitHub-shaped claims (as in GitHub's documentation of the
+127.0.0.1, settings that trust them, and GitHub-shaped claims (as in GitHub's documentation of the
 Actions OIDC token: every id claim is a string)."""
 import dataclasses
 import uuid
-from datetime import datetime, timedelta, timezone
 
 from chalicelib.settings import CiIssuer, get_settings
 
@@ -14,17 +12,6 @@ GITHUB_REPOSITORY_ID = "2002"
 GITHUB_OWNER_ID = "1001"
 GITLAB_PROJECT_ID = "77"
 GITLAB_NAMESPACE_ID = "55"
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
 
 
 def github_claims(**overrides) -> dict:

@@ -1,6 +1,5 @@
 """Run `scripts/run_local.py` (what `make run` runs) as a subprocess on free
 127.0.0.1 ports with its own state file, for tests that talk real HTTP."""
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import requests
 
 from scripts.ports import free_port, interrupt
+from tests.helpers import shell_environ
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,10 +33,8 @@ class LocalServer:
     def start(self, timeout: float = 60) -> "LocalServer":
         # The server's own environment, as a new shell would give it: no test
         # AWS settings leak in (it points itself at its embedded endpoint).
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
-        env = {k: v for k, v in env.items() if not k.startswith("OIDC_")}
-        env.update(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), LOCAL_IDP_PORT=str(self.idp_port),
-                   LATCHKEY_STATE_FILE=str(self.state_file), **self.extra_env)
+        env = shell_environ(PORT=str(self.port), LOCAL_AWS_PORT=str(self.aws_port), LOCAL_IDP_PORT=str(self.idp_port),
+                            LATCHKEY_STATE_FILE=str(self.state_file), **self.extra_env)
         self.process = subprocess.Popen(
             [sys.executable, "-u", "scripts/run_local.py"], cwd=PROJECT_DIR, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

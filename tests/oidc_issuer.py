@@ -3,14 +3,14 @@ a discovery document and a JWKS served over real HTTP, and `mint()` to sign
 ID tokens with them (or to forge ones that must be refused)."""
 import base64
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.helpers import JsonHandler, JsonServer
 
 
 def rsa_key():
@@ -34,7 +34,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class LocalIssuer:
+class LocalIssuer(JsonServer):
     """Start with `start()`, stop with `stop()` (or use as a context manager).
 
     `issuer` is its URL (`http://127.0.0.1:<port>`); `requests` counts the
@@ -48,23 +48,8 @@ class LocalIssuer:
         self.requests: dict[str, int] = {}
         self.path = path
         self.fail = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> "LocalIssuer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        super().__init__(self._handler())
+        self.issuer = f"http://127.0.0.1:{self.port}{path}"
 
     @property
     def jwks_uri(self) -> str:
@@ -97,27 +82,16 @@ class LocalIssuer:
     def _handler(self):
         issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 issuer.requests[self.path] = issuer.requests.get(self.path, 0) + 1
                 if issuer.fail:
-                    return self._send(503, {"error": "down"})
+                    return self.send_json(503, {"error": "down"})
                 if self.path == issuer.path + "/.well-known/openid-configuration":
-                    return self._send(200, {"issuer": issuer.issuer, "jwks_uri": issuer.jwks_uri,
-                                            "id_token_signing_alg_values_supported": ["RS256"]})
+                    return self.send_json(200, {"issuer": issuer.issuer, "jwks_uri": issuer.jwks_uri,
+                                                "id_token_signing_alg_values_supported": ["RS256"]})
                 if self.path == issuer.path + "/jwks":
-                    return self._send(200, issuer.jwks())
-                return self._send(404, {"error": "not found"})
-
-            def _send(self, status, body):
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args):
-                pass
+                    return self.send_json(200, issuer.jwks())
+                return self.send_json(404, {"error": "not found"})
 
         return Handler

@@ -4,7 +4,8 @@ a CI identity token, GitHub's signature, a token's value)."""
 import json
 
 from tests.github_keys import LocalGithubKeys, report
-from tests.keyless_world import Clock, github_claims, install, keyless_settings
+from tests.helpers import Clock
+from tests.keyless_world import github_claims, install, keyless_settings
 from tests.oidc_issuer import LocalIssuer
 
 _servers: dict = {}

@@ -2,8 +2,11 @@
 record without the token, readable by the right people, newest first."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from chalicelib.models.audit import AuditEvent
 from chalicelib.wiring import Root
+from tests.helpers import Clock
 
 EVENTS = "/api/v3/user/tokens/events"
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
@@ -217,6 +220,7 @@ def test_audit_refused_uses_of_one_token_fold_into_one_event_per_interval(api, m
     assert [(e["count"], e["reason"]) for e in expired] == [(1, "expired")]
 
 
+@pytest.mark.slow  # a fault per step of every route
 def test_audit_refused_by_routes_folds_per_reason(api, make, faults):
     make.repo()
     make.repo("gh/acme/secret")
@@ -236,12 +240,6 @@ def test_audit_folded_requests_are_counted_into_the_next_interval(make, aws):
     interval are counted into the token's next event for that reason."""
     from chalicelib.authorizer import TokenAuthorizer
     from chalicelib.models.audit import user_stream
-
-    class Clock:
-        now = datetime.now(timezone.utc)
-
-        def __call__(self):
-            return self.now
 
     clock = Clock()
     alice = make.user()

@@ -1,6 +1,6 @@
 """The authorizer on its own: REQUEST events in, API Gateway policies out."""
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -22,24 +22,11 @@ def effect(decision):
     return decision["policyDocument"]["Statement"][0]["Effect"]
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-
 class ExplodingStore:
     """A store that must not be called."""
 
     def find(self, digest):
         raise AssertionError("the store was read")
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# The whole bench, quick: moto in-process and a moto server, a cold start, HTTP.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_bench_quick_run_writes_the_report(tmp_path):

@@ -7,12 +7,12 @@ code. Checked in fresh interpreters, as a Lambda cold start would be.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from scripts.ports import free_port
+from tests.helpers import shell_environ
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,11 +40,8 @@ print(json.dumps(seen))
 
 def probe(**env) -> dict:
     """Run PROBE in a fresh interpreter, as a Lambda function of this app."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+    environ = shell_environ(
+        fake_aws=True,
         AWS_LAMBDA_FUNCTION_NAME="latchkey-dev-token_authorizer",
         AWS_MAX_ATTEMPTS="1",
         # Nothing listens there: the one read fails at once, after its imports.

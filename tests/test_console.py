@@ -13,14 +13,10 @@ import requests
 
 from chalicelib import session_cookie
 from chalicelib.settings import SettingsError, from_environ, get_settings
+from tests.helpers import is_web_console
+from tests.isolation_rows import CALLER_KINDS
 
 REPO = "/console/gh/acme/widgets"
-
-
-def is_web_console(path: str) -> bool:
-    """Routes of the web console (HTML for people), not of the API: the OpenAPI
-    contract and the token isolation matrix leave them to this module."""
-    return path == "/docs" or path.startswith(("/console", "/static/"))
 
 
 class Console:
@@ -103,8 +99,6 @@ def test_no_token_of_any_kind_opens_any_console_page(client, callers):
     """The console's row of the isolation matrix: every protected console route
     x every token caller: sent to sign in, never served."""
     from app import app
-
-    from tests.conftest import CALLER_KINDS
 
     routes = [(method, path) for path, methods in app.routes.items() for method, entry in methods.items()
               if is_web_console(path) and entry.authorizer is not None]

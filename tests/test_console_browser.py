@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import shell_environ
 from tests.localserver import PROJECT_DIR, LocalServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.e2e]
@@ -33,8 +34,7 @@ CHECKED: set[str] = set()  # kinds of page axe has passed
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     server = LocalServer(tmp_path_factory.mktemp("console") / "state.json").start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
-    env.update(LOCAL_AWS_PORT=str(server.aws_port))
+    env = shell_environ(LOCAL_AWS_PORT=str(server.aws_port))
     # What `manage.py create-user` and `grant` do, in one process (one start-up, not two).
     seed = ("from scripts import stage_env; stage_env.configure('dev', local=True); "
             "from chalicelib.wiring import root; a = root().admin; "
@@ -131,6 +131,13 @@ class Visit:
         cookies = str(self.context.cookies())
         return value in self.page.url or value in storage or value in cookies
 
+    def assert_copied(self, value: str) -> None:
+        """After Copy: the page says so, the clipboard holds `value`, and
+        neither the URL, a cookie nor web storage does."""
+        self.page.get_by_text("Copied to the clipboard.").wait_for()
+        assert self.page.evaluate("() => navigator.clipboard.readText()") == value
+        assert not self.stored_anywhere(value)
+
     def close(self) -> None:
         self.context.close()
 
@@ -138,6 +145,12 @@ class Visit:
 def api_call(service, path: str, token: str):
     header = "project-token" if token.startswith("lkp_") else "api-token"
     return service.request("GET", path, headers={header: token})
+
+
+def assert_gone(service, path: str, token: str) -> None:
+    """The very next call with the revoked `token` gets 404 {"error":"not found"}."""
+    answer = api_call(service, path, token)
+    assert (answer.status_code, answer.json()) == (404, {"error": "not found"})
 
 
 def test_account_api_tokens_end_to_end_keyboard_only(browser, service):
@@ -165,9 +178,7 @@ def test_account_api_tokens_end_to_end_keyboard_only(browser, service):
     visit.check("api-token-created")
     visit.tab_to("Copy")
     visit.page.keyboard.press("Enter")
-    visit.page.get_by_text("Copied to the clipboard.").wait_for()
-    assert visit.page.evaluate("() => navigator.clipboard.readText()") == value
-    assert not visit.stored_anywhere(value)
+    visit.assert_copied(value)
 
     assert api_call(service, "/api/v3/user", value).json()["data"]["mainEmail"] == "demo@example.com"
 
@@ -184,8 +195,7 @@ def test_account_api_tokens_end_to_end_keyboard_only(browser, service):
     visit.page.wait_for_url("**/access-management?revoked=browser-laptop")
     assert visit.page.get_by_role("row", name="browser-laptop").count() == 0
 
-    answer = api_call(service, "/api/v3/user", value)
-    assert (answer.status_code, answer.json()) == (404, {"error": "not found"})
+    assert_gone(service, "/api/v3/user", value)
     visit.close()
 
 
@@ -211,9 +221,7 @@ def test_project_api_tokens_end_to_end(browser, service):
     assert value.startswith("lkp_")
     visit.check("project-api-token-created")
     visit.page.get_by_role("button", name="Copy").click()
-    visit.page.get_by_text("Copied to the clipboard.").wait_for()
-    assert visit.page.evaluate("() => navigator.clipboard.readText()") == value
-    assert not visit.stored_anywhere(value)
+    visit.assert_copied(value)
 
     answer = api_call(service, "/api/v3/organizations/gh/demo/repositories/hello", value)
     assert answer.status_code == 200 and answer.json()["data"]["name"] == "hello"
@@ -230,8 +238,7 @@ def test_project_api_tokens_end_to_end(browser, service):
     visit.page.wait_for_url("**/integrations?deleted=ci-uploads")
     assert visit.page.get_by_role("button", name="Delete ci-uploads").count() == 0
 
-    answer = api_call(service, "/api/v3/organizations/gh/demo/repositories/hello", value)
-    assert (answer.status_code, answer.json()) == (404, {"error": "not found"})
+    assert_gone(service, "/api/v3/organizations/gh/demo/repositories/hello", value)
     visit.close()
 
 

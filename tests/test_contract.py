@@ -2,7 +2,7 @@
 
 - every implemented route is documented (hard failure);
 - every documented route is implemented, or listed in `PENDING_ROUTES`
-  (routes of branches not merged yet); a route both implemented and still
+  (tests/helpers.py: routes of branches not merged yet); a route both implemented and still
   pending fails, so the list only shrinks — the lead empties it after merging;
 - every documented answer of every implemented route is produced here by a
   real request through chalice.test.Client, and its body matches the
@@ -10,63 +10,26 @@
 """
 import json
 import os
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import CALLER_KINDS
-from tests.test_isolation_matrix import ROWS, deleted_id, expected_row, normalized
-
-DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "chalicelib" / "openapi.json").read_text())
-
-# Documented, implemented on another branch. Empty since every branch is
-# merged; a route documented but not implemented must now be implemented.
-PENDING_ROUTES: set[tuple[str, str]] = set()
+from tests.helpers import (
+    DOCUMENT,
+    PENDING_ROUTES,
+    by_shape,
+    documented_routes,
+    implemented_routes,
+    normalized,
+    operation,
+    resolve,
+    tally,
+)
+from tests.isolation_rows import CALLER_KINDS, ROWS, deleted_id, expected_row
 
 # Bodies past each route's limit (413).
 TOO_LARGE = {"/api/v3": 16 * 1024 + 1, "/2.0": 6_000_000 + 1,
              "/api/v3/organizations/{provider}/{org}/repositories/{repo}/analysis/configuration": 256 * 1024 + 1}
-
-
-def implemented_routes() -> set[tuple[str, str]]:
-    """Every route of the API (the console's HTML pages, /docs and /static are
-    the web console, not the API: tests/test_console.py holds them)."""
-    from app import app
-
-    from tests.test_console import is_web_console
-
-    return {(method, path) for path, methods in app.routes.items() for method in methods
-            if not is_web_console(path)}
-
-
-def documented_routes() -> set[tuple[str, str]]:
-    return {(method.upper(), path) for path, operations in DOCUMENT["paths"].items() for method in operations}
-
-
-def _n(routes):
-    return {(method, normalized(path)) for method, path in routes}
-
-
-def resolve(node):
-    """`node` with every local `$ref` of the document replaced by its target."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target = DOCUMENT
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part]
-            return resolve(target)
-        return {key: resolve(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [resolve(value) for value in node]
-    return node
-
-
-def operation(method: str, route: str) -> dict:
-    for path, operations in DOCUMENT["paths"].items():
-        if normalized(path) == normalized(route) and method.lower() in operations:
-            return resolve(operations[method.lower()])
-    raise KeyError((method, route))
 
 
 # -- the document and the routes ----------------------------------------------
@@ -78,22 +41,22 @@ def test_openapi_document_is_valid_openapi():
 
 
 def test_openapi_every_implemented_route_is_documented():
-    missing = sorted(_n(implemented_routes()) - _n(documented_routes()))
+    missing = sorted(by_shape(implemented_routes()) - by_shape(documented_routes()))
     assert not missing, f"implemented but not in chalicelib/openapi.json: {missing}"
 
 
 def test_openapi_every_documented_route_is_implemented_or_pending():
-    unimplemented = _n(documented_routes()) - _n(implemented_routes())
-    unexplained = sorted(unimplemented - _n(PENDING_ROUTES))
+    unimplemented = by_shape(documented_routes()) - by_shape(implemented_routes())
+    unexplained = sorted(unimplemented - by_shape(PENDING_ROUTES))
     assert not unexplained, f"documented, not implemented, not in PENDING_ROUTES: {unexplained}"
-    print(f"\nOpenAPI: {len(documented_routes())} operations documented, "
-          f"{len(documented_routes()) - len(unimplemented)} implemented here, {len(unimplemented)} pending")
+    tally("OpenAPI operations documented", len(documented_routes()))
+    tally("OpenAPI operations pending", len(unimplemented))
 
 
 def test_openapi_pending_routes_only_shrink():
-    done = sorted(_n(PENDING_ROUTES) & _n(implemented_routes()))
+    done = sorted(by_shape(PENDING_ROUTES) & by_shape(implemented_routes()))
     assert not done, f"implemented now: remove from PENDING_ROUTES: {done}"
-    undocumented = sorted(_n(PENDING_ROUTES) - _n(documented_routes()))
+    undocumented = sorted(by_shape(PENDING_ROUTES) - by_shape(documented_routes()))
     assert not undocumented, f"PENDING_ROUTES not in the document: {undocumented}"
 
 
@@ -116,7 +79,7 @@ def test_openapi_served_without_token(api, aws):
 
 def documented_answers():
     """(method, route, status) for every documented answer of an implemented route."""
-    implemented = _n(implemented_routes())
+    implemented = by_shape(implemented_routes())
     for method, path in sorted(documented_routes()):
         if (method, normalized(path)) in implemented:
             for status in operation(method, path)["responses"]:
@@ -165,7 +128,7 @@ def world():
     from chalice.test import Client
     from moto import mock_aws
 
-    from tests.conftest import Made, build_callers
+    from tests.helpers import Made, build_callers
 
     with mock_aws():
         from chalicelib.store.tables import ensure_tables
@@ -180,6 +143,60 @@ def world():
             yield client, callers
 
 
+def _success_target(method, route):
+    """The `SUCCESS_TARGETS` entry of `method route` (any parameter names), or None."""
+    return next((make for (m, r), make in SUCCESS_TARGETS.items()
+                 if (m, normalized(r)) == (method, normalized(route))), None)
+
+
+def _succeed(client, method, route, path, callers, body):
+    """A success where the matrix's caller or target would not get one (None
+    where it would): a fresh caller, or a target the caller may act on."""
+    if (method, route) in FRESH_CALLER:
+        fresh = {"api-token": callers.make.user(f"{os.urandom(4).hex()}@x.example").token()}
+        return _send(client, method, path, fresh, body)
+    make_target = _success_target(method, route)
+    if make_target is not None:
+        return _send(client, method, make_target(callers), callers.headers("org_admin"), body)
+    return None
+
+
+def _conflict(client, method, route, target, callers, body):
+    """409: the same token rotated twice, or the same name (or publisher) twice."""
+    if route.endswith("/rotate"):
+        make_target = _success_target(method, route)
+        target = make_target(callers) if make_target is not None else target
+    else:
+        body = CONFLICT_BODIES.get((method, route), {"name": "twice"})
+    _send(client, method, target, callers.headers("org_admin"), body)
+    return _send(client, method, target, callers.headers("org_admin"), body)
+
+
+def _too_large(client, method, route, target, callers):
+    """413: a body one byte past the route's limit."""
+    size = TOO_LARGE[max((prefix for prefix in TOO_LARGE if route.startswith(prefix)), key=len)]
+    return _send(client, method, target, callers.headers("org_admin"), b"{" + b" " * size + b"}")
+
+
+def _break(status, monkeypatch):
+    """Make the next request fail inside: a bug (500) or a throttled table (503)."""
+    if status == 500:
+        from chalicelib.api import http
+
+        def broken(request):
+            raise RuntimeError("injected by test_contract")
+
+        monkeypatch.setattr(http, "current_principal", broken)
+    else:
+        from chalicelib.errors import Unavailable
+        from chalicelib.store.tokens import TokenStore
+
+        def throttled(self, digest):
+            raise Unavailable()
+
+        monkeypatch.setattr(TokenStore, "find", throttled)
+
+
 def produce(status, method, route, client, callers, monkeypatch):
     """A request answered `status` by `method route`, and the answer."""
     if route == "/openapi.json":
@@ -189,47 +206,18 @@ def produce(status, method, route, client, callers, monkeypatch):
     if (method, route) in SCENARIOS:
         return SCENARIOS[(method, route)](status, client, callers, monkeypatch)
     path, body, columns = _row(method, route)
-    if 200 <= status < 300 and (method, route) in FRESH_CALLER:
-        return _send(client, method, path, {"api-token": callers.make.user(f"{os.urandom(4).hex()}@x.example").token()},
-                     body)
-    if 200 <= status < 300 and (method, normalized(route)) in _n(SUCCESS_TARGETS):
-        make_target = next(
-            p for (m, r), p in SUCCESS_TARGETS.items() if (m, normalized(r)) == (method, normalized(route))
-        )
-        return _send(client, method, make_target(callers), callers.headers("org_admin"), body)
-    expected = expected_row(columns)
+    succeeded = _succeed(client, method, route, path, callers, body) if 200 <= status < 300 else None
+    if succeeded is not None:
+        return succeeded
     target = path(callers) if callable(path) else path
-    org_admin = callers.headers("org_admin")
-    if status == 409 and route.endswith("/rotate"):  # the same token rotated twice
-        if (method, normalized(route)) in _n(SUCCESS_TARGETS):
-            target = next(p for (m, r), p in SUCCESS_TARGETS.items()
-                          if (m, normalized(r)) == (method, normalized(route)))(callers)
-        _send(client, method, target, org_admin, body)
-        return _send(client, method, target, org_admin, body)
-    if status == 409:  # the same name (or publisher) twice
-        twice = CONFLICT_BODIES.get((method, route), {"name": "twice"})
-        _send(client, method, target, org_admin, twice)
-        return _send(client, method, target, org_admin, twice)
+    if status == 409:
+        return _conflict(client, method, route, target, callers, body)
     if status == 413:
-        size = TOO_LARGE[max((prefix for prefix in TOO_LARGE if route.startswith(prefix)), key=len)]
-        return _send(client, method, target, org_admin, b"{" + b" " * size + b"}")
-    if status == 500:
-        from chalicelib.api import http
-
-        def broken(request):
-            raise RuntimeError("injected by test_contract")
-
-        monkeypatch.setattr(http, "current_principal", broken)
-        return _send(client, method, target, org_admin, body)
-    if status == 503:
-        from chalicelib.errors import Unavailable
-        from chalicelib.store.tokens import TokenStore
-
-        def throttled(self, digest):
-            raise Unavailable()
-
-        monkeypatch.setattr(TokenStore, "find", throttled)
-        return _send(client, method, target, org_admin, body)
+        return _too_large(client, method, route, target, callers)
+    if status in (500, 503):
+        _break(status, monkeypatch)
+        return _send(client, method, target, callers.headers("org_admin"), body)
+    expected = expected_row(columns)
     kind = next((k for k in CALLER_KINDS if expected[k] == status), None)
     if kind is None:
         raise LookupError(f"no scenario answers {status} for {method} {route}")

@@ -23,14 +23,13 @@ import pytest
 from chalicelib.functions import TOKEN_AUTHORIZER_LOGICAL_ID, TOKEN_AUTHORIZER_NAME
 from chalicelib.refusals import GATEWAY_RESPONSES, render_template
 from scripts.ports import free_port
+from tests.helpers import shell_environ
 
 # moto's CloudFormation skips the TLS-only bucket policy (checked on the template instead).
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy")
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-STAGE_VARIABLES = ("TOKENS_TABLE", "DIRECTORY_TABLE", "UPLOADS_TABLE", "UPLOADS_BUCKET", "AUDIT_TABLE",
-                   "LATCHKEY_RESOURCE_PREFIX", "AWS_ENDPOINT_URL", "AWS_PROFILE")
 
 
 def project_copy(target: Path) -> Path:
@@ -49,11 +48,7 @@ def project_copy(target: Path) -> Path:
 
 
 def clean_env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in STAGE_VARIABLES}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               PATH=f"{BIN}:{os.environ.get('PATH', '')}")
-    env.update(extra)
-    return env
+    return shell_environ(fake_aws=True, PATH=f"{BIN}:{os.environ.get('PATH', '')}", **extra)
 
 
 def make(project: Path, target: str, stage: str, path: str = "stack", **env) -> subprocess.CompletedProcess:
@@ -95,6 +90,7 @@ def packaged_with_domain(tmp_path_factory):
     return path, json.loads(path.read_text()), result.stdout
 
 
+@pytest.mark.slow
 def test_package_with_a_domain_serves_the_stage_at_its_root(packaged_with_domain):
     from infra.domain import DOMAIN_LOGICAL_ID, MAPPING_LOGICAL_ID
 
@@ -120,6 +116,7 @@ def test_package_with_a_domain_serves_the_stage_at_its_root(packaged_with_domain
     assert f"clients' base URL: https://{DOMAIN}" in output and "us-east-1" in output
 
 
+@pytest.mark.slow
 def test_package_without_a_domain_says_why_one_is_needed(packaged):
     from infra.domain import DOMAIN_LOGICAL_ID
 
@@ -220,11 +217,13 @@ def resources_of(template, kind):
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
+@pytest.mark.slow
 def test_package_template_passes_cfn_lint(packaged):
     result = subprocess.run([str(BIN / "cfn-lint"), str(packaged[0])], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_package_every_protected_route_uses_the_authorizer(swagger):
     from app import app
 
@@ -249,6 +248,7 @@ def test_package_every_protected_route_uses_the_authorizer(swagger):
         ("GET", "/console/signin"), ("GET", "/console/callback")}
 
 
+@pytest.mark.slow
 def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swagger):
     definition = swagger["securityDefinitions"][TOKEN_AUTHORIZER_NAME]["x-amazon-apigateway-authorizer"]
     assert definition["type"] == "request"
@@ -263,6 +263,7 @@ def test_package_authorizer_is_a_request_authorizer_without_cache(packaged, swag
     assert permission["SourceArn"]["Fn::Sub"].endswith("${RestAPI}/authorizers/*")
 
 
+@pytest.mark.slow
 def test_package_gateway_responses_answer_like_the_local_gateway(swagger):
     responses = swagger["x-amazon-apigateway-gateway-responses"]
     assert set(responses) == set(GATEWAY_RESPONSES) | {"DEFAULT_4XX", "DEFAULT_5XX"}
@@ -292,6 +293,7 @@ def _resource_text(resource) -> str:
     return resource if isinstance(resource, str) else json.dumps(resource)
 
 
+@pytest.mark.slow
 def test_package_policies_name_no_wildcard_resource(packaged):
     roles = resources_of(packaged[1], "AWS::IAM::Role")
     # One role per function, and API Gateway's own for writing access logs
@@ -318,6 +320,7 @@ def test_package_policies_name_no_wildcard_resource(packaged):
                     assert "*" not in bucket_part, (name, resource)
 
 
+@pytest.mark.slow
 def test_package_authorizer_may_only_read_record_last_use_and_append_audit_events(packaged):
     role = packaged[1]["Resources"]["TokenAuthorizerRole"]
     by_action = {}
@@ -343,6 +346,7 @@ def _table_arn(name):
     return {"Fn::Sub": f"{prefix}:table/latchkey-prod-{name}"}
 
 
+@pytest.mark.slow
 def test_package_has_the_console_user_pool_its_domain_and_a_pkce_client(packaged):
     template = packaged[1]
     (pool,) = resources_of(template, "AWS::Cognito::UserPool").values()
@@ -362,6 +366,7 @@ def test_package_has_the_console_user_pool_its_domain_and_a_pkce_client(packaged
     assert "OIDC_ISSUER" not in json.dumps(template["Resources"]["TokenAuthorizer"])
 
 
+@pytest.mark.slow
 def test_package_bucket_is_private_encrypted_versioned_and_tls_only(packaged):
     resources = packaged[1]["Resources"]
     bucket = resources["UploadsBucket"]["Properties"]
@@ -375,6 +380,7 @@ def test_package_bucket_is_private_encrypted_versioned_and_tls_only(packaged):
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+@pytest.mark.slow
 def test_package_has_a_table_per_model_with_its_keys_and_indexes(packaged):
     from chalicelib.store.tables import TABLE_MODELS
 
@@ -396,6 +402,7 @@ def test_package_has_a_table_per_model_with_its_keys_and_indexes(packaged):
             i["index_name"] for i in schema["global_secondary_indexes"])
 
 
+@pytest.mark.slow
 def test_package_functions_are_sized_per_function(packaged):
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     resources = packaged[1]["Resources"]
@@ -488,21 +495,31 @@ def function_state(boto, name):
     return {key: configuration.get(key) for key in keys}
 
 
-def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deployed):
-    _, result = deployed
+def succeeded_saying(result, *lines) -> str:
+    """`result`'s output, once it is known to have succeeded and to hold each of `lines`."""
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    for line in ("[stack] latchkey-dev-data: CREATE_COMPLETE",
-                 "[env] stage variables name the stack's",
-                 "[chalice] functions latchkey-dev and latchkey-dev-token_authorizer exist",
-                 "[authorizer] SKIPPED (local endpoint): needs the REST API",
-                 "[responses] SKIPPED (local endpoint): needs the REST API",
-                 "[deployment] SKIPPED (local endpoint): needs the REST API",
-                 "REHEARSAL: stack, stage variables, roles and functions done",
-                 '[domain] no custom domain: the Scala coverage reporter', 'new URL(new URL(base), "/2.0")'):
+    for line in lines:
         assert line in output, output
+    return output
 
 
+@pytest.mark.slow
+def test_deploy_rehearsal_does_what_moto_supports_and_says_what_it_skipped(deployed):
+    _, result = deployed
+    succeeded_saying(
+        result,
+        "[stack] latchkey-dev-data: CREATE_COMPLETE",
+        "[env] stage variables name the stack's",
+        "[chalice] functions latchkey-dev and latchkey-dev-token_authorizer exist",
+        "[authorizer] SKIPPED (local endpoint): needs the REST API",
+        "[responses] SKIPPED (local endpoint): needs the REST API",
+        "[deployment] SKIPPED (local endpoint): needs the REST API",
+        "REHEARSAL: stack, stage variables, roles and functions done",
+        '[domain] no custom domain: the Scala coverage reporter', 'new URL(new URL(base), "/2.0")')
+
+
+@pytest.mark.slow
 def test_deploy_creates_the_tables_and_bucket(deployed, boto):
     from chalicelib.store.tables import TABLE_MODELS
 
@@ -516,6 +533,7 @@ def test_deploy_creates_the_tables_and_bucket(deployed, boto):
     assert "latchkey-dev-uploads" in [b["Name"] for b in boto("s3").list_buckets()["Buckets"]]
 
 
+@pytest.mark.slow
 def test_deploy_gives_each_function_its_role_sizing_and_stage_variables(deployed, boto):
     api = function_state(boto, "latchkey-dev")
     authorizer = function_state(boto, "latchkey-dev-token_authorizer")
@@ -532,6 +550,7 @@ def test_deploy_gives_each_function_its_role_sizing_and_stage_variables(deployed
     assert not any(":s3:" in r for r in resources)
 
 
+@pytest.mark.slow
 def test_deploy_rerun_changes_nothing_and_second_stage_spares_the_first(deployed, boto, endpoint):
     project, _ = deployed
     cfn = boto("cloudformation")
@@ -559,6 +578,7 @@ def test_deploy_rerun_changes_nothing_and_second_stage_spares_the_first(deployed
     assert "latchkey-prod-tokens" in boto("dynamodb").list_tables()["TableNames"]
 
 
+@pytest.mark.slow
 def test_post_api_steps_wire_authorizer_responses_and_deployment(deployed, boto):
     """What follows `chalice deploy` on AWS, run against a REST API built in moto."""
     from infra.arns import ConcreteArns
@@ -600,6 +620,7 @@ def test_post_api_steps_wire_authorizer_responses_and_deployment(deployed, boto)
     assert apigateway.get_stage(restApiId=rest_api_id, stageName="api")["stageName"] == "api"
 
 
+@pytest.mark.slow
 def test_verify_methods_protected_refuses_an_open_method(boto):
     import click
 
@@ -613,6 +634,7 @@ def test_verify_methods_protected_refuses_an_open_method(boto):
         verify_methods_protected(apigateway, rest_api_id)
 
 
+@pytest.mark.slow
 def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto, endpoint, monkeypatch, tmp_path):
     """The whole `deploy` command as on AWS, with Chalice's REST API step stood in
     for by a REST API built in moto (wrong authorizer URI and TTL, every app
@@ -675,6 +697,7 @@ def test_deploy_command_finishes_the_api_when_chalice_creates_it(deployed, boto,
     assert json.loads(saved)["resources"][0]["rest_api_id"] == rest_api["id"]
 
 
+@pytest.mark.slow
 def test_restore_chalice_state_gives_a_fresh_clone_the_stage_record(deployed, boto, endpoint, tmp_path):
     """A clone without .chalice/deployed/ must update the stage's REST API, not create another."""
     from infra.deploy_chalice import ChaliceDeployer
@@ -712,6 +735,7 @@ def test_deploy_refuses_a_certificate_of_another_region(tmp_path, monkeypatch):
     assert "CERTIFICATE_ARN is in eu-west-1, the stage in us-east-1" in result.output
 
 
+@pytest.mark.slow
 def test_package_sweeper_runs_daily_with_its_own_role(packaged):
     """Issue 16: the sweeper is a scheduled function in the deployed stack."""
     resources = packaged[1]["Resources"]
@@ -728,6 +752,7 @@ def test_package_sweeper_runs_daily_with_its_own_role(packaged):
 # -- operations in the template (infra/operations.py) ---------------------------------------
 
 
+@pytest.mark.slow
 def test_package_every_function_keeps_its_logs_for_the_retention_setting(packaged):
     template = packaged[1]
     assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
@@ -743,6 +768,7 @@ def test_package_every_function_keeps_its_logs_for_the_retention_setting(package
     assert names == {"latchkey-prod", f"latchkey-prod-{TOKEN_AUTHORIZER_NAME}", "latchkey-prod-sweeper"}
 
 
+@pytest.mark.slow
 def test_package_api_stage_has_json_access_logs_throttling_and_tracing(packaged):
     resources = packaged[1]["Resources"]
     api = resources["RestAPI"]["Properties"]
@@ -763,6 +789,7 @@ def test_package_api_stage_has_json_access_logs_throttling_and_tracing(packaged)
         "Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
 
 
+@pytest.mark.slow
 def test_package_optional_web_acl_limits_each_address(packaged):
     template = packaged[1]
     assert template["Parameters"]["WafRateLimit"]["Default"] == 0  # off unless set
@@ -779,6 +806,7 @@ def test_package_optional_web_acl_limits_each_address(packaged):
     assert str(CODACY_RATE_PER_5_MINUTES) in template["Parameters"]["WafRateLimit"]["Description"]
 
 
+@pytest.mark.slow
 def test_package_alarms_cover_5xx_rate_authorizer_errors_and_throttles(packaged):
     alarms = resources_of(packaged[1], "AWS::CloudWatch::Alarm")
     by_metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"],
@@ -802,6 +830,7 @@ def test_package_alarms_cover_5xx_rate_authorizer_errors_and_throttles(packaged)
         assert alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
 
 
+@pytest.mark.slow
 def test_package_reports_its_size_and_leaves_out_the_runtimes_sdk(packaged):
     import zipfile
 
@@ -830,18 +859,18 @@ def stack_deployed(tmp_path_factory, endpoint):
     return project, first, again
 
 
+@pytest.mark.slow
 def test_default_deploy_is_one_stack_from_one_change_set(stack_deployed, boto):
     _, first, again = stack_deployed
-    output = first.stdout + first.stderr
-    assert first.returncode == 0, output
-    for line in ("[lock] holding /latchkey/qa/deploy-lock",
-                 "[package] deployment.zip:",
-                 "[artifacts] created bucket latchkey-qa-artifacts-123456789012-us-east-1",
-                 "[stack] SKIPPED (local endpoint):",
-                 "(CREATE):",
-                 "[stack] latchkey-qa: CREATE_COMPLETE",
-                 "[lock] released /latchkey/qa/deploy-lock"):
-        assert line in output, output
+    output = succeeded_saying(
+        first,
+        "[lock] holding /latchkey/qa/deploy-lock",
+        "[package] deployment.zip:",
+        "[artifacts] created bucket latchkey-qa-artifacts-123456789012-us-east-1",
+        "[stack] SKIPPED (local endpoint):",
+        "(CREATE):",
+        "[stack] latchkey-qa: CREATE_COMPLETE",
+        "[lock] released /latchkey/qa/deploy-lock")
     assert "chalice deploy" not in output and "REHEARSAL: stack latchkey-qa from one change set" in output
     assert again.returncode == 0 and "[stack] latchkey-qa is up to date" in again.stdout, again.stdout + again.stderr
     cfn = boto("cloudformation")
@@ -853,6 +882,7 @@ def test_default_deploy_is_one_stack_from_one_change_set(stack_deployed, boto):
             "APIHandlerLogGroup", "TokenAuthorizerLogGroup", "ApiAccessLogGroup"} <= set(logical)
 
 
+@pytest.mark.slow
 def test_default_deploy_creates_named_functions_with_their_roles_and_logs(stack_deployed, boto):
     functions = {f["FunctionName"]: f for f in boto("lambda").list_functions()["Functions"]}
     api, authorizer = functions["latchkey-qa"], functions[f"latchkey-qa-{TOKEN_AUTHORIZER_NAME}"]
@@ -866,6 +896,7 @@ def test_default_deploy_creates_named_functions_with_their_roles_and_logs(stack_
     assert "latchkey-qa-tokens" in boto("dynamodb").list_tables()["TableNames"]
 
 
+@pytest.mark.slow
 def test_concurrent_deploys_of_a_stage_are_serialised(endpoint, boto):
     import click
 
@@ -882,6 +913,7 @@ def test_concurrent_deploys_of_a_stage_are_serialised(endpoint, boto):
         ssm.get_parameter(Name="/latchkey/locktest/deploy-lock")
 
 
+@pytest.mark.slow
 def test_default_deploy_refuses_a_stage_of_the_chalice_path(deployed, endpoint):
     project, result = deployed
     assert result.returncode == 0
@@ -920,6 +952,7 @@ def test_authorizer_credentials_reach_the_definition(monkeypatch):
     assert "authorizerCredentials" not in TOKEN_AUTHORIZER.to_swagger()["x-amazon-apigateway-authorizer"]
 
 
+@pytest.mark.slow
 def test_chalice_path_creates_the_authorizer_invoke_role_before_the_api(deployed, boto):
     _, result = deployed
     assert result.returncode == 0

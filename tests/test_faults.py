@@ -13,10 +13,10 @@ from chalicelib.errors import Unavailable
 from chalicelib.models.tokens import repository_owner as owner_of_id
 from chalicelib.models.tokens import user_owner
 from tests.faults import APPLIED_KINDS, KINDS
+from tests.helpers import tally
 from tests.invariants import assert_tokens_consistent
 
 UNAVAILABLE = {"error": "service temporarily unavailable, retry later"}
-INJECTED = {"count": 0}
 
 
 def repository_owner(full: str) -> str:
@@ -133,6 +133,7 @@ def kinds_for(operation):
 
 
 @pytest.mark.parametrize("flow_class", FLOWS, ids=lambda f: f.__name__)
+@pytest.mark.slow  # each step x each kind of failure
 def test_faults_every_step_of_token_writes_is_503_or_harmless(api, make, admin, faults, flow_class):
     flow = flow_class(api, make, admin)
     state = flow.setup()
@@ -177,10 +178,9 @@ def test_faults_every_step_of_token_writes_is_503_or_harmless(api, make, admin, 
                 if status != flow.ok and not applied:
                     # the revoke can simply be sent again
                     assert flow.run(state)[0] == flow.ok, where
-    INJECTED["count"] += runs
+    tally("faults injected (test_faults.py)", runs)
     assert_tokens_consistent()
     assert runs >= len(steps) * len(KINDS)
-    print(f"\n{flow_class.__name__}: {len(steps)} steps {steps}, {runs} faults injected")
 
 
 def test_faults_lost_answer_of_a_create_is_visible_and_counted(api, make, faults):
@@ -235,6 +235,7 @@ def admin_steps(faults, action):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow  # each step of the fan-out
 def test_faults_disable_user_fan_out_resumes(api, make, admin, faults, kind):
     """A failed fan-out raises Unavailable (the CLI says so); running it again
     finishes it. In between, the user's leftover tokens reach nothing."""
@@ -253,7 +254,7 @@ def test_faults_disable_user_fan_out_resumes(api, make, admin, faults, kind):
         except Unavailable:
             failed = True
         faults.reset()
-        INJECTED["count"] += 1
+        tally("faults injected (test_faults.py)")
         audit_put = steps[index - 1] == "dynamodb.PutItem"
         assert failed != audit_put, (index, steps[index - 1])  # the trail of a fan-out is best effort
         if index > steps.index("dynamodb.UpdateItem") + 1:  # the user is disabled by then
@@ -265,6 +266,7 @@ def test_faults_disable_user_fan_out_resumes(api, make, admin, faults, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow  # each step of the fan-out
 def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind):
     make.repo("gh/acme/probe")
     for _ in range(2):
@@ -279,7 +281,7 @@ def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind
         with pytest.raises(Unavailable):
             admin.delete_repository("gh", "acme", name)
         faults.reset()
-        INJECTED["count"] += 1
+        tally("faults injected (test_faults.py)")
         assert_tokens_consistent()
         # Resume: the rerun finishes, even though the repository may already be gone.
         try:
@@ -292,12 +294,6 @@ def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind
         for value in values:
             assert api.get(f"/api/v3/organizations/gh/acme/repositories/{name}", value)[0] == 404
     assert_tokens_consistent()
-
-
-def test_faults_count_injected(capsys):
-    """Runs last in this module: report how many faults were injected."""
-    with capsys.disabled():
-        print(f"\nfaults injected in test_faults.py: {INJECTED['count']}")
 
 
 def test_faults_retried_delete_after_lost_answer_is_204_once(api, make, faults):

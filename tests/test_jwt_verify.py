@@ -3,7 +3,6 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
@@ -12,26 +11,10 @@ from chalicelib.jwt_verify import Issuer, JWTVerificationError, JWTVerifier, Key
 from tests.oidc_issuer import LocalIssuer, b64url, public_pem, rsa_key
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def idp():
     with LocalIssuer() as issuer:
         yield issuer
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from tests.keyless_world import (
     GITLAB_NAMESPACE_ID,
     GITLAB_PROJECT_ID,
     REPO,
-    Clock,
     github_claims,
     gitlab_claims,
     install,
@@ -39,11 +38,6 @@ def github():
 def gitlab():
     with LocalIssuer(path="/gitlab") as issuer:
         yield issuer
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ import requests
 
 from scripts.ports import free_port
 from tests.github_keys import LocalGithubKeys, report
-from tests.keyless_world import GITHUB_OWNER_ID, GITHUB_REPOSITORY_ID, Clock, github_claims, install, keyless_settings
+from tests.helpers import Clock
+from tests.keyless_world import GITHUB_OWNER_ID, GITHUB_REPOSITORY_ID, github_claims, install, keyless_settings
 from tests.localserver import LocalServer
 from tests.oidc_issuer import LocalIssuer
 

@@ -11,7 +11,6 @@ from bench.calls import count_calls
 from chalicelib import token_format
 from chalicelib.settings import get_settings
 from tests.github_keys import LocalGithubKeys, p256_key, report
-from tests.keyless_world import Clock
 
 GITHUB = "/api/v3/secret-scanning/github"
 REVOKE = "/api/v3/credentials/revoke"
@@ -23,11 +22,6 @@ TOKENS = get_settings().tokens_table
 def github_keys():
     with LocalGithubKeys() as keys:
         yield keys
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
@@ -160,6 +154,7 @@ def test_a_signed_report_that_is_not_an_array_is_400(client, leaks, github_keys)
         assert post(client, GITHUB, body, github_keys.sign(body))[0] == 400
 
 
+@pytest.mark.slow  # a report of the largest size
 def test_a_big_report_is_processed_in_bounded_storage_calls(api, client, make, leaks, github_keys):
     """2,000 entries, 20 of them live tokens: 20 BatchGetItem for the lookups
     (100 a call) and one transaction per live token; garbage costs nothing."""

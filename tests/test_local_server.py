@@ -4,6 +4,8 @@ import pytest
 
 from tests.localserver import LocalServer
 
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 REPO = "/api/v3/organizations/gh/demo/repositories/hello"
 
 

@@ -17,11 +17,13 @@ from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import digest
 from chalicelib.store.tokens import LimitReached
 from chalicelib.token_format import Kind
+from tests.helpers import tally
 from tests.invariants import assert_tokens_consistent
 from chalicelib.wiring import Root
 
 THREADS = 12
-RACES = {"count": 0}
+# Real threads against a real moto server, many rounds each.
+pytestmark = pytest.mark.slow
 
 
 def together(functions):
@@ -52,6 +54,13 @@ def principal_of(user) -> Principal:
     return Principal(Kind.ACCOUNT, token_id=1, user_id=int(user.user_id))
 
 
+def user_with_token(admin, tokens, email: str, name: str):
+    """A new user with one account token: (the user, its principal, the token's id)."""
+    user = admin.create_user(email)
+    me = principal_of(user)
+    return user, me, int(tokens.create_account_token(me, name=name).token.token_id)
+
+
 def test_races_parallel_creates_never_pass_the_limit(services):
     admin, tokens = services
     for round_ in range(3):
@@ -60,7 +69,7 @@ def test_races_parallel_creates_never_pass_the_limit(services):
         results = together([
             (lambda i=i, me=me: tokens.create_account_token(me, name=f"t{i}")) for i in range(THREADS)
         ])
-        RACES["count"] += 1
+        tally("races run (test_races.py)")
         created = [r for r in results if not isinstance(r, Exception)]
         refused = [r for r in results if isinstance(r, Exception)]
         assert all(isinstance(e, (LimitReached, Unavailable)) for e in refused), refused
@@ -77,7 +86,7 @@ def test_races_parallel_creates_of_one_name_make_one_token(services):
     user = admin.create_user("samename@example.com")
     me = principal_of(user)
     results = together([(lambda: tokens.create_account_token(me, name="ci")) for _ in range(THREADS)])
-    RACES["count"] += 1
+    tally("races run (test_races.py)")
     created = [r for r in results if not isinstance(r, Exception)]
     assert len(created) == 1
     assert all(isinstance(r, Conflict) and r.field == "name" for r in results if r not in created)
@@ -110,7 +119,7 @@ def test_races_revoke_vs_use_nothing_succeeds_after_the_revoke_answer(services):
             revoked.set()
 
         together([use, use, use, revoke])
-        RACES["count"] += 1
+        tally("races run (test_races.py)")
         assert late_allows == []
         final = authorizer(event)
         assert final["policyDocument"]["Statement"][0]["Effect"] == "Deny"
@@ -119,12 +128,9 @@ def test_races_revoke_vs_use_nothing_succeeds_after_the_revoke_answer(services):
 def test_races_revoke_vs_revoke_exactly_one_wins(services):
     admin, tokens = services
     for round_ in range(5):
-        user = admin.create_user(f"double{round_}@example.com")
-        me = principal_of(user)
-        created = tokens.create_account_token(me, name="victim")
-        token_id = int(created.token.token_id)
+        _, me, token_id = user_with_token(admin, tokens, f"double{round_}@example.com", "victim")
         results = together([(lambda me=me, i=token_id: tokens.delete_account_token(me, i)) for _ in range(4)])
-        RACES["count"] += 1
+        tally("races run (test_races.py)")
         assert results.count(None) == 1, results
         assert all(isinstance(r, NotFound) for r in results if r is not None)
         assert assert_tokens_consistent() == {}
@@ -134,15 +140,12 @@ def test_races_parallel_rotations_make_exactly_one_successor(services):
     """Issue 16: never two live successors, never none."""
     admin, tokens = services
     for round_ in range(3):
-        user = admin.create_user(f"rotator{round_}@example.com")
-        me = principal_of(user)
-        old = tokens.create_account_token(me, name="ci")
-        old_id = int(old.token.token_id)
+        user, me, old_id = user_with_token(admin, tokens, f"rotator{round_}@example.com", "ci")
         results = together([
             (lambda me=me, i=old_id: tokens.rotate_account_token(me, i, grace_period_seconds=600))
             for _ in range(THREADS)
         ])
-        RACES["count"] += 1
+        tally("races run (test_races.py)")
         rotations = [r for r in results if not isinstance(r, Exception)]
         refused = [r for r in results if isinstance(r, Exception)]
         assert len(rotations) == 1, results
@@ -167,7 +170,7 @@ def test_races_parallel_uses_never_pass_max_uses(services):
         event = {"methodArn": "arn:aws:execute-api:us-east-1:1:api/dev/GET/api/v3/user",
                  "headers": {"api-token": created.value}}
         results = together([(lambda event=event: authorizer(event)) for _ in range(THREADS)])
-        RACES["count"] += 1
+        tally("races run (test_races.py)")
         effects = [r["policyDocument"]["Statement"][0]["Effect"] for r in results if isinstance(r, dict)]
         errors = [r for r in results if not isinstance(r, dict)]
         assert all(isinstance(e, Unavailable) for e in errors), errors
@@ -179,11 +182,6 @@ def test_races_parallel_uses_never_pass_max_uses(services):
         # the count may run ahead of the grants, never behind.
         uses = int(Token.get(digest(created.value)).uses)
         assert effects.count("Allow") <= uses <= effects.count("Allow") + len(errors)
-
-
-def test_races_count(capsys):
-    with capsys.disabled():
-        print(f"\nraces run in test_races.py: {RACES['count']}")
 
 
 # -- uploads (issue 11): concurrent reports of one commit -----------------------
@@ -231,7 +229,7 @@ def test_races_complete_reports_of_one_language_leave_exactly_the_last_one(uploa
     for round_ in range(3):
         reports = [[f"r{round_}-t{i}-{n}.py" for n in range(3)] for i in range(4)]
         results = together([send(files) for files in reports])
-        RACES["count"] += 1
+        tally("races run (test_races.py)")
         assert all(isinstance(r, str) for r in results), results  # none refused, none lost
         data = read()
         kept = [r for r in data["reports"] if r["language"] == "python"]
@@ -258,7 +256,7 @@ def test_races_partial_reports_are_all_merged(uploads):
     send, read = uploads
     reports = [[f"p{i}-{n}.py" for n in range(2)] for i in range(6)]
     results = together([send(files, partial=True) for files in reports])
-    RACES["count"] += 1
+    tally("races run (test_races.py)")
     assert all(isinstance(r, str) for r in results), results
     data = read()
     assert len(data["reports"]) == 6 and data["total"]["files"] == 12

@@ -63,6 +63,7 @@ def test_coverage_read_back_at_the_largest_commit_stays_small(api, world):
     assert size < ANALYSIS_BUDGET * 0.6 < LAMBDA_RESPONSE_LIMIT
 
 
+@pytest.mark.slow  # the largest commit
 def test_analysis_read_back_at_the_largest_commit_stays_well_under_1_mb(api, world):
     service, project, reader = world
     names = get_settings().max_analysis_names_per_commit

@@ -10,6 +10,7 @@ import pytest
 
 from scripts import run_local
 from scripts.ports import free_port
+from tests.helpers import shell_environ
 from tests.localserver import PROJECT_DIR, LocalServer
 
 
@@ -30,8 +31,7 @@ def test_port_in_use_sees_a_listening_socket():
 
 
 def _run(args, env_extra, timeout=30):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKENS_", "DIRECTORY_"))}
-    env.update(env_extra)
+    env = shell_environ(**env_extra)
     return subprocess.run([sys.executable, "scripts/run_local.py", *args], cwd=PROJECT_DIR, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -69,8 +69,7 @@ def test_restart_says_how_to_mint_tokens_and_manage_finds_the_running_stack(tmp_
         assert f"127.0.0.1:{server.aws_port}" in record and f"127.0.0.1:{server.port}" in record
         # manage.py with no endpoint settings at all: it reads .local/run.json
         # (here beside the server's own state file).
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCAL_AWS_PORT", "TOKENS_"))}
-        env["LATCHKEY_STATE_FILE"] = str(state)
+        env = {k: v for k, v in shell_environ(LATCHKEY_STATE_FILE=str(state)).items() if k != "LOCAL_AWS_PORT"}
         minted = subprocess.run([sys.executable, "manage.py", "issue-token", "demo@example.com"], cwd=PROJECT_DIR,
                                 env=env, capture_output=True, text=True, timeout=60)
         assert minted.returncode == 0, minted.stderr

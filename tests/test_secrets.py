@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from chalicelib import token_format
-from tests.conftest import Api
+from tests.helpers import Api
 from tests.invariants import raw_items
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -104,6 +104,7 @@ def full_flows(api: Api, runner_token: str, seen: dict) -> list[str]:
     return tokens
 
 
+@pytest.mark.slow  # the moto server, every request logged at DEBUG
 def test_secrets_never_logged_stored_or_put_in_urls(moto_server, all_logs):
     from chalice.test import Client
 

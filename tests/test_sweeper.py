@@ -15,25 +15,12 @@ from chalicelib.token_format import digest
 from chalicelib.wiring import Root
 
 
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-
 class Outbox:
     def __init__(self):
         self.sent = []
 
     def send(self, notice):
         self.sent.append(notice)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

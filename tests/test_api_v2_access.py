@@ -9,16 +9,54 @@ import os
 import pytest
 from moto import mock_aws
 
-from tests.conftest import Api, Made
-from tests.test_api_v2 import (
-    ACCOUNT_ROUTES,
-    COVERAGE_BODY,
-    NOT_FOUND,
-    PROJECT_ROUTES,
-    READ_BACK,
-    REPO,
-    assert_answer,
-)
+from tests import upload_bodies as b
+from tests.helpers import Api, Made
+
+NOT_FOUND = (404, {"error": "not found"})
+REPO = "gh/acme/widgets"
+READ_BACK = "/api/v3/organizations/gh/acme/repositories/widgets/commits/{commit}/{what}"
+ACCOUNT = "/2.0/gh/acme/widgets"
+
+COVERAGE_BODY = b.coverage({"src/a.py": {1: 1, 2: 0}})
+ISSUES_BODY = [b.issues(files={"src/a.js": [b.issue()]})]
+METRICS_BODY = [b.metrics(files={"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3}})]
+DUPLICATION_BODY = [b.duplication(clones=[(40, 5)])]
+
+# (method, path after the repository part, body)
+ROUTES = [
+    ("POST", "/commit/{c}/coverage/python", COVERAGE_BODY),
+    ("POST", "/commit/{c}/coverage/python?partial=true", COVERAGE_BODY),
+    ("POST", "/commit/{c}/coverageFinal", {}),
+    ("POST", "/commit/{c}/issuesRemoteResults", ISSUES_BODY),
+    ("POST", "/commit/{c}/metricsRemoteResults", METRICS_BODY),
+    ("POST", "/commit/{c}/duplicationRemoteResults", DUPLICATION_BODY),
+    ("POST", "/commit/{c}/resultsFinal", None),
+    ("GET", "/analysis/configuration", None),
+]
+
+
+def project_path(path: str) -> str:
+    """The project-token form of an account-route suffix."""
+    if path.startswith("/commit/{c}/coverage/"):
+        return "/2.0/coverage/{c}/" + path.rsplit("/", 1)[1]
+    if path == "/analysis/configuration":
+        return "/2.0/project/analysis/configuration"
+    return "/2.0" + path
+
+
+PROJECT_ROUTES = [(m, project_path(p), body) for m, p, body in ROUTES]
+ACCOUNT_ROUTES = [(m, ACCOUNT + p, body) for m, p, body in ROUTES] + [
+    ("POST", "/2.0/acme/widgets/commit/{c}/coverage/python", COVERAGE_BODY),  # old Node reporter
+]
+
+
+def assert_answer(method, status, body):
+    assert status == 200, body
+    if method == "POST":
+        assert set(body) == {"success"} and isinstance(body["success"], str)
+    else:
+        assert body == {"ignoredPaths": [], "defaultIgnores": [], "projectExtensions": [], "toolConfiguration": []}
+
 
 PROJECT_HEADERS = [("project-token",), ("project_token",), ("project-token", "project_token")]
 ACCOUNT_HEADERS = [("api-token",), ("api_token",), ("api-token", "api_token")]

@@ -4,9 +4,12 @@ coverageFinal, then the read-back, checked against numbers computed here,
 independently of the service's code."""
 import os
 
+import pytest
 import requests
 
 from tests import upload_bodies as b
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # the `local_server` fixture
 
 COMMIT = os.urandom(20).hex()
 

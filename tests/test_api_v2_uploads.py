@@ -1,6 +1,6 @@
-"""Uploads from CI through chalice.test.Client: every /2.0 route with both
-token kinds and every header spelling, bad input, and what a user sees when
-reading it back through /api/v3."""
+"""Uploads from CI through chalice.test.Client: partial and final reports,
+retries, bad input, size limits, and what a user sees when reading it back
+through /api/v3. Who may call each /2.0 route: tests/test_api_v2_access.py."""
 import json
 
 import pytest
@@ -11,52 +11,9 @@ from tests.upload_bodies import COMMIT, OTHER_COMMIT
 NOT_FOUND = (404, {"error": "not found"})
 REPO = "gh/acme/widgets"
 READ_BACK = "/api/v3/organizations/gh/acme/repositories/widgets/commits/{commit}/{what}"
-ACCOUNT = "/2.0/gh/acme/widgets"
 
 COVERAGE_BODY = b.coverage({"src/a.py": {1: 1, 2: 0}})
 ISSUES_BODY = [b.issues(files={"src/a.js": [b.issue()]})]
-METRICS_BODY = [b.metrics(files={"src/a.js": {"loc": 10, "cloc": 2, "complexity": 3}})]
-DUPLICATION_BODY = [b.duplication(clones=[(40, 5)])]
-
-# (method, path after the repository part, body)
-ROUTES = [
-    ("POST", "/commit/{c}/coverage/python", COVERAGE_BODY),
-    ("POST", "/commit/{c}/coverage/python?partial=true", COVERAGE_BODY),
-    ("POST", "/commit/{c}/coverageFinal", {}),
-    ("POST", "/commit/{c}/issuesRemoteResults", ISSUES_BODY),
-    ("POST", "/commit/{c}/metricsRemoteResults", METRICS_BODY),
-    ("POST", "/commit/{c}/duplicationRemoteResults", DUPLICATION_BODY),
-    ("POST", "/commit/{c}/resultsFinal", None),
-    ("GET", "/analysis/configuration", None),
-]
-
-
-def project_path(path: str) -> str:
-    """The project-token form of an account-route suffix."""
-    if path.startswith("/commit/{c}/coverage/"):
-        return "/2.0/coverage/{c}/" + path.rsplit("/", 1)[1]
-    if path == "/analysis/configuration":
-        return "/2.0/project/analysis/configuration"
-    return "/2.0" + path
-
-
-PROJECT_ROUTES = [(m, project_path(p), body) for m, p, body in ROUTES]
-ACCOUNT_ROUTES = [(m, ACCOUNT + p, body) for m, p, body in ROUTES] + [
-    ("POST", "/2.0/acme/widgets/commit/{c}/coverage/python", COVERAGE_BODY),  # old Node reporter
-]
-
-
-def send(api, method, path, token, names, body=None, commit=COMMIT):
-    headers = dict.fromkeys(names, token)
-    return api.call(method, path.replace("{c}", commit), headers=headers, body=body)
-
-
-def assert_answer(method, status, body):
-    assert status == 200, body
-    if method == "POST":
-        assert set(body) == {"success"} and isinstance(body["success"], str)
-    else:
-        assert body == {"ignoredPaths": [], "defaultIgnores": [], "projectExtensions": [], "toolConfiguration": []}
 
 
 class Tokens(dict):
@@ -260,6 +217,7 @@ def compact_issue(line):
                       "location": {"LineLocation": {"line": line}}}}
 
 
+@pytest.mark.slow  # 6 MB bodies
 def test_analysis_batch_as_large_as_6_mb_allows_is_accepted(api, tokens):
     results = [compact_issue(n + 1) for n in range(30_000)]
     body = [b.issues("eslint", {"a": results})]
@@ -429,6 +387,7 @@ def test_body_over_6_mb_is_a_json_413_and_stores_nothing(api, tokens, route):
     assert coverage_of(api, tokens["project"])["reports"] == []
 
 
+@pytest.mark.slow  # 6 MB bodies
 def test_body_under_6_mb_that_lambda_would_see_over_it_is_413(api, tokens):
     # 5.4 MB of bytes, but every line entry's quotes are escaped in Lambda's
     # event: past 6,000,000 there, which deployed Lambda would refuse.
@@ -438,6 +397,7 @@ def test_body_under_6_mb_that_lambda_would_see_over_it_is_413(api, tokens):
     assert error_of(api, f"/2.0/coverage/{COMMIT}/python", tokens["project"], raw=raw) == (413, SIZE_ERROR)
 
 
+@pytest.mark.slow  # 6 MB bodies
 def test_body_of_6_mb_as_lambda_sees_it_is_accepted(api, tokens):
     from chalicelib.api.v2 import event_bytes
 
