@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 
 from chalicelib import refusals, telemetry, token_format, wiring
 from chalicelib.access import Principal
-from chalicelib.refusals import HINT_KEY, Refusal
 from chalicelib.owner_key import OwnerKey
+from chalicelib.refusals import HINT_KEY, Refusal
 from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import RequestMeta
 from chalicelib.token_format import Kind

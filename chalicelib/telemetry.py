@@ -130,6 +130,7 @@ def metric(name: str, value: float = 1, unit: str = "Count", **dimensions: str) 
     if not _state["metrics"]:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
     from chalicelib.settings import get_settings
 
     with single_metric(name=name, unit=getattr(MetricUnit, unit), value=value, namespace=NAMESPACE) as emitted:

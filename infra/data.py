@@ -8,7 +8,6 @@ TABLE_MODELS gets its table on the next deploy. A model with a
 """
 from pynamodb.attributes import TTLAttribute
 
-
 RETAINED_STAGES = frozenset({"prod"})
 
 

@@ -3,7 +3,6 @@ moto's CloudFormation cannot deploy, and whatever depends on it."""
 import json
 import re
 
-
 # moto's CloudFormation creates a REST API without its definition (no
 # methods), so its deployment fails: a rehearsal leaves these out, and says so.
 REHEARSAL_SKIPPED_TYPES = ("AWS::ApiGateway::", "AWS::WAFv2::WebACLAssociation")

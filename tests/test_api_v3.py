@@ -6,11 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import token_format
+from chalicelib import token_format, wiring
 from chalicelib.authorizer import TokenAuthorizer
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
-from chalicelib import wiring
 from chalicelib.wiring import Root
 
 NOT_FOUND = (404, {"error": "not found"})

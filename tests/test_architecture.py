@@ -215,8 +215,8 @@ def test_a_changed_row_changes_the_authorizer_and_the_api(monkeypatch):
     """Nothing keeps a copy: a row's new code and message are what the
     authorizer decides and the API answers."""
     from chalicelib.authorizer import TokenAuthorizer
-    from chalicelib.wiring import Root
     from chalicelib.token_format import Kind, generate
+    from chalicelib.wiring import Root
 
     changed = dataclasses.replace(refusals.AMBIGUOUS, code="two-tokens", message="send one token")
     monkeypatch.setattr(refusals, "AMBIGUOUS", changed)

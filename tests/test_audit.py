@@ -101,8 +101,8 @@ def test_audit_expired_hit_recorded(api, make):
     token = alice.token()
     expiring = api.post("/api/v3/user/tokens", token, body={"expiresAt": (
         datetime.now(timezone.utc) + timedelta(days=1)).isoformat()})[1]
-    from chalicelib.models.tokens import Token
     from chalicelib import token_format
+    from chalicelib.models.tokens import Token
 
     stored = Token.get(token_format.digest(expiring["token"]))
     stored.update(actions=[Token.expires_at.set(datetime.now(timezone.utc) - timedelta(seconds=1))])

@@ -12,10 +12,9 @@ from datetime import timedelta
 import pytest
 
 from bench.calls import count_calls
-from chalicelib import token_format
+from chalicelib import token_format, wiring
 from chalicelib.authorizer import TokenAuthorizer
 from chalicelib.settings import get_settings
-from chalicelib import wiring
 from chalicelib.wiring import Root
 from tests.helpers import Clock
 

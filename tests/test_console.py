@@ -408,8 +408,8 @@ def test_a_console_request_costs_the_authorizer_one_read(people, make):
 
 def test_sessions_expire_when_idle_and_at_their_absolute_limit(people):
     from chalicelib.authorizer import TokenAuthorizer
-    from chalicelib.refusals import SIGN_IN
     from chalicelib.clock import utcnow
+    from chalicelib.refusals import SIGN_IN
     from chalicelib.wiring import Root
 
     settings = get_settings()

@@ -942,8 +942,8 @@ def test_chalice_cli_publishes_the_gateway_responses_in_the_definition():
 
 
 def test_authorizer_credentials_reach_the_definition(monkeypatch):
-    from chalicelib.functions import AUTHORIZER_CREDENTIALS_VARIABLE
     from chalicelib.api.gateway import TOKEN_AUTHORIZER
+    from chalicelib.functions import AUTHORIZER_CREDENTIALS_VARIABLE
 
     role = "arn:aws:iam::123456789012:role/latchkey-dev-data-AuthorizerInvokeRole"
     monkeypatch.setenv(AUTHORIZER_CREDENTIALS_VARIABLE, role)

@@ -84,8 +84,8 @@ def test_policies_audit_items_are_never_overwritten(aws, monkeypatch):
     """Every audit write carries attribute_not_exists: an item with the key of
     an existing one is refused and the trail keeps the first."""
     from chalicelib.models.audit import AuditEvent
-    from chalicelib.store import audit as store
     from chalicelib.settings import get_settings
+    from chalicelib.store import audit as store
 
     monkeypatch.setattr(store, "new_event_id", lambda: "fixed")
     at = datetime.now(timezone.utc)

@@ -12,8 +12,8 @@ from chalice import local
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.models.tokens import Token
 from chalicelib.token_format import digest
-from tests.invariants import assert_tokens_consistent
 from chalicelib.wiring import Root
+from tests.invariants import assert_tokens_consistent
 
 REPO = "/api/v3/organizations/gh/acme/repositories/widgets"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -14,12 +14,11 @@ from chalicelib.access import Principal
 from chalicelib.errors import Conflict, NotFound, Unavailable
 from chalicelib.models.tokens import Token, user_owner
 from chalicelib.repository_ref import RepositoryRef
-from chalicelib.token_format import digest
 from chalicelib.store.tokens import LimitReached
-from chalicelib.token_format import Kind
+from chalicelib.token_format import Kind, digest
+from chalicelib.wiring import Root
 from tests.helpers import tally
 from tests.invariants import assert_tokens_consistent
-from chalicelib.wiring import Root
 
 THREADS = 12
 # Real threads against a real moto server, many rounds each.

@@ -7,9 +7,8 @@ import logging
 
 import pytest
 
-from chalicelib import telemetry, token_format
+from chalicelib import telemetry, token_format, wiring
 from chalicelib.token_format import Kind
-from chalicelib import wiring
 from chalicelib.wiring import Root
 
 

@@ -20,10 +20,10 @@ from datetime import datetime, time, timedelta, timezone
 from chalice import Blueprint, Response
 
 from chalicelib import refusals, session_cookie
+from chalicelib.api.gateway import TOKEN_AUTHORIZER
 from chalicelib.api.http import request_id, request_meta
 from chalicelib.console import pages
 from chalicelib.errors import BadRequest, Conflict, Forbidden, LatchkeyError, NotFound, status_of
-from chalicelib.api.gateway import TOKEN_AUTHORIZER
 from chalicelib.settings import get_settings
 from chalicelib.wiring import root
 

@@ -54,10 +54,10 @@ def asset(name: str) -> str:
 
 @api.route("/docs", methods=["GET"], public=True)
 def docs_page():
+    from chalice import Response
+
     from chalicelib.api.console import base_path
     from chalicelib.console.pages import docs
-
-    from chalice import Response
 
     return Response(body=docs(base_path(api.current_request)), status_code=200,
                     headers={"Content-Type": "text/html; charset=utf-8"})

@@ -26,8 +26,8 @@ import logging
 
 from chalice import local
 
-from chalicelib.api.gateway import RequestAuthorizer
 from chalicelib import refusals
+from chalicelib.api.gateway import RequestAuthorizer
 from chalicelib.refusals import GATEWAY_TEMPLATES, Refusal, render_template
 from chalicelib.settings import get_settings
 

@@ -3,11 +3,9 @@ management, with Codacy's paths and shapes (`codacy-compat.md`)."""
 import functools
 from collections.abc import Mapping
 
-from chalicelib.errors import BadRequest
-
 from chalicelib.api.http import (
     ApiBlueprint,
-    request_meta,
+    created_response,
     json_object,
     json_response,
     no_content,
@@ -15,9 +13,10 @@ from chalicelib.api.http import (
     paged_response,
     pagination,
     path_id,
-    created_response,
+    request_meta,
 )
 from chalicelib.clock import iso, utcnow
+from chalicelib.errors import BadRequest
 from chalicelib.scopes import REPOSITORY_READ, SCOPES
 from chalicelib.wiring import root
 

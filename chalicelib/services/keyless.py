@@ -15,8 +15,15 @@ from datetime import datetime, timedelta, timezone
 from chalicelib.access import Action, Principal
 from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, Conflict, LatchkeyError, NotFound
-from chalicelib.jwt_verify import Fetcher, Issuer, JWTVerificationError, JWTVerifier, KeysUnavailable, http_get, \
-    peek_issuer
+from chalicelib.jwt_verify import (
+    Fetcher,
+    Issuer,
+    JWTVerificationError,
+    JWTVerifier,
+    KeysUnavailable,
+    http_get,
+    peek_issuer,
+)
 from chalicelib.models.directory import Repository, TrustedPublisher, org_key, trust_target
 from chalicelib.request_meta import RequestMeta
 from chalicelib.services import audit as audit_events

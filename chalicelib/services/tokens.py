@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from chalicelib import scopes as limits
 from chalicelib import token_format
 from chalicelib.access import Action, Principal, require_account
 from chalicelib.clock import utcnow
@@ -14,11 +15,10 @@ from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
 from chalicelib.services.directory import DirectoryService
-from chalicelib.store.pagination import Page
 from chalicelib.settings import Settings
+from chalicelib.store.pagination import Page
 from chalicelib.store.tokens import LimitReached, TokenLifecycleStore, TokenStore
 from chalicelib.token_format import Kind
-from chalicelib import scopes as limits
 
 MAX_GRACE_SECONDS = 86_400
 

@@ -14,7 +14,6 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Unavailable
 
-
 # Answers that no retry can change: the request itself is wrong (an item
 # over 400 KB, a malformed key). Saying "retry later" would make clients
 # retry forever; they surface as a 500 with a request id instead.

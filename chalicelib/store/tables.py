@@ -3,9 +3,9 @@
 Used by `make run`, `manage.py` and the tests; deployed stages get theirs
 from the CloudFormation stack instead.
 """
+from chalicelib.models.audit import AuditEvent
 from chalicelib.models.directory import DirectoryItem
 from chalicelib.models.tokens import Token
-from chalicelib.models.audit import AuditEvent
 from chalicelib.models.uploads import UploadItem
 from chalicelib.settings import get_settings
 from chalicelib.store.uploads import ensure_bucket
