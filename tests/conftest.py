@@ -30,7 +30,7 @@ def aws():
     with mock_aws():
         from chalicelib.store.tables import ensure_tables
 
-        ensure_tables()
+        ensure_tables(fresh=True)
         yield
 
 

@@ -73,12 +73,13 @@ def repository_prefix(repository_id: int) -> str:
     return f"{get_settings().uploads_prefix}{int(repository_id)}/"
 
 
-def ensure_bucket() -> bool:
-    """Create the uploads bucket if it is missing (local stack, tests)."""
+def ensure_bucket(*, fresh: bool = False) -> bool:
+    """Create the uploads bucket if it is missing (local stack, tests; `fresh`:
+    the endpoint is known to be empty)."""
     client = s3_client()
     bucket = get_settings().uploads_bucket
     with dependency_errors():
-        existing = {entry["Name"] for entry in client.list_buckets().get("Buckets", [])}
+        existing = set() if fresh else {entry["Name"] for entry in client.list_buckets().get("Buckets", [])}
         if bucket in existing:
             return False
         client.create_bucket(Bucket=bucket)
