@@ -70,8 +70,8 @@ run: $(RUN_STAMP) ## The whole service on HOST:PORT with its AWS endpoint on LOC
 test: lint $(NODE_STAMP) $(CHROMIUM) ## Static checks, then every test (installs Debian's Chromium if missing)
 	$(BIN)/python -m pytest -q
 
-test-fast: $(DEV_STAMP) ## Every test but those marked slow, e2e or browser
-	$(BIN)/python -m pytest -q -m "not slow and not e2e and not browser"
+test-fast: $(DEV_STAMP) ## Every test but those marked slow, e2e or browser, on every core (under 2 min)
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not e2e and not browser"
 
 lint: $(DEV_STAMP) ## ruff, bandit (every nosec says why) and mypy of chalicelib/, app.py, manage.py, scripts/, infra/
 	$(BIN)/ruff check .

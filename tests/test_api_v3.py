@@ -168,6 +168,7 @@ def test_account_token_header_spellings(api, make, header):
 @pytest.mark.parametrize(
     "raw",
     ["garbage", token_format.generate(Kind.ACCOUNT), token_format.generate(Kind.ACCOUNT)[:-1] + "x"],
+    ids=["garbage", "unknown", "bad-checksum"],  # stable ids: the values are random
 )
 def test_malformed_or_unknown_token_is_not_found(api, aws, raw):
     assert api.get("/api/v3/user", raw, header="api-token") == NOT_FOUND
