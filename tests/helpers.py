@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from chalicelib.access import Principal
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import Kind
 from tests.isolation_rows import CALLER_KINDS
 
@@ -201,7 +202,7 @@ class Made:
     def repository_id(self, full="gh/acme/widgets") -> int:
         """The repository's immutable id (what its tokens, uploads and trail are keyed by)."""
         provider, org, repo = full.split("/")
-        return int(self.admin.store.repository(provider, org, repo).repository_id)
+        return int(self.admin.store.repository(RepositoryRef(provider, org, repo)).repository_id)
 
     def project_token(self, repo="gh/acme/widgets", **kwargs) -> str:
         """A project token of `repo`, created by a throwaway org admin."""

@@ -74,5 +74,5 @@ def test_principal_context_names_the_repository_and_its_id():
 
 
 def test_check_repository_project_token_by_name_whatever_the_id():
-    # The id is the directory's to compare (DirectoryService.resolve): here, names.
+    # The id is the directory's to compare (DirectoryService.repository): here, names.
     check_repository(PROJECT, WIDGETS.with_id(6), None, Action.READ)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.models.audit import AuditEvent
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.wiring import Root
 from tests.helpers import Clock
 
@@ -92,7 +93,7 @@ def test_audit_denied_use_recorded_in_token_owners_stream(api, make):
     from chalicelib.models.audit import repository_stream
     from chalicelib.store.directory import DirectoryStore
 
-    secret = DirectoryStore().repository("gh", "acme", "secret")
+    secret = DirectoryStore().repository(RepositoryRef("gh", "acme", "secret"))
     assert secret is not None and AuditEvent.count(repository_stream(secret.repository_id)) == 0
 
 

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.errors import Unavailable
 from chalicelib.models.tokens import repository_owner as owner_of_id
 from chalicelib.models.tokens import user_owner
+from chalicelib.repository_ref import RepositoryRef
 from tests.faults import APPLIED_KINDS, KINDS
 from tests.helpers import tally
 from tests.invariants import assert_tokens_consistent
@@ -23,7 +24,7 @@ def repository_owner(full: str) -> str:
     """The token owner of the live repository `full` (owners are keyed by id)."""
     from chalicelib.store.directory import DirectoryStore
 
-    return owner_of_id(DirectoryStore().repository(*full.split("/")).repository_id)
+    return owner_of_id(DirectoryStore().repository(RepositoryRef.parse(full)).repository_id)
 
 
 def request(api, method, path, token, body=None):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.models.audit import Claim
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import SettingsError, from_environ
 from tests.keyless_world import (
     GITHUB_OWNER_ID,
@@ -400,7 +401,7 @@ def test_exchange_sweeps_expired_minted_tokens_at_the_limit(world, root):
     from chalicelib.models.tokens import repository_owner
     from chalicelib.store.directory import DirectoryStore
 
-    widgets = DirectoryStore().repository("gh", "acme", "widgets")
+    widgets = DirectoryStore().repository(RepositoryRef("gh", "acme", "widgets"))
     assert root.token_store.count(repository_owner(widgets.repository_id)) == 1
 
 

@@ -3,6 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from chalicelib import token_format
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.token_format import Kind
 
 
@@ -43,7 +44,7 @@ def test_revoke_access_and_delete_repo(cli, admin):
     assert cli("revoke-access", "ops@example.com", "gh/acme/widgets").exit_code == 1
     result = cli("delete-repo", "gh", "acme", "widgets")
     assert result.exit_code == 0 and "0 project token(s)" in result.output
-    assert admin.store.repository("gh", "acme", "widgets") is None
+    assert admin.store.repository(RepositoryRef("gh", "acme", "widgets")) is None
 
 
 def test_disable_user_disables_tokens(cli):
@@ -99,7 +100,7 @@ def test_seed_makes_an_admin_with_a_token_of_each_kind(admin):
     account, project = admin.seed("demo@example.com", "Demo", "gh", "demo", "hello")
     assert token_format.parse(account.value) is Kind.ACCOUNT
     assert token_format.parse(project.value) is Kind.PROJECT
-    repository = admin.store.repository("gh", "demo", "hello")
+    repository = admin.store.repository(RepositoryRef("gh", "demo", "hello"))
     assert project.token.owner == f"repo#{int(repository.repository_id)}" and project.token.name == "demo"
     assert project.token.repository == "gh/demo/hello"
     assert admin.store.snapshot(admin.user("demo@example.com").user_id, "gh", "demo", "hello").repo_role == "admin"
@@ -114,8 +115,8 @@ def test_personal_account_and_public_repository(cli, admin):
     assert cli("create-repo", "gh", "acme", "widgets").output == "created private repository gh/acme/widgets\n"
     assert admin.store.organization("gh", "alice").personal is True
     assert admin.store.organization("gh", "acme").personal is False
-    assert admin.store.repository("gh", "alice", "dotfiles").public is True
-    assert admin.store.repository("gh", "acme", "widgets").public is False
+    assert admin.store.repository(RepositoryRef("gh", "alice", "dotfiles")).public is True
+    assert admin.store.repository(RepositoryRef("gh", "acme", "widgets")).public is False
 # -- the operators' everyday commands ------------------------------------------------
 
 
@@ -222,7 +223,7 @@ def test_issue_project_token_for_a_repository(cli, admin):
     from chalicelib.store.tokens import TokenStore
 
     stored = TokenStore(get_settings()).find(token_format.digest(token))
-    repository_id = int(admin.store.repository("gh", "acme", "widgets").repository_id)
+    repository_id = int(admin.store.repository(RepositoryRef("gh", "acme", "widgets")).repository_id)
     assert stored.owner == f"repo#{repository_id}" and stored.name == "ci" and stored.expires_at is not None
 
 
@@ -238,7 +239,7 @@ def test_delete_org_deletes_its_repositories_grants_and_project_tokens(cli, admi
     result = cli("delete-org", "gh", "acme")
     assert result.exit_code == 0 and "2 repositories and 1 project token(s)" in result.output, result.output
     assert admin.store.organization("gh", "acme") is None
-    assert admin.store.repository("gh", "acme", "widgets") is None
+    assert admin.store.repository(RepositoryRef("gh", "acme", "widgets")) is None
     assert TokenStore(get_settings()).find(token_format.digest(token)) is None
     user = admin.user("ops@example.com")
     assert admin.store.grants_of(int(user.user_id)) == []

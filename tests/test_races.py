@@ -246,7 +246,7 @@ def read_digest(read) -> str:
     from chalicelib.models.uploads import COVERAGE, UploadItem, commit_sk
     from chalicelib.store.directory import DirectoryStore
 
-    repository_id = int(DirectoryStore().repository("gh", "racers", "widgets").repository_id)
+    repository_id = int(DirectoryStore().repository(RepositoryRef("gh", "racers", "widgets")).repository_id)
     item = UploadItem.get(f"repo#{repository_id}", commit_sk(COMMIT, COVERAGE), consistent_read=True)
     return item.summary["reports"][-1]["digest"]
 

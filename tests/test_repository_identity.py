@@ -10,6 +10,7 @@ import pytest
 from chalicelib.clock import utcnow
 from chalicelib.errors import Unavailable
 from chalicelib.models.uploads import CONFIGURATION, UploadItem, repository_key
+from chalicelib.repository_ref import RepositoryRef
 from tests import upload_bodies as b
 from tests.upload_bodies import COMMIT
 
@@ -26,7 +27,7 @@ def s3_keys():
 
 
 def repository_id(admin) -> int:
-    return int(admin.store.repository("gh", "acme", "gadgets").repository_id)
+    return int(admin.store.repository(RepositoryRef("gh", "acme", "gadgets")).repository_id)
 
 
 def fill(api, admin, project):
@@ -155,5 +156,5 @@ def test_deleted_repository_trail_is_readable_by_org_admins_by_id(api, admin, ma
     assert api.get(f"/api/v3/organizations/gh/other/audit/deleted-repositories/{old_id}/events", other) == NOT_FOUND
     # A live repository's id is no deleted repository.
     make.repo("gh/acme/alive")
-    alive = int(admin.store.repository("gh", "acme", "alive").repository_id)
+    alive = int(admin.store.repository(RepositoryRef("gh", "acme", "alive")).repository_id)
     assert api.get(f"/api/v3/organizations/gh/acme/audit/deleted-repositories/{alive}/events", account) == NOT_FOUND

@@ -25,7 +25,7 @@ PATH = "/api/v3/organizations/gh/acme/repositories/widgets/commits/" + COMMIT
 @pytest.fixture
 def world(make, admin, root):
     make.repo("gh/acme/widgets")
-    live = admin.store.repository("gh", "acme", "widgets")
+    live = admin.store.repository(RepositoryRef("gh", "acme", "widgets"))
     project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(live))
     reader = make.user("reader@example.com").grant("gh/acme/widgets", "read").token()
     return root.uploads, project, reader

@@ -166,7 +166,7 @@ def project(repo="gh/acme/widgets") -> Principal:
     """A project principal of the live repository `repo` (name and id)."""
     from chalicelib.store.directory import DirectoryStore
 
-    live = DirectoryStore().repository(*repo.split("/"))
+    live = DirectoryStore().repository(RepositoryRef.parse(repo))
     return Principal(Kind.PROJECT, 1, repository=RepositoryRef.parse(repo, int(live.repository_id) if live else 1))
 
 

@@ -25,7 +25,7 @@ def service(make, root):
 def repository_id(service):
     from chalicelib.store.directory import DirectoryStore
 
-    return int(DirectoryStore().repository(*REPO.split("/")).repository_id)
+    return int(DirectoryStore().repository(RepositoryRef.parse(REPO)).repository_id)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from chalicelib.api.gateway import TOKEN_AUTHORIZER
 from chalicelib.api.http import request_id, request_meta
 from chalicelib.console import pages
 from chalicelib.errors import BadRequest, Conflict, Forbidden, LatchkeyError, NotFound, status_of
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.wiring import root
 
@@ -341,7 +342,8 @@ def repository(here: Page, provider, org, repo):
     from chalicelib.access import Action
 
     _, directory, _ = services()
-    return html(pages.repository(here.ctx, directory.repository(here.principal, provider, org, repo, Action.READ)))
+    access = directory.repository(here.principal, RepositoryRef(provider, org, repo), Action.READ)
+    return html(pages.repository(here.ctx, access))
 
 
 @page(REPOSITORY + "/settings")
@@ -349,7 +351,7 @@ def repository_settings(here: Page, provider, org, repo):
     from chalicelib.access import Action
 
     _, directory, _ = services()
-    access = directory.repository(here.principal, provider, org, repo, Action.READ)
+    access = directory.repository(here.principal, RepositoryRef(provider, org, repo), Action.READ)
     return html(pages.settings_general(here.ctx, access))
 
 
@@ -372,7 +374,7 @@ def _managed(here: Page, provider, org, repo):
     from chalicelib.access import Action
 
     _, directory, _ = services()
-    return directory.repository(here.principal, provider, org, repo, Action.MANAGE_TOKENS)
+    return directory.repository(here.principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
 
 
 @page(INTEGRATIONS + "/new")

@@ -17,6 +17,7 @@ from chalicelib.api.http import (
 )
 from chalicelib.clock import iso, utcnow
 from chalicelib.errors import BadRequest
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.scopes import REPOSITORY_READ, SCOPES
 from chalicelib.wiring import root
 
@@ -237,7 +238,8 @@ def get_repository(principal, provider, org, repo):
     from chalicelib.access import Action
 
     _, directory = services()
-    return json_response({"data": repository_body(directory.repository(principal, provider, org, repo, Action.READ))})
+    access = directory.repository(principal, RepositoryRef(provider, org, repo), Action.READ)
+    return json_response({"data": repository_body(access)})
 
 
 # -- project tokens ------------------------------------------------------------

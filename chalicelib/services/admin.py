@@ -96,7 +96,7 @@ class AdminService:
         _, _, named = parse_target(target)
         if named is None:
             raise BadRequest(f"target: expected PROVIDER/ORG/REPO, got {target!r}")
-        repository = self.store.repository(*named.path)
+        repository = self.store.repository(named)
         if repository is None:
             raise NotFound(f"no repository {target}")
         return self.tokens.issue_project_token(repository, name=name, expires_at=self._expiry(expires_in_days))
@@ -147,7 +147,7 @@ class AdminService:
         that failed half-way.
         """
         check_provider(provider)
-        repository = self.store.repository(provider, org, repo)
+        repository = self.store.repository(RepositoryRef(provider, org, repo))
         pending = self.store.unpurged_deletions(provider, org, repo)
         if repository is not None:
             pending.append(self.store.delete_repository(repository, self.clock()))
@@ -158,7 +158,7 @@ class AdminService:
     def _purge(self, tombstone) -> int:
         """Remove what was keyed by a deleted repository's id; the tokens deleted."""
         self.store.delete_grants_on(tombstone.full_name)
-        if self.store.repository(tombstone.provider, tombstone.owner, tombstone.name) is None:
+        if self.store.repository(RepositoryRef.of(tombstone)) is None:
             # Publishers are stored by name: a namesake created meanwhile keeps
             # its own (the old ones name the old id, which the exchange checks).
             self._delete_publishers(tombstone.provider, tombstone.owner, tombstone.name)
@@ -180,7 +180,7 @@ class AdminService:
             kind = "repository" if repository else "organization"
             raise BadRequest(f"role: {kind} roles are {', '.join(roles)}, got {role!r}")
         user = self.user(email)
-        exists = self.store.repository(*repository.path) if repository else self.store.organization(provider, org)
+        exists = self.store.repository(repository) if repository else self.store.organization(provider, org)
         if exists is None:
             raise NotFound(f"no {'repository' if repository else 'organization'} {target}")
         return self.store.put_grant(user, target, role, self.clock())
@@ -210,6 +210,6 @@ class AdminService:
         """Replace a repository's analysis configuration (what the analysis
         CLI reads), as the operator; validated and audited as over the API."""
         check_provider(provider)
-        if self.store.repository(provider, org, repo) is None:
+        if self.store.repository(RepositoryRef(provider, org, repo)) is None:
             raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
         return self.upload_service.set_configuration(None, RepositoryRef(provider, org, repo), body)

@@ -28,6 +28,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import NotFound
 from chalicelib.models.audit import AuditEvent, repository_stream, user_stream
 from chalicelib.owner_key import OwnerKey
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import RequestMeta
 from chalicelib.services.directory import DirectoryService
 from chalicelib.store.audit import AuditStore
@@ -283,7 +284,7 @@ class AuditReader:
 
     def repository_events(self, principal: Principal, provider: str, org: str, repo: str,
                           *, limit: int, cursor: str | None) -> Page[AuditEvent]:
-        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         return self.audit.page(repository_stream(access.repository.repository_id), limit=limit, cursor=cursor)
 
     def deleted_repository_events(self, principal: Principal, provider: str, org: str, repository_id: int,

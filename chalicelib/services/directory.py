@@ -41,11 +41,7 @@ class DirectoryService:
             raise NotFound()
         return user
 
-    def repository(self, principal: Principal, provider: str, org: str, repo: str, action: Action) -> RepositoryAccess:
-        """`resolve`, for a route's path parameters."""
-        return self.resolve(principal, RepositoryRef(provider, org, repo), action)
-
-    def resolve(self, principal: Principal, named: RepositoryRef, action: Action) -> RepositoryAccess:
+    def repository(self, principal: Principal, named: RepositoryRef, action: Action) -> RepositoryAccess:
         """The live repository `named` names, if `principal` may do `action` on it.
 
         Raises NotFound when it does not exist or the caller may not know it
@@ -55,7 +51,7 @@ class DirectoryService:
             raise NotFound()  # no such name can exist (chalicelib.names): no read
         if principal.kind is Kind.PROJECT:
             check_repository(principal, named, None, action)
-            repository = self.store.repository(*named.path)
+            repository = self.store.repository(named)
             # The name resolves to the live repository; the token belongs to
             # it only if the ids agree too (not to a predecessor of that name).
             if repository is None or principal.repository != repository.ref:
@@ -143,7 +139,7 @@ class DirectoryService:
         if principal.kind is Kind.PROJECT:
             if principal.repository is None or not principal.repository.in_organization(provider, org):
                 raise NotFound()
-            access = self.resolve(principal, principal.repository, Action.READ)
+            access = self.repository(principal, principal.repository, Action.READ)
             return list_page([a for a in [access] if matches(a)], limit=limit, cursor=cursor,
                              key=lambda a: a.repository.sk)
         snapshot = self.store.snapshot(principal.user_id, provider, org, None)

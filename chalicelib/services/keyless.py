@@ -25,6 +25,7 @@ from chalicelib.jwt_verify import (
     peek_issuer,
 )
 from chalicelib.models.directory import Repository, TrustedPublisher, org_key, trust_target
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
@@ -131,7 +132,8 @@ class PublisherService:
 
     def create(self, principal: Principal, provider: str, org: str, repo: str, body: dict,
                *, meta: RequestMeta | None = None) -> TrustedPublisher:
-        repository = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS).repository
+        named = RepositoryRef(provider, org, repo)
+        repository = self.directory.repository(principal, named, Action.MANAGE_TOKENS).repository
         attributes = publisher_from_body(body, self.settings)
         existing = self.store.of_repository(provider, org, repo)
         if len(existing) >= self.settings.max_trusted_publishers:
@@ -153,7 +155,7 @@ class PublisherService:
 
     def page(self, principal: Principal, provider: str, org: str, repo: str,
              *, limit: int, cursor: str | None) -> Page[TrustedPublisher]:
-        self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         publishers = sorted(self.store.of_repository(provider, org, repo), key=lambda p: p.sk)
         return list_page(publishers, limit=limit, cursor=cursor, key=lambda p: p.sk)
 
@@ -162,7 +164,8 @@ class PublisherService:
         """Remove a publisher, and revoke the tokens it minted that are still
         stored (it may have been removed because it is not to be trusted);
         the number revoked."""
-        repository = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS).repository
+        named = RepositoryRef(provider, org, repo)
+        repository = self.directory.repository(principal, named, Action.MANAGE_TOKENS).repository
         publisher = next((p for p in self.store.of_repository(provider, org, repo)
                           if int(p.publisher_id) == publisher_id), None)
         if publisher is None:

@@ -11,6 +11,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import BadRequest, Conflict, NotFound, Unavailable
 from chalicelib.models.directory import Repository, User
 from chalicelib.models.tokens import Token, repository_owner, user_owner
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.request_meta import OPERATOR, RequestMeta
 from chalicelib.services import audit as audit_events
 from chalicelib.services.audit import AuditService
@@ -148,7 +149,7 @@ class TokenService:
     def create_project_token(self, principal: Principal, provider: str, org: str, repo: str,
                              *, name=None, expires_at=None, meta: RequestMeta | None = None,
                              **settings) -> NewToken:
-        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         now = self.clock()
         repository = access.repository
         return self._create(
@@ -162,13 +163,13 @@ class TokenService:
 
     def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
                        *, limit: int, cursor: str | None) -> Page[Token]:
-        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         return self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
                                              cursor=cursor, now=self.clock()))
 
     def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
                              *, meta: RequestMeta | None = None) -> None:
-        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         self._delete(repository_owner(access.repository.repository_id), token_id, principal=principal, meta=meta)
 
     # -- operators ---------------------------------------------------------
@@ -212,13 +213,13 @@ class TokenService:
         """(access, page) of a repository's project tokens for anyone who may
         read the repository: names, hints and dates, never a value. Only
         `access.role` ADMIN may manage them."""
-        access = self.directory.repository(principal, provider, org, repo, Action.READ)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.READ)
         return access, self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
                                                      cursor=cursor, now=self.clock()))
 
     def project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int):
         """(access, token): one project token of a repository the caller may read."""
-        access = self.directory.repository(principal, provider, org, repo, Action.READ)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.READ)
         token = self.tokens.find_by_id(token_id)
         if token is None or token.owner != repository_owner(access.repository.repository_id):
             raise NotFound()
@@ -400,7 +401,7 @@ class TokenService:
     def rotate_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
                              *, grace_period_seconds=None, expires_at=None,
                              meta: RequestMeta | None = None) -> Rotation:
-        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         rotate = functools.partial(self.lifecycle.rotate_for_repository, repository=access.repository)
         return self._rotate(repository_owner(access.repository.repository_id), token_id, grace_period_seconds,
                             expires_at, rotate=rotate, principal=principal, meta=meta)
@@ -412,7 +413,7 @@ class TokenService:
 
     def set_project_token_disabled(self, principal: Principal, provider: str, org: str, repo: str,
                                    token_id: int, disabled, *, meta: RequestMeta | None = None) -> Token:
-        access = self.directory.repository(principal, provider, org, repo, Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
         return self._set_paused(repository_owner(access.repository.repository_id), token_id, disabled,
                                 principal=principal, meta=meta)
 

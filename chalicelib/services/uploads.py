@@ -208,7 +208,7 @@ class UploadService:
 
     def _resolve(self, principal: Principal, repository: RepositoryRef, action: Action) -> RepositoryRef:
         """`repository` with its id, if `principal` may do `action` on it (the directory's check)."""
-        return RepositoryRef.of(self.directory.repository(principal, *repository.path, action).repository)
+        return RepositoryRef.of(self.directory.repository(principal, repository, action).repository)
 
     def _target(self, principal, path: RepositoryRef | None, commit: str, action: Action = Action.UPLOAD) -> Target:
         commit = checks.commit_id(commit)
@@ -446,7 +446,7 @@ class UploadService:
         admin's) account token; `principal` None is the operator (manage.py).
         """
         if principal is None:
-            item = self.directory.store.repository(*repository.path)
+            item = self.directory.store.repository(repository)
             if item is None:
                 raise NotFound()
             repository = RepositoryRef.of(item)

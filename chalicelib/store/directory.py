@@ -24,6 +24,7 @@ from chalicelib.models.directory import (
     repo_sort_key,
     user_key,
 )
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.store import cancellation_codes, dependency_errors, is_condition_failure
 from chalicelib.store.pagination import Page, query_page
 
@@ -54,8 +55,9 @@ class DirectoryStore:
     def organization(self, provider: str, org: str) -> Organization | None:
         return self._get(Organization, org_key(provider, org), "org")
 
-    def repository(self, provider: str, org: str, repo: str) -> Repository | None:
-        return self._get(Repository, org_key(provider, org), repo_sort_key(repo))
+    def repository(self, repository: RepositoryRef) -> Repository | None:
+        """The live repository of that name (whatever `repository.id` says)."""
+        return self._get(Repository, org_key(repository.provider, repository.org), repo_sort_key(repository.name))
 
     def snapshot(self, user_id: int | None, provider: str, org: str, repo: str | None) -> Snapshot:
         """User, organization, repository and the user's grants on them: one BatchGetItem."""
