@@ -24,6 +24,7 @@ def measure(rounds: int) -> dict:
         from chalicelib import token_format
         from chalicelib.authorizer import TokenAuthorizer
         from chalicelib.models.tokens import Token
+        from chalicelib.repository_ref import RepositoryRef
         from chalicelib.settings import get_settings
         from chalicelib.store.tables import ensure_tables
         from chalicelib.wiring import Root
@@ -34,7 +35,7 @@ def measure(rounds: int) -> dict:
         user = admin.user("bench@example.com")
         tokens = admin.tokens
         limited_project = admin.tokens.create_project_token(
-            _principal(user), "gh", "bench", "repo", scopes=["coverage:write"],
+            _principal(user), RepositoryRef("gh", "bench", "repo"), scopes=["coverage:write"],
             allowed_cidrs=[f"10.{i}.0.0/16" for i in range(19)] + ["127.0.0.0/8"])
         in_grace = tokens.issue_account_token(user)
         tokens.rotate_account_token(_principal(user), int(in_grace.token.token_id), grace_period_seconds=86400)

@@ -206,10 +206,10 @@ class Made:
 
     def project_token(self, repo="gh/acme/widgets", **kwargs) -> str:
         """A project token of `repo`, created by a throwaway org admin."""
-        provider, org, name = repo.split("/")
+        repository = RepositoryRef.parse(repo)
         owner = self.user(f"owner-{len(repo)}-{os.urandom(4).hex()}@example.com")
-        owner.grant(f"{provider}/{org}", "admin")
-        created = self.admin.tokens.create_project_token(owner.principal(), provider, org, name, **kwargs)
+        owner.grant(repository.organization, "admin")
+        created = self.admin.tokens.create_project_token(owner.principal(), repository, **kwargs)
         return created.value
 
 
@@ -271,10 +271,9 @@ class Callers:
 
     def project_token_id(self, repo: str = "gh/acme/widgets") -> int:
         """The id of a fresh project token of `repo` (a target for deletes)."""
-        provider, org, name = repo.split("/")
         boss = self.make.admin.user("org-admin@example.com")
         principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
-        return int(self.make.admin.tokens.create_project_token(principal, provider, org, name).token.token_id)
+        return int(self.make.admin.tokens.create_project_token(principal, RepositoryRef.parse(repo)).token.token_id)
 
     def victim_token_id(self) -> int:
         return self.account_token_id("victim@example.com")

@@ -14,6 +14,7 @@ import pytest
 from bench.calls import count_calls
 from chalicelib import token_format, wiring
 from chalicelib.authorizer import TokenAuthorizer
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.wiring import Root
 from tests.helpers import Clock
@@ -167,7 +168,7 @@ def test_call_counts_listing_100_project_tokens_is_one_query_per_page(counted, m
     owner = make.user().grant(repo, "admin")
     token = owner.token()
     for _ in range(100):
-        admin.tokens.create_project_token(owner.principal(), "gh", "acme", "widgets")
+        admin.tokens.create_project_token(owner.principal(), RepositoryRef("gh", "acme", "widgets"))
     path = "/api/v3/organizations/gh/acme/repositories/widgets/tokens"
     counted("GET", "/api/v3/user", token)
     # token, one BatchGetItem for the access decision, one Query, the counter

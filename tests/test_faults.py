@@ -97,8 +97,7 @@ class DeleteProjectToken(Flow):
     def setup(self):
         repo = self.fresh_repo()
         admin = self.fresh_user(repo)
-        provider, org, name = repo.split("/")
-        victim = self.admin.tokens.create_project_token(admin.principal(), provider, org, name, name="old").token
+        victim = self.admin.tokens.create_project_token(admin.principal(), RepositoryRef.parse(repo), name="old").token
         return {"owner": repository_owner(repo), "repo": repo, "token": admin.token(), "id": int(victim.token_id)}
 
     def run(self, state):

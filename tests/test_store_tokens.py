@@ -3,6 +3,7 @@ cancellation reasons come back in PynamoDB's item order, not call order)."""
 import pytest
 
 from chalicelib.errors import NotFound
+from chalicelib.repository_ref import RepositoryRef
 
 USER_TOKENS = "/api/v3/user/tokens"
 
@@ -51,4 +52,4 @@ def test_token_store_repository_deleted_meanwhile_is_not_found(make, admin):
 
     service.directory.repository = then_deleted
     with pytest.raises(NotFound):
-        service.create_project_token(owner.principal(), "gh", "acme", "widgets")
+        service.create_project_token(owner.principal(), RepositoryRef("gh", "acme", "widgets"))

@@ -5,6 +5,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from bench.calls import count_calls
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 
 HEADER = "Latchkey-Token-Expiration"
@@ -33,7 +34,8 @@ def test_project_tokens_and_uploads_carry_it_too(client, make):
     moment, iso = expiring(7)
     make.repo()
     owner = make.user("owner@example.com").grant("gh/acme/widgets", "admin")
-    project = make.admin.tokens.create_project_token(owner.principal(), "gh", "acme", "widgets", expires_at=iso).value
+    widgets = RepositoryRef("gh", "acme", "widgets")
+    project = make.admin.tokens.create_project_token(owner.principal(), widgets, expires_at=iso).value
     response = client.http.request("POST", "/2.0/coverage/" + "a" * 40 + "/python", headers={
         "project-token": project, "content-type": "application/json"},
         body=b'{"fileReports": [{"filename": "a.py", "coverage": {"1": 1}}]}')

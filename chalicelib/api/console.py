@@ -364,27 +364,29 @@ def _can_manage(access) -> bool:
 @page(INTEGRATIONS)
 def integrations(here: Page, provider, org, repo):
     tokens, _, _ = services()
-    access, listing = tokens.project_token_listing(here.principal, provider, org, repo, limit=100, cursor=None)
+    repository = RepositoryRef(provider, org, repo)
+    access, listing = tokens.project_token_listing(here.principal, repository, limit=100, cursor=None)
     deleted = (here.request.query_params or {}).get("deleted")
     return html(pages.integrations(here.ctx, access, listing.items, can_manage=_can_manage(access),
                                    message=f"Integration {deleted} deleted." if deleted else None))
 
 
-def _managed(here: Page, provider, org, repo):
+def _managed(here: Page, repository: RepositoryRef):
     from chalicelib.access import Action
 
     _, directory, _ = services()
-    return directory.repository(here.principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+    return directory.repository(here.principal, repository, Action.MANAGE_TOKENS)
 
 
 @page(INTEGRATIONS + "/new")
 def add_integration(here: Page, provider, org, repo):
-    return html(pages.add_integration(here.ctx, _managed(here, provider, org, repo)))
+    return html(pages.add_integration(here.ctx, _managed(here, RepositoryRef(provider, org, repo))))
 
 
 @page(INTEGRATIONS + "/new/project-api", methods=("GET", "POST"))
 def create_project_token(here: Page, provider, org, repo):
-    access = _managed(here, provider, org, repo)
+    repository = RepositoryRef(provider, org, repo)
+    access = _managed(here, repository)
     base = pages.repo_path(access.repository) + "/settings/integrations"
 
     def render_form(**kwargs) -> str:
@@ -399,7 +401,7 @@ def create_project_token(here: Page, provider, org, repo):
     meta = request_meta(here.request)
     return _create(
         here,
-        lambda **values: tokens.create_project_token(here.principal, provider, org, repo, meta=meta, **values),
+        lambda **values: tokens.create_project_token(here.principal, repository, meta=meta, **values),
         render_form,
         lambda created: pages.token_created(here.ctx, title="Project API token created", token=created.token,
                                             value=created.value, back=base, back_label="Back to integrations"),
@@ -411,7 +413,7 @@ def integration_settings(here: Page, provider, org, repo, tokenId):
     from chalicelib.api.http import path_id
 
     tokens, _, _ = services()
-    access, token = tokens.project_token(here.principal, provider, org, repo, path_id(tokenId))
+    access, token = tokens.project_token(here.principal, RepositoryRef(provider, org, repo), path_id(tokenId))
     return html(pages.integration_settings(here.ctx, access, token, can_manage=_can_manage(access)))
 
 
@@ -419,9 +421,10 @@ def integration_settings(here: Page, provider, org, repo, tokenId):
 def delete_project_token(here: Page, provider, org, repo, tokenId):
     from chalicelib.api.http import path_id
 
-    access = _managed(here, provider, org, repo)
+    repository = RepositoryRef(provider, org, repo)
+    access = _managed(here, repository)
     tokens, _, _ = services()
-    _, token = tokens.project_token(here.principal, provider, org, repo, path_id(tokenId))
+    _, token = tokens.project_token(here.principal, repository, path_id(tokenId))
     label = pages.token_label(token)
     base = pages.repo_path(access.repository) + "/settings/integrations"
     if here.request.method == "GET":
@@ -429,6 +432,6 @@ def delete_project_token(here: Page, provider, org, repo, tokenId):
                                   question=f"Delete the Project API integration {label}? CI jobs using its token "
                                            "stop working at once.",
                                   action=f"{base}/{int(token.token_id)}/delete", button="Delete", cancel=base))
-    tokens.delete_project_token(here.principal, provider, org, repo, int(token.token_id),
+    tokens.delete_project_token(here.principal, repository, int(token.token_id),
                                 meta=request_meta(here.request))
     return here.go(base + "?" + urllib.parse.urlencode({"deleted": label}))

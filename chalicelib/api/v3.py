@@ -247,7 +247,7 @@ def get_repository(principal, provider, org, repo):
 @api.route(REPOSITORY + "/tokens", methods=["GET"])
 def list_project_tokens(principal, provider, org, repo):
     tokens, _ = services()
-    find = functools.partial(tokens.project_tokens, principal, provider, org, repo)
+    find = functools.partial(tokens.project_tokens, principal, RepositoryRef(provider, org, repo))
     return paged_response(api.current_request, find, api_token)
 
 
@@ -255,7 +255,7 @@ def list_project_tokens(principal, provider, org, repo):
 def create_project_token(principal, provider, org, repo):
     tokens, _ = services()
     created = tokens.create_project_token(
-        principal, provider, org, repo, **_token_request(), meta=request_meta(api.current_request)
+        principal, RepositoryRef(provider, org, repo), **_token_request(), meta=request_meta(api.current_request)
     )
     return created_response(api_token(created.token, created.value))
 
@@ -264,7 +264,7 @@ def create_project_token(principal, provider, org, repo):
 def delete_project_token(principal, provider, org, repo, tokenId):
     tokens, _ = services()
     tokens.delete_project_token(
-        principal, provider, org, repo, path_id(tokenId), meta=request_meta(api.current_request)
+        principal, RepositoryRef(provider, org, repo), path_id(tokenId), meta=request_meta(api.current_request)
     )
     return no_content()
 
@@ -272,7 +272,8 @@ def delete_project_token(principal, provider, org, repo, tokenId):
 @api.route(REPOSITORY + "/tokens/{tokenId}/rotate", methods=["POST"])
 def rotate_project_token(principal, provider, org, repo, tokenId):
     tokens, _ = services()
-    rotation = tokens.rotate_project_token(principal, provider, org, repo, path_id(tokenId), **_rotate_request(),
+    repository = RepositoryRef(provider, org, repo)
+    rotation = tokens.rotate_project_token(principal, repository, path_id(tokenId), **_rotate_request(),
                                            meta=request_meta(api.current_request))
     return json_response(rotation_body(rotation), status=201)
 
@@ -280,7 +281,8 @@ def rotate_project_token(principal, provider, org, repo, tokenId):
 @api.route(REPOSITORY + "/tokens/{tokenId}", methods=["PATCH"])
 def patch_project_token(principal, provider, org, repo, tokenId):
     tokens, _ = services()
-    token = tokens.set_project_token_disabled(principal, provider, org, repo, path_id(tokenId),
+    repository = RepositoryRef(provider, org, repo)
+    token = tokens.set_project_token_disabled(principal, repository, path_id(tokenId),
                                               _patch_request(), meta=request_meta(api.current_request))
     return json_response({"data": api_token(token)})
 

@@ -200,7 +200,7 @@ class AdminService:
         self.grant(email, str(RepositoryRef(provider, org, repo)), "admin")
         account = self.issue_token(email, name=name.lower())
         principal = Principal(Kind.ACCOUNT, int(account.token.token_id), user_id=int(user.user_id))
-        project = self.tokens.create_project_token(principal, provider, org, repo, name=name.lower())
+        project = self.tokens.create_project_token(principal, RepositoryRef(provider, org, repo), name=name.lower())
         return account, project
 
     def issue_token(self, email: str, name: str | None = None, expires_in_days: int | None = None) -> NewToken:

@@ -146,30 +146,30 @@ class TokenService:
 
     # -- project tokens ----------------------------------------------------
 
-    def create_project_token(self, principal: Principal, provider: str, org: str, repo: str,
+    def create_project_token(self, principal: Principal, repository: RepositoryRef,
                              *, name=None, expires_at=None, meta: RequestMeta | None = None,
                              **settings) -> NewToken:
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
         now = self.clock()
-        repository = access.repository
+        live = access.repository
         return self._create(
-            Kind.PROJECT, repository_owner(repository.repository_id), created_by=principal.user_id,
-            repository=repository.full_name,
+            Kind.PROJECT, repository_owner(live.repository_id), created_by=principal.user_id,
+            repository=live.full_name,
             name=validate_name(name),
             expires_at=parse_expiry(expires_at, now, self.settings.max_token_lifetime_days),
-            write=self._write_for_repository(repository), now=now,
+            write=self._write_for_repository(live), now=now,
             principal=principal, meta=meta, **token_settings(Kind.PROJECT, **settings),
         )
 
-    def project_tokens(self, principal: Principal, provider: str, org: str, repo: str,
+    def project_tokens(self, principal: Principal, repository: RepositoryRef,
                        *, limit: int, cursor: str | None) -> Page[Token]:
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
         return self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
                                              cursor=cursor, now=self.clock()))
 
-    def delete_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
+    def delete_project_token(self, principal: Principal, repository: RepositoryRef, token_id: int,
                              *, meta: RequestMeta | None = None) -> None:
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
         self._delete(repository_owner(access.repository.repository_id), token_id, principal=principal, meta=meta)
 
     # -- operators ---------------------------------------------------------
@@ -208,18 +208,18 @@ class TokenService:
             raise NotFound()
         return token
 
-    def project_token_listing(self, principal: Principal, provider: str, org: str, repo: str,
+    def project_token_listing(self, principal: Principal, repository: RepositoryRef,
                               *, limit: int, cursor: str | None):
         """(access, page) of a repository's project tokens for anyone who may
         read the repository: names, hints and dates, never a value. Only
         `access.role` ADMIN may manage them."""
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.READ)
+        access = self.directory.repository(principal, repository, Action.READ)
         return access, self._listed(self.tokens.page(repository_owner(access.repository.repository_id), limit=limit,
                                                      cursor=cursor, now=self.clock()))
 
-    def project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int):
+    def project_token(self, principal: Principal, repository: RepositoryRef, token_id: int):
         """(access, token): one project token of a repository the caller may read."""
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.READ)
+        access = self.directory.repository(principal, repository, Action.READ)
         token = self.tokens.find_by_id(token_id)
         if token is None or token.owner != repository_owner(access.repository.repository_id):
             raise NotFound()
@@ -398,10 +398,10 @@ class TokenService:
         return self._rotate(user_owner(user.user_id), token_id, grace_period_seconds, expires_at,
                             rotate=rotate, principal=principal, meta=meta)
 
-    def rotate_project_token(self, principal: Principal, provider: str, org: str, repo: str, token_id: int,
+    def rotate_project_token(self, principal: Principal, repository: RepositoryRef, token_id: int,
                              *, grace_period_seconds=None, expires_at=None,
                              meta: RequestMeta | None = None) -> Rotation:
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
         rotate = functools.partial(self.lifecycle.rotate_for_repository, repository=access.repository)
         return self._rotate(repository_owner(access.repository.repository_id), token_id, grace_period_seconds,
                             expires_at, rotate=rotate, principal=principal, meta=meta)
@@ -411,9 +411,9 @@ class TokenService:
         user = self.directory.user(principal)
         return self._set_paused(user_owner(user.user_id), token_id, disabled, principal=principal, meta=meta)
 
-    def set_project_token_disabled(self, principal: Principal, provider: str, org: str, repo: str,
+    def set_project_token_disabled(self, principal: Principal, repository: RepositoryRef,
                                    token_id: int, disabled, *, meta: RequestMeta | None = None) -> Token:
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
         return self._set_paused(repository_owner(access.repository.repository_id), token_id, disabled,
                                 principal=principal, meta=meta)
 
