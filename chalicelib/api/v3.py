@@ -325,7 +325,8 @@ def list_user_token_events(principal):
 @api.route(REPOSITORY + "/tokens/events", methods=["GET"])
 def list_repository_token_events(principal, provider, org, repo):
     limit, cursor = pagination(api.current_request)
-    page = audit_reader().repository_events(principal, provider, org, repo, limit=limit, cursor=cursor)
+    repository = RepositoryRef(provider, org, repo)
+    page = audit_reader().repository_events(principal, repository, limit=limit, cursor=cursor)
     return json_response(page_body(page, audit_event))
 
 

@@ -282,9 +282,9 @@ class AuditReader:
         user = self.directory.user(principal)
         return self.audit.page(user_stream(int(user.user_id)), limit=limit, cursor=cursor)
 
-    def repository_events(self, principal: Principal, provider: str, org: str, repo: str,
+    def repository_events(self, principal: Principal, repository: RepositoryRef,
                           *, limit: int, cursor: str | None) -> Page[AuditEvent]:
-        access = self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
+        access = self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
         return self.audit.page(repository_stream(access.repository.repository_id), limit=limit, cursor=cursor)
 
     def deleted_repository_events(self, principal: Principal, provider: str, org: str, repository_id: int,
