@@ -26,6 +26,7 @@ def measure(rounds: int) -> dict:
 
     with mock_aws(), LocalIssuer() as issuer:
         from chalicelib.access import Principal
+        from chalicelib.repository_ref import RepositoryRef
         from chalicelib.services.keyless import ExchangeRefused
         from chalicelib.settings import CiIssuer, get_settings
         from chalicelib.store.tables import ensure_tables
@@ -43,7 +44,8 @@ def measure(rounds: int) -> dict:
                               user_id=int(admin.user("bench@example.com").user_id))
         keyless = Root(settings=settings, clock=clock)
         keyless.publishers.create(
-            principal, "gh", "bench", "keyless", {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001})
+            principal, RepositoryRef("gh", "bench", "keyless"),
+            {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001})
         exchange = keyless.exchange
 
         def mint(**claims):

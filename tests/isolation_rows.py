@@ -40,9 +40,10 @@ PUBLISHER = {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001
 def no_publishers(callers) -> str:
     """The publishers route of widgets, with none registered (each cell
     registers the same publisher afresh)."""
+    from chalicelib.repository_ref import RepositoryRef
     from chalicelib.store.publishers import PublisherStore
 
-    PublisherStore().delete_all_of("gh", "acme", "widgets")
+    PublisherStore().delete_all_of(RepositoryRef("gh", "acme", "widgets"))
     return W + "/trusted-publishers"
 
 
@@ -52,11 +53,12 @@ def a_publisher(callers) -> str:
 
     from chalicelib import wiring
     from chalicelib.access import Principal
+    from chalicelib.repository_ref import RepositoryRef
     from chalicelib.token_format import Kind
 
     boss = callers.make.admin.user("org-admin@example.com")
     principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
-    created = wiring.root().publishers.create(principal, "gh", "acme", "widgets",
+    created = wiring.root().publishers.create(principal, RepositoryRef("gh", "acme", "widgets"),
                                               {**PUBLISHER, "environment": os.urandom(4).hex()})
     return f"{W}/trusted-publishers/{int(created.publisher_id)}"
 

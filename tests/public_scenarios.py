@@ -40,6 +40,7 @@ def exchange(status, client, callers, monkeypatch):
     from chalicelib.access import Principal
     from chalicelib.api import keyless
     from chalicelib.errors import Unavailable
+    from chalicelib.repository_ref import RepositoryRef
     from chalicelib.token_format import Kind
 
     path = "/api/v3/oidc/token"
@@ -47,10 +48,11 @@ def exchange(status, client, callers, monkeypatch):
     publishers, service = install(monkeypatch, keyless_settings(issuer.issuer), clock)
     boss = callers.make.admin.user("org-admin@example.com")
     principal = Principal(Kind.ACCOUNT, token_id=1, user_id=int(boss.user_id))
-    plain = [p for p in publishers.store.of_repository("gh", "acme", "widgets")
+    widgets = RepositoryRef("gh", "acme", "widgets")
+    plain = [p for p in publishers.store.of_repository(widgets)
              if (p.subject, p.owner_id, p.workflow, p.environment) == ("2002", "1001", None, None)]
     if not plain:
-        publishers.create(principal, "gh", "acme", "widgets",
+        publishers.create(principal, widgets,
                           {"issuer": "github", "repositoryId": 2002, "repositoryOwnerId": 1001})
 
     def token(**claims):

@@ -17,6 +17,7 @@ from chalicelib.api.http import (
 from chalicelib.api.v3 import REPOSITORY
 from chalicelib.clock import iso
 from chalicelib.errors import BadRequest, PayloadTooLarge, Unavailable
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.wiring import root
 
 api = ApiBlueprint(__name__)
@@ -47,7 +48,7 @@ def trusted_publisher(publisher) -> dict:
 @api.route(REPOSITORY + "/trusted-publishers", methods=["GET"])
 def list_trusted_publishers(principal, provider, org, repo):
     publishers, _ = services()
-    find = functools.partial(publishers.page, principal, provider, org, repo)
+    find = functools.partial(publishers.page, principal, RepositoryRef(provider, org, repo))
     return paged_response(api.current_request, find, trusted_publisher)
 
 
@@ -55,14 +56,16 @@ def list_trusted_publishers(principal, provider, org, repo):
 def create_trusted_publisher(principal, provider, org, repo):
     publishers, _ = services()
     body = json_object(api.current_request, max_bytes=MAX_BODY_BYTES, allowed=PUBLISHER_FIELDS)
-    created = publishers.create(principal, provider, org, repo, body, meta=request_meta(api.current_request))
+    repository = RepositoryRef(provider, org, repo)
+    created = publishers.create(principal, repository, body, meta=request_meta(api.current_request))
     return created_response(trusted_publisher(created))
 
 
 @api.route(REPOSITORY + "/trusted-publishers/{publisherId}", methods=["DELETE"])
 def delete_trusted_publisher(principal, provider, org, repo, publisherId):
     publishers, _ = services()
-    publishers.delete(principal, provider, org, repo, path_id(publisherId), meta=request_meta(api.current_request))
+    repository = RepositoryRef(provider, org, repo)
+    publishers.delete(principal, repository, path_id(publisherId), meta=request_meta(api.current_request))
     return no_content()
 
 

@@ -171,7 +171,7 @@ class AdminService:
     def _delete_publishers(self, provider: str, org: str, repo: str) -> int:
         """A deleted repository's trusted publishers go with it (a same-named
         repository created later trusts no one: the exchange also checks ids)."""
-        return self.publishers.delete_all_of(provider, org, repo)
+        return self.publishers.delete_all_of(RepositoryRef(provider, org, repo))
 
     def grant(self, email: str, target: str, role: str):
         provider, org, repository = parse_target(target)

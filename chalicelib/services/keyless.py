@@ -130,18 +130,17 @@ class PublisherService:
         self.settings = settings
         self.clock = clock
 
-    def create(self, principal: Principal, provider: str, org: str, repo: str, body: dict,
+    def create(self, principal: Principal, repository: RepositoryRef, body: dict,
                *, meta: RequestMeta | None = None) -> TrustedPublisher:
-        named = RepositoryRef(provider, org, repo)
-        repository = self.directory.repository(principal, named, Action.MANAGE_TOKENS).repository
+        live = self.directory.repository(principal, repository, Action.MANAGE_TOKENS).repository
         attributes = publisher_from_body(body, self.settings)
-        existing = self.store.of_repository(provider, org, repo)
+        existing = self.store.of_repository(repository)
         if len(existing) >= self.settings.max_trusted_publishers:
             raise Conflict(f"publisher limit reached: at most {self.settings.max_trusted_publishers} "
                            "trusted publishers per repository")
         publisher = TrustedPublisher(
-            org_key(provider, org), "", publisher_id=0, repository=repository.full_name,
-            repository_id=int(repository.repository_id), created_at=self.clock(), created_by=principal.user_id,
+            org_key(repository.provider, repository.org), "", publisher_id=0, repository=live.full_name,
+            repository_id=int(live.repository_id), created_at=self.clock(), created_by=principal.user_id,
             target=trust_target(attributes["issuer"], attributes["subject"]), **attributes,
         )
         if any(_constraints(p) == _constraints(publisher) for p in existing):
@@ -153,20 +152,19 @@ class PublisherService:
     def _items(self, action, publisher, principal, meta):
         return self.audit.publisher_items(action, publisher, principal=principal, meta=meta)
 
-    def page(self, principal: Principal, provider: str, org: str, repo: str,
+    def page(self, principal: Principal, repository: RepositoryRef,
              *, limit: int, cursor: str | None) -> Page[TrustedPublisher]:
-        self.directory.repository(principal, RepositoryRef(provider, org, repo), Action.MANAGE_TOKENS)
-        publishers = sorted(self.store.of_repository(provider, org, repo), key=lambda p: p.sk)
+        self.directory.repository(principal, repository, Action.MANAGE_TOKENS)
+        publishers = sorted(self.store.of_repository(repository), key=lambda p: p.sk)
         return list_page(publishers, limit=limit, cursor=cursor, key=lambda p: p.sk)
 
-    def delete(self, principal: Principal, provider: str, org: str, repo: str, publisher_id: int,
+    def delete(self, principal: Principal, repository: RepositoryRef, publisher_id: int,
                *, meta: RequestMeta | None = None) -> int:
         """Remove a publisher, and revoke the tokens it minted that are still
         stored (it may have been removed because it is not to be trusted);
         the number revoked."""
-        named = RepositoryRef(provider, org, repo)
-        repository = self.directory.repository(principal, named, Action.MANAGE_TOKENS).repository
-        publisher = next((p for p in self.store.of_repository(provider, org, repo)
+        live = self.directory.repository(principal, repository, Action.MANAGE_TOKENS).repository
+        publisher = next((p for p in self.store.of_repository(repository)
                           if int(p.publisher_id) == publisher_id), None)
         if publisher is None:
             raise NotFound()
@@ -175,7 +173,7 @@ class PublisherService:
             raise NotFound()
         from chalicelib.models.tokens import repository_owner
 
-        minted = [t.pk for t in self.tokens.tokens.all_of(repository_owner(repository.repository_id))
+        minted = [t.pk for t in self.tokens.tokens.all_of(repository_owner(live.repository_id))
                   if t.publisher_id is not None and int(t.publisher_id) == publisher_id]
         revoked = self.revocation.revoke(
             minted, reason=f"trusted publisher {publisher_id} deleted", actor=f"user:{principal.user_id}",

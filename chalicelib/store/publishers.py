@@ -20,6 +20,7 @@ from chalicelib.models.directory import (
     repository_item_key,
     trust_target,
 )
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.store import (
     cancellation_codes,
     dependency_errors,
@@ -36,11 +37,12 @@ def new_publisher_id() -> int:
 
 
 class PublisherStore:
-    def of_repository(self, provider: str, org: str, repo: str) -> list[TrustedPublisher]:
+    def of_repository(self, repository: RepositoryRef) -> list[TrustedPublisher]:
         """A repository's publishers (one consistent Query; a repository has few)."""
         with dependency_errors():
             return list(TrustedPublisher.query(
-                org_key(provider, org), TrustedPublisher.sk.startswith(publisher_sort_key(repo)),
+                org_key(repository.provider, repository.org),
+                TrustedPublisher.sk.startswith(publisher_sort_key(repository.name)),
                 consistent_read=True,
             ))
 
@@ -99,9 +101,9 @@ class PublisherStore:
 
         return write_if_unchanged(DirectoryItem._get_connection().connection, add)
 
-    def delete_all_of(self, provider: str, org: str, repo: str) -> int:
+    def delete_all_of(self, repository: RepositoryRef) -> int:
         """Delete every publisher of a repository (it is being deleted)."""
-        publishers = self.of_repository(provider, org, repo)
+        publishers = self.of_repository(repository)
         with dependency_errors():
             for publisher in publishers:
                 publisher.delete()
