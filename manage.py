@@ -113,7 +113,7 @@ def create_org(obj, provider, org, personal):
 @click.pass_obj
 def create_repo(obj, repository, public):
     """Create a repository in an existing organization (private unless `--public`)."""
-    run(lambda: obj.admin.create_repository(*repository.path, public=public))
+    run(lambda: obj.admin.create_repository(repository, public=public))
     click.echo(f"created {'public' if public else 'private'} repository {repository}")
 
 
@@ -122,7 +122,7 @@ def create_repo(obj, repository, public):
 @click.pass_obj
 def delete_repo(obj, repository):
     """Delete a repository, its grants and its project tokens."""
-    count = run(lambda: obj.admin.delete_repository(*repository.path))
+    count = run(lambda: obj.admin.delete_repository(repository))
     click.echo(f"deleted repository {repository} and {count} project token(s)")
 
 
@@ -186,7 +186,7 @@ def set_analysis_config(obj, repository, file):
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise click.ClickException(f"{file.name}: not valid JSON ({error})") from None
-    configuration = run(lambda: obj.admin.set_analysis_configuration(*repository.path, body))
+    configuration = run(lambda: obj.admin.set_analysis_configuration(repository, body))
     click.echo(f"set the analysis configuration of {repository}: "
                f"{len(configuration['ignoredPaths'])} ignored path(s), "
                f"{len(configuration['projectExtensions'])} language extension(s), "

@@ -35,7 +35,7 @@ def measure(rounds: int) -> dict:
 
         ensure_tables()
         admin = Root().admin
-        account, _ = admin.seed("bench@example.com", "Bench", "gh", "bench", "keyless")
+        account, _ = admin.seed("bench@example.com", "Bench", RepositoryRef("gh", "bench", "keyless"))
         settings = dataclasses.replace(
             get_settings(), stage="dev", max_project_tokens=10_000,
             ci_oidc_issuers=(CiIssuer("github", "github", issuer.issuer, "latchkey"),))

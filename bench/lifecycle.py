@@ -31,7 +31,7 @@ def measure(rounds: int) -> dict:
 
         ensure_tables()
         admin = Root().admin
-        account, project = admin.seed("bench@example.com", "Bench", "gh", "bench", "repo")
+        account, project = admin.seed("bench@example.com", "Bench", RepositoryRef("gh", "bench", "repo"))
         user = admin.user("bench@example.com")
         tokens = admin.tokens
         limited_project = admin.tokens.create_project_token(

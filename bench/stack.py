@@ -16,9 +16,10 @@ UPLOAD_ROUTE = "/2.0/coverage/{commit}/{language}"
 
 
 def seed() -> dict:
+    from chalicelib.repository_ref import RepositoryRef
     from chalicelib.wiring import root
 
-    account, project = root().admin.seed("bench@example.com", "Bench", "gh", "bench", "hello")
+    account, project = root().admin.seed("bench@example.com", "Bench", RepositoryRef("gh", "bench", "hello"))
     return {"account": account.value, "project": project.value}
 
 

@@ -132,13 +132,14 @@ def measure(quick: bool) -> dict:
     rounds = 5 if quick else 30
     with mock_aws():
         from app import app
+        from chalicelib.repository_ref import RepositoryRef
         from chalicelib.settings import get_settings
         from chalicelib.store.tables import ensure_tables
         from chalicelib.wiring import root
 
         ensure_tables()
         settings = get_settings()
-        account, project = root().admin.seed("bench@example.com", "Bench", "gh", "bench", "uploads")
+        account, project = root().admin.seed("bench@example.com", "Bench", RepositoryRef("gh", "bench", "uploads"))
         figures: dict = {"bounds": {
             name.upper(): getattr(settings, name) for name in (
                 "max_upload_bytes", "max_analysis_results", "max_coverage_bytes_per_commit",

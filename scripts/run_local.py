@@ -97,12 +97,13 @@ def load_state(path: Path = STATE_FILE) -> int:
 def seed_demo() -> dict | None:
     """Create the demo user, organization, repository and one token of each
     kind, the first time only; return the tokens (or None if seeded before)."""
+    from chalicelib.repository_ref import RepositoryRef
     from chalicelib.wiring import root
 
     admin = root().admin
     if admin.store.user_by_email(DEMO_EMAIL) is not None:
         return None
-    account, project = admin.seed(DEMO_EMAIL, "Demo", "gh", "demo", "hello")
+    account, project = admin.seed(DEMO_EMAIL, "Demo", RepositoryRef("gh", "demo", "hello"))
     return {"account": account.value, "project": project.value}
 
 

@@ -194,9 +194,9 @@ class Made:
             self.admin.create_organization(provider, org)
 
     def repo(self, full="gh/acme/widgets"):
-        provider, org, repo = full.split("/")
-        self.org(f"{provider}/{org}")
-        self.admin.create_repository(provider, org, repo)
+        repository = RepositoryRef.parse(full)
+        self.org(repository.organization)
+        self.admin.create_repository(repository)
         return full
 
     def repository_id(self, full="gh/acme/widgets") -> int:
@@ -311,7 +311,7 @@ def build_callers(make, admin) -> Callers:
     Token.get(digest(account["expired"])).update(actions=[Token.expires_at.set(utcnow() - timedelta(minutes=1))])
     admin.disable_user("disabled-owner@example.com")
     doomed = make.project_token("gh/acme/doomed")
-    admin.delete_repository("gh", "acme", "doomed")
+    admin.delete_repository(RepositoryRef("gh", "acme", "doomed"))
     own = make.project_token("gh/acme/widgets")
     valid = account["read"]
     wrong = valid[:-1] + ("A" if valid[-1] != "A" else "B")

@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib import token_format, wiring
 from chalicelib.authorizer import TokenAuthorizer
+from chalicelib.repository_ref import RepositoryRef
 from chalicelib.settings import get_settings
 from chalicelib.token_format import Kind
 from chalicelib.wiring import Root
@@ -360,7 +361,7 @@ def test_project_token_outlives_its_creator(api, acme, admin):
 
 def test_project_token_dies_with_its_repository(api, acme, admin):
     project = acme.project_token("gh/acme/widgets")
-    admin.delete_repository("gh", "acme", "widgets")
+    admin.delete_repository(RepositoryRef("gh", "acme", "widgets"))
     assert api.get(REPO, project) == NOT_FOUND
     acme.repo("gh/acme/widgets")  # a new repository of the same name
     assert api.get(REPO, project) == NOT_FOUND
@@ -433,7 +434,7 @@ def test_organization_the_user_is_not_in_is_not_found(api, acme, path):
 
 
 def test_repository_carries_codacys_required_fields(api, acme, admin):
-    admin.create_repository("gh", "acme", "open", public=True)
+    admin.create_repository(RepositoryRef("gh", "acme", "open"), public=True)
     token = acme.user().grant("gh/acme", "admin").token()
     _status, body = api.get("/api/v3/organizations/gh/acme/repositories", token)
     shapes = {r["name"]: (r["visibility"], r["languages"], r["problems"], r["addedState"]) for r in body["data"]}
@@ -445,7 +446,7 @@ def test_repository_carries_codacys_required_fields(api, acme, admin):
 
 @pytest.mark.parametrize("who", ["org_admin", "member", "project"])
 def test_repository_search_filters_by_name(api, acme, admin, who):
-    admin.create_repository("gh", "acme", "Widget-Tools")
+    admin.create_repository(RepositoryRef("gh", "acme", "Widget-Tools"))
     if who == "org_admin":
         token = acme.user().grant("gh/acme", "admin").token()
         expected = {"widg": ["Widget-Tools", "widgets"], "GADG": ["gadgets"], "zzz": []}
@@ -465,7 +466,7 @@ def test_repository_search_filters_by_name(api, acme, admin, who):
 
 def test_repository_search_paginates_and_is_bounded(api, acme, admin):
     for n in range(5):
-        admin.create_repository("gh", "acme", f"lib-{n}")
+        admin.create_repository(RepositoryRef("gh", "acme", f"lib-{n}"))
     token = acme.user().grant("gh/acme", "admin").token()
     seen, cursor = [], None
     for _ in range(5):

@@ -271,7 +271,7 @@ def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind
     make.repo("gh/acme/probe")
     for _ in range(2):
         make.project_token("gh/acme/probe")
-    steps = admin_steps(faults, lambda: admin.delete_repository("gh", "acme", "probe"))
+    steps = admin_steps(faults, lambda: admin.delete_repository(RepositoryRef("gh", "acme", "probe")))
     for index in range(1, len(steps) + 1):
         name = f"r{index}{kind}"
         full = make.repo(f"gh/acme/{name}")
@@ -279,13 +279,13 @@ def test_faults_delete_repository_fan_out_resumes(api, make, admin, faults, kind
         owner = repository_owner(full)
         faults.fail(None, nth=index, kind=kind)
         with pytest.raises(Unavailable):
-            admin.delete_repository("gh", "acme", name)
+            admin.delete_repository(RepositoryRef("gh", "acme", name))
         faults.reset()
         tally("faults injected (test_faults.py)")
         assert_tokens_consistent()
         # Resume: the rerun finishes, even though the repository may already be gone.
         try:
-            admin.delete_repository("gh", "acme", name)
+            admin.delete_repository(RepositoryRef("gh", "acme", name))
         except Exception as error:  # NotFound only if nothing was left
             assert type(error).__name__ == "NotFound" and not owned(owner)
         assert owned(owner) == []

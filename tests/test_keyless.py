@@ -318,7 +318,7 @@ def test_deleting_a_publisher_revokes_the_tokens_it_minted(world, client):
 def test_a_deleted_and_recreated_repository_inherits_no_trust(world, admin):
     world.register()
     token = world.mint()
-    admin.delete_repository("gh", "acme", "widgets")
+    admin.delete_repository(RepositoryRef("gh", "acme", "widgets"))
     world.make.repo("gh/acme/widgets")
     refused(world.exchange(token), 403, "no-publisher")
 

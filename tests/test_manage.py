@@ -97,7 +97,7 @@ def test_bad_input_is_a_clear_error_and_exit_1(cli, args, message):
 
 
 def test_seed_makes_an_admin_with_a_token_of_each_kind(admin):
-    account, project = admin.seed("demo@example.com", "Demo", "gh", "demo", "hello")
+    account, project = admin.seed("demo@example.com", "Demo", RepositoryRef("gh", "demo", "hello"))
     assert token_format.parse(account.value) is Kind.ACCOUNT
     assert token_format.parse(project.value) is Kind.PROJECT
     repository = admin.store.repository(RepositoryRef("gh", "demo", "hello"))

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from chalicelib import names
+from chalicelib.repository_ref import RepositoryRef
 
 SERVED = ["acme", "widgets", "a.b", "_x", "-x", ".github", "my_repo-2", "x" * 100, "A1"]
 REFUSED = ["bad name!", "x y", ".", "..", "x" * 101, "", "ü", "a/b", "a#b", "a%20b", "a\tb", "~x"]
@@ -91,4 +92,4 @@ def test_names_admin_refuses_dot_segments(admin):
     admin.create_organization("gh", "acme")
     for repo in (".", ".."):
         with pytest.raises(BadRequest):
-            admin.create_repository("gh", "acme", repo)
+            admin.create_repository(RepositoryRef("gh", "acme", repo))

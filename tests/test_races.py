@@ -195,7 +195,8 @@ def uploads(services):
     from chalicelib.api.v3_commits import coverage_body
 
     admin, _ = services
-    repo = admin.create_repository("gh", "racers", "widgets") if admin.create_organization("gh", "racers") else None
+    widgets = RepositoryRef("gh", "racers", "widgets")
+    repo = admin.create_repository(widgets) if admin.create_organization("gh", "racers") else None
     project = Principal(Kind.PROJECT, 1, repository=RepositoryRef.of(repo))
     service = admin.upload_service
     committed = []  # the digest of each report whose conditional write won, in order

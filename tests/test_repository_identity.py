@@ -75,8 +75,8 @@ def test_recreated_repository_starts_empty_through_every_read_route(api, admin, 
     assert before["events"][1]["data"]
     old_id = repository_id(admin)
 
-    admin.delete_repository("gh", "acme", "gadgets")
-    admin.create_repository("gh", "acme", "gadgets")
+    admin.delete_repository(RepositoryRef("gh", "acme", "gadgets"))
+    admin.create_repository(RepositoryRef("gh", "acme", "gadgets"))
     assert repository_id(admin) != old_id
     new_project = api.post(REPO + "/tokens", account)[1]["data"]["token"]
 
@@ -105,7 +105,7 @@ def test_deleting_a_repository_removes_its_uploads(api, admin, world):
     fill(api, admin, project)
     old_id = repository_id(admin)
     assert s3_keys()
-    admin.delete_repository("gh", "acme", "gadgets")
+    admin.delete_repository(RepositoryRef("gh", "acme", "gadgets"))
     assert s3_keys() == []
     assert list(UploadItem.query(repository_key(old_id))) == []
     assert admin.store.deleted_repository("gh", "acme", old_id).purged_at is not None
@@ -124,15 +124,15 @@ def test_deletion_cut_short_hides_everything_and_resumes(api, admin, world, monk
     real = UploadStore.purge_step
     monkeypatch.setattr(UploadStore, "purge_step", broken)
     with pytest.raises(Unavailable):
-        admin.delete_repository("gh", "acme", "gadgets")
+        admin.delete_repository(RepositoryRef("gh", "acme", "gadgets"))
     # Until the clean-up finishes, nothing of it is readable...
     assert api.get(f"{REPO}/commits/{COMMIT}/coverage", account) == NOT_FOUND
-    admin.create_repository("gh", "acme", "gadgets")
+    admin.create_repository(RepositoryRef("gh", "acme", "gadgets"))
     assert api.get(f"{REPO}/commits/{COMMIT}/coverage", account)[1]["data"]["reports"] == []
     assert list(UploadItem.query(repository_key(old_id)))  # ...though it is still stored
     # ...and running the deletion again finishes it (the namesake stays).
     monkeypatch.setattr(UploadStore, "purge_step", real)
-    admin.delete_repository("gh", "acme", "gadgets")
+    admin.delete_repository(RepositoryRef("gh", "acme", "gadgets"))
     assert list(UploadItem.query(repository_key(old_id))) == []
     assert all(f"/{old_id}/" not in key for key in s3_keys())
 
@@ -141,7 +141,7 @@ def test_deleted_repository_trail_is_readable_by_org_admins_by_id(api, admin, ma
     account, _project, token_id = world
     old_id = repository_id(admin)
     member = make.user("member@example.com").grant("gh/acme", "member").token()
-    admin.delete_repository("gh", "acme", "gadgets")
+    admin.delete_repository(RepositoryRef("gh", "acme", "gadgets"))
     path = f"/api/v3/organizations/gh/acme/audit/deleted-repositories/{old_id}/events"
     status, body = api.get(path, account)
     assert status == 200

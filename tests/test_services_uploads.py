@@ -181,7 +181,7 @@ def test_project_token_of_deleted_repository_is_not_found(service):
 
 def test_project_token_of_a_predecessor_of_the_same_name_is_not_found(service, make):
     old = project()
-    make.admin.delete_repository("gh", "acme", "widgets")
+    make.admin.delete_repository(RepositoryRef("gh", "acme", "widgets"))
     make.repo("gh/acme/widgets")
     with pytest.raises(NotFound):
         service.repository(old, None, action=_upload())

@@ -112,7 +112,7 @@ class AdminService:
         if organization is not None:
             # The organization goes first: no repository can be created in it from then on.
             self.store.delete_organization(organization)
-        tokens = sum(self.delete_repository(provider, org, name) for name in names)
+        tokens = sum(self.delete_repository(RepositoryRef(provider, org, name)) for name in names)
         return len(names), tokens
 
     def _expiry(self, expires_in_days: int | None) -> str | None:
@@ -128,14 +128,14 @@ class AdminService:
         check_name("org", org)
         return self.store.create_organization(provider, org, self.clock(), personal=personal)
 
-    def create_repository(self, provider: str, org: str, repo: str, public: bool = False):
-        check_provider(provider)
-        check_name("repo", repo)
-        if self.store.organization(provider, org) is None:
-            raise NotFound(f"no organization {provider}/{org}; create-org first")
-        return self.store.create_repository(provider, org, repo, self.clock(), public=public)
+    def create_repository(self, repository: RepositoryRef, public: bool = False):
+        check_provider(repository.provider)
+        check_name("repo", repository.name)
+        if self.store.organization(repository.provider, repository.org) is None:
+            raise NotFound(f"no organization {repository.organization}; create-org first")
+        return self.store.create_repository(*repository.path, self.clock(), public=public)
 
-    def delete_repository(self, provider: str, org: str, repo: str) -> int:
+    def delete_repository(self, repository: RepositoryRef) -> int:
         """Delete a repository, its grants, its project tokens and its uploads;
         the tokens deleted.
 
@@ -146,32 +146,33 @@ class AdminService:
         go, in bounded batches; run again, the deletion resumes a clean-up
         that failed half-way.
         """
-        check_provider(provider)
-        repository = self.store.repository(RepositoryRef(provider, org, repo))
-        pending = self.store.unpurged_deletions(provider, org, repo)
-        if repository is not None:
-            pending.append(self.store.delete_repository(repository, self.clock()))
+        check_provider(repository.provider)
+        live = self.store.repository(repository)
+        pending = self.store.unpurged_deletions(*repository.path)
+        if live is not None:
+            pending.append(self.store.delete_repository(live, self.clock()))
         elif not pending:
-            raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
+            raise NotFound(f"no repository {repository}")
         return sum(self._purge(tombstone) for tombstone in pending)
 
     def _purge(self, tombstone) -> int:
         """Remove what was keyed by a deleted repository's id; the tokens deleted."""
         self.store.delete_grants_on(tombstone.full_name)
-        if self.store.repository(RepositoryRef.of(tombstone)) is None:
+        deleted_repository = RepositoryRef.of(tombstone)
+        if self.store.repository(deleted_repository) is None:
             # Publishers are stored by name: a namesake created meanwhile keeps
             # its own (the old ones name the old id, which the exchange checks).
-            self._delete_publishers(tombstone.provider, tombstone.owner, tombstone.name)
+            self._delete_publishers(deleted_repository)
         deleted = self.tokens.delete_tokens_of_repository(int(tombstone.repository_id))
         while self.uploads.purge_step(int(tombstone.repository_id)) != (0, 0):
             pass
         self.store.mark_purged(tombstone, self.clock())
         return deleted
 
-    def _delete_publishers(self, provider: str, org: str, repo: str) -> int:
+    def _delete_publishers(self, repository: RepositoryRef) -> int:
         """A deleted repository's trusted publishers go with it (a same-named
         repository created later trusts no one: the exchange also checks ids)."""
-        return self.publishers.delete_all_of(RepositoryRef(provider, org, repo))
+        return self.publishers.delete_all_of(repository)
 
     def grant(self, email: str, target: str, role: str):
         provider, org, repository = parse_target(target)
@@ -190,26 +191,26 @@ class AdminService:
         if not self.store.delete_grant(self.user(email), target):
             raise NotFound(f"{email} has no grant on {target}")
 
-    def seed(self, email: str, name: str, provider: str, org: str, repo: str) -> tuple[NewToken, NewToken]:
+    def seed(self, email: str, name: str, repository: RepositoryRef) -> tuple[NewToken, NewToken]:
         """A user administering a new repository, with one account token and
         one project token named `name` (the demo data of `make run`, and the
         bench's)."""
         user = self.create_user(email, name)
-        self.create_organization(provider, org)
-        self.create_repository(provider, org, repo)
-        self.grant(email, str(RepositoryRef(provider, org, repo)), "admin")
+        self.create_organization(repository.provider, repository.org)
+        self.create_repository(repository)
+        self.grant(email, str(repository), "admin")
         account = self.issue_token(email, name=name.lower())
         principal = Principal(Kind.ACCOUNT, int(account.token.token_id), user_id=int(user.user_id))
-        project = self.tokens.create_project_token(principal, RepositoryRef(provider, org, repo), name=name.lower())
+        project = self.tokens.create_project_token(principal, repository, name=name.lower())
         return account, project
 
     def issue_token(self, email: str, name: str | None = None, expires_in_days: int | None = None) -> NewToken:
         return self.tokens.issue_account_token(self.user(email), name=name, expires_at=self._expiry(expires_in_days))
 
-    def set_analysis_configuration(self, provider: str, org: str, repo: str, body) -> dict:
+    def set_analysis_configuration(self, repository: RepositoryRef, body) -> dict:
         """Replace a repository's analysis configuration (what the analysis
         CLI reads), as the operator; validated and audited as over the API."""
-        check_provider(provider)
-        if self.store.repository(RepositoryRef(provider, org, repo)) is None:
-            raise NotFound(f"no repository {RepositoryRef(provider, org, repo)}")
-        return self.upload_service.set_configuration(None, RepositoryRef(provider, org, repo), body)
+        check_provider(repository.provider)
+        if self.store.repository(repository) is None:
+            raise NotFound(f"no repository {repository}")
+        return self.upload_service.set_configuration(None, repository, body)
