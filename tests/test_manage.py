@@ -97,13 +97,14 @@ def test_bad_input_is_a_clear_error_and_exit_1(cli, args, message):
 
 
 def test_seed_makes_an_admin_with_a_token_of_each_kind(admin):
-    account, project = admin.seed("demo@example.com", "Demo", RepositoryRef("gh", "demo", "hello"))
+    hello = RepositoryRef("gh", "demo", "hello")
+    account, project = admin.seed("demo@example.com", "Demo", hello)
     assert token_format.parse(account.value) is Kind.ACCOUNT
     assert token_format.parse(project.value) is Kind.PROJECT
-    repository = admin.store.repository(RepositoryRef("gh", "demo", "hello"))
+    repository = admin.store.repository(hello)
     assert project.token.owner == f"repo#{int(repository.repository_id)}" and project.token.name == "demo"
     assert project.token.repository == "gh/demo/hello"
-    assert admin.store.snapshot(admin.user("demo@example.com").user_id, "gh", "demo", "hello").repo_role == "admin"
+    assert admin.store.snapshot(admin.user("demo@example.com").user_id, hello).repo_role == "admin"
 
 
 def test_personal_account_and_public_repository(cli, admin):

@@ -57,7 +57,7 @@ class DirectoryService:
             if repository is None or principal.repository != repository.ref:
                 raise NotFound()
             return RepositoryAccess(repository, None)
-        snapshot = self.store.snapshot(principal.user_id, *named.path)
+        snapshot = self.store.snapshot(principal.user_id, named)
         if snapshot.user is None or snapshot.user.disabled:
             raise NotFound()
         role = effective_role(snapshot.org_role, snapshot.repo_role) if snapshot.repository else None
@@ -78,7 +78,7 @@ class DirectoryService:
             if principal.repository is None or not principal.repository.in_organization(provider, org):
                 raise NotFound()
             raise Forbidden("this needs an organization admin's account API token")
-        snapshot = self.store.snapshot(principal.user_id, provider, org, None)
+        snapshot = self.store.organization_snapshot(principal.user_id, provider, org)
         if snapshot.user is None or snapshot.user.disabled or snapshot.organization is None:
             raise NotFound()
         if snapshot.org_role is None:
@@ -142,7 +142,7 @@ class DirectoryService:
             access = self.repository(principal, principal.repository, Action.READ)
             return list_page([a for a in [access] if matches(a)], limit=limit, cursor=cursor,
                              key=lambda a: a.repository.sk)
-        snapshot = self.store.snapshot(principal.user_id, provider, org, None)
+        snapshot = self.store.organization_snapshot(principal.user_id, provider, org)
         if snapshot.user is None or snapshot.user.disabled or snapshot.organization is None:
             raise NotFound()
         if snapshot.org_role == "admin" and term:

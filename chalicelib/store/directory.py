@@ -59,8 +59,15 @@ class DirectoryStore:
         """The live repository of that name (whatever `repository.id` says)."""
         return self._get(Repository, org_key(repository.provider, repository.org), repo_sort_key(repository.name))
 
-    def snapshot(self, user_id: int | None, provider: str, org: str, repo: str | None) -> Snapshot:
+    def snapshot(self, user_id: int | None, repository: RepositoryRef) -> Snapshot:
         """User, organization, repository and the user's grants on them: one BatchGetItem."""
+        return self._snapshot(user_id, *repository.path)
+
+    def organization_snapshot(self, user_id: int | None, provider: str, org: str) -> Snapshot:
+        """User, organization and the user's grant on it: one BatchGetItem."""
+        return self._snapshot(user_id, provider, org, None)
+
+    def _snapshot(self, user_id: int | None, provider: str, org: str, repo: str | None) -> Snapshot:
         keys = [(org_key(provider, org), "org")]
         if repo is not None:
             keys.append((org_key(provider, org), repo_sort_key(repo)))
