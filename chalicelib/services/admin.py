@@ -133,7 +133,7 @@ class AdminService:
         check_name("repo", repository.name)
         if self.store.organization(repository.provider, repository.org) is None:
             raise NotFound(f"no organization {repository.organization}; create-org first")
-        return self.store.create_repository(*repository.path, self.clock(), public=public)
+        return self.store.create_repository(repository, self.clock(), public=public)
 
     def delete_repository(self, repository: RepositoryRef) -> int:
         """Delete a repository, its grants, its project tokens and its uploads;
@@ -148,7 +148,7 @@ class AdminService:
         """
         check_provider(repository.provider)
         live = self.store.repository(repository)
-        pending = self.store.unpurged_deletions(*repository.path)
+        pending = self.store.unpurged_deletions(repository)
         if live is not None:
             pending.append(self.store.delete_repository(live, self.clock()))
         elif not pending:

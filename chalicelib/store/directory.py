@@ -184,13 +184,14 @@ class DirectoryStore:
         self._put_new(org, retry_on_conflict=False, what=f"organization {provider}/{name}")
         return org
 
-    def create_repository(self, provider: str, org: str, name: str, now: datetime,
-                          public: bool = False) -> Repository:
+    def create_repository(self, repository: RepositoryRef, now: datetime, public: bool = False) -> Repository:
+        """A new repository of that name, with a new id (whatever `repository.id` says)."""
+        provider, org, name = repository.path
         repo = Repository(
             org_key(provider, org), repo_sort_key(name), repository_id=secrets.randbelow(MAX_ID) + 1,
             provider=provider, owner=org, name=name, created_at=now, public=public,
         )
-        self._put_new(repo, retry_on_conflict=False, what=f"repository {provider}/{org}/{name}")
+        self._put_new(repo, retry_on_conflict=False, what=f"repository {repository}")
         return repo
 
     def delete_repository(self, repo: Repository, now: datetime) -> DeletedRepository:
@@ -215,13 +216,15 @@ class DirectoryStore:
     def deleted_repository(self, provider: str, org: str, repository_id: int) -> DeletedRepository | None:
         return self._get(DeletedRepository, org_key(provider, org), deleted_sort_key(repository_id))
 
-    def unpurged_deletions(self, provider: str, org: str, name: str) -> list[DeletedRepository]:
-        """Deletions of repositories named `name` in the organization whose
-        clean-up has not finished (one Query over the org's tombstones)."""
+    def unpurged_deletions(self, repository: RepositoryRef) -> list[DeletedRepository]:
+        """Deletions of repositories of that name whose clean-up has not
+        finished (one Query over the organization's tombstones)."""
         with dependency_errors():
             return list(DeletedRepository.query(
-                org_key(provider, org), DeletedRepository.sk.startswith("deleted#"), consistent_read=True,
-                filter_condition=(DeletedRepository.name == name) & DeletedRepository.purged_at.does_not_exist(),
+                org_key(repository.provider, repository.org), DeletedRepository.sk.startswith("deleted#"),
+                consistent_read=True,
+                filter_condition=((DeletedRepository.name == repository.name)
+                                  & DeletedRepository.purged_at.does_not_exist()),
             ))
 
     def mark_purged(self, tombstone: DeletedRepository, now: datetime) -> None:
