@@ -23,14 +23,41 @@ from moto import mock_aws  # noqa: E402
 
 from tests.helpers import Api, Clock, Made, build_callers  # noqa: E402
 
+# The service's empty tables and bucket as moto holds them, by their names:
+# made once, then copied into each test's fresh moto (0.015 s, where creating
+# them through the API costs 0.06 s, a third of the fast set).
+_EMPTY_STAGE: dict = {}
+
+
+def _empty_stage():
+    import copy
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+
+    from chalicelib.settings import get_settings
+    from chalicelib.store.tables import ensure_tables
+
+    settings = get_settings()
+    names = (settings.tokens_table, settings.directory_table, settings.uploads_table, settings.audit_table,
+             settings.uploads_bucket)
+    tables = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].tables
+    buckets = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets
+    if names not in _EMPTY_STAGE:
+        ensure_tables(fresh=True)
+        _EMPTY_STAGE[names] = (copy.deepcopy(tables), copy.deepcopy(buckets))
+    else:
+        empty_tables, empty_buckets = _EMPTY_STAGE[names]
+        tables.update(copy.deepcopy(empty_tables))
+        buckets.update(copy.deepcopy(empty_buckets))
+
 
 @pytest.fixture
 def aws():
     """Fresh in-process DynamoDB/S3 with the service's tables."""
     with mock_aws():
-        from chalicelib.store.tables import ensure_tables
-
-        ensure_tables(fresh=True)
+        _empty_stage()
         yield
 
 
